@@ -1,0 +1,1 @@
+"""Temporal activities: the only way workflows touch Stripe and the database."""

@@ -1,0 +1,1 @@
+"""FastAPI application: the public HTTP contract (``/v1``)."""

@@ -1,0 +1,78 @@
+"""Request dependencies: settings, database, Temporal client, API-key auth."""
+
+import asyncio
+import secrets
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlmodel.ext.asyncio.session import AsyncSession
+from temporalio.client import Client
+
+from api.errors import ApiError
+from creditgate.db import Database
+from creditgate.settings import Settings
+from creditgate.temporal import connect
+
+
+class TemporalConnection:
+    """Connects on first use, so the API can start (and report unhealthy) before Temporal."""
+
+    def __init__(self, settings: Settings, client: Client | None = None) -> None:
+        self._settings = settings
+        self._client = client
+        self._lock = asyncio.Lock()
+
+    async def get(self) -> Client:
+        if self._client is None:
+            async with self._lock:
+                if self._client is None:
+                    self._client = await connect(self._settings)
+        return self._client
+
+
+def get_settings_dep(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def get_db(request: Request) -> Database:
+    db: Database = request.app.state.db
+    return db
+
+
+async def get_session(db: Annotated[Database, Depends(get_db)]) -> AsyncIterator[AsyncSession]:
+    async with db.session() as session:
+        yield session
+
+
+async def get_temporal(request: Request) -> Client:
+    connection: TemporalConnection = request.app.state.temporal
+    try:
+        return await connection.get()
+    except RuntimeError as err:
+        raise ApiError(503, "temporal_unavailable", f"Temporal is unreachable: {err}") from err
+
+
+_bearer = HTTPBearer(auto_error=False, description="Creditgate API key")
+
+
+def require_api_key(
+    settings: Annotated[Settings, Depends(get_settings_dep)],
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> None:
+    supplied = credentials.credentials if credentials else ""
+    if not secrets.compare_digest(supplied.encode(), settings.api_key.encode()):
+        raise ApiError(
+            401,
+            "unauthorized",
+            "missing or invalid API key (send Authorization: Bearer <key>)",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
+DbDep = Annotated[Database, Depends(get_db)]
+SessionDep = Annotated[AsyncSession, Depends(get_session)]
+TemporalDep = Annotated[Client, Depends(get_temporal)]

@@ -1,0 +1,56 @@
+"""The FastAPI app (``uvicorn api.main:app``)."""
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import APIRouter, Depends, FastAPI
+from temporalio.client import Client
+
+from api import errors
+from api.deps import TemporalConnection, require_api_key
+from api.routes import customers, health
+from creditgate import __version__
+from creditgate.db import Database
+from creditgate.settings import Settings, get_settings
+
+logging.basicConfig(level=logging.INFO, format="%(asctime)s api %(levelname)s %(message)s")
+
+
+def create_app(
+    settings: Settings | None = None,
+    db: Database | None = None,
+    temporal_client: Client | None = None,
+) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        owned_db = db is None
+        app.state.settings = settings
+        app.state.db = db or Database(settings.database_url)
+        app.state.temporal = TemporalConnection(settings, temporal_client)
+        yield
+        if owned_db:
+            await app.state.db.dispose()
+
+    app = FastAPI(
+        title="Creditgate",
+        version=__version__,
+        summary="Real-time prepaid-credit billing: usage debits, credits, auto-recharge.",
+        lifespan=lifespan,
+    )
+    errors.install(app)
+    v1 = APIRouter(prefix="/v1", dependencies=[Depends(require_api_key)])
+    v1.include_router(customers.router)
+    app.include_router(v1)
+    app.include_router(health.router)
+    return app
+
+
+def __getattr__(name: str) -> FastAPI:
+    # ``uvicorn api.main:app`` builds the app on first access, so importing this module in
+    # tests does not read the environment.
+    if name == "app":
+        return create_app()
+    raise AttributeError(name)

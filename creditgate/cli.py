@@ -1,0 +1,42 @@
+"""The ``creditgate`` command."""
+
+import argparse
+import sys
+
+from pydantic import ValidationError
+
+from creditgate.settings import Settings
+
+
+def _settings() -> Settings:
+    try:
+        return Settings()
+    except ValidationError as err:
+        messages = "; ".join(str(e["msg"]).removeprefix("Value error, ") for e in err.errors())
+        print(f"creditgate: invalid settings: {messages}", file=sys.stderr)
+        raise SystemExit(2) from err
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="creditgate", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("dev", help="run the whole stack locally (what `make run` does)")
+    commands.add_parser("migrate", help="apply database migrations")
+    args = parser.parse_args(argv)
+
+    settings = _settings()
+    if args.command == "dev":
+        from creditgate.devstack import run_dev
+
+        return run_dev(settings)
+    if args.command == "migrate":
+        from creditgate.migrate import upgrade
+
+        upgrade(settings.database_url)
+        return 0
+    parser.error(f"unknown command {args.command}")
+    return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,69 @@
+"""Customer and wallet persistence."""
+
+from dataclasses import dataclass
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from creditgate.db import Database
+from creditgate.models import Customer, Wallet
+
+
+@dataclass(frozen=True)
+class CustomerWithWallet:
+    customer: Customer
+    wallet: Wallet
+
+
+async def get_customer(session: AsyncSession, external_id: str) -> CustomerWithWallet | None:
+    row = (
+        await session.exec(
+            select(Customer, Wallet)
+            .join(Wallet, Wallet.customer_id == Customer.id)  # type: ignore[arg-type]
+            .where(Customer.external_id == external_id)
+        )
+    ).first()
+    if row is None:
+        return None
+    return CustomerWithWallet(customer=row[0], wallet=row[1])
+
+
+async def register_customer(
+    db: Database,
+    *,
+    external_id: str,
+    name: str,
+    email: str,
+    plan: str,
+    stripe_customer_id: str,
+    workflow_id: str,
+) -> CustomerWithWallet:
+    """Insert the customer and an empty wallet once; later calls return what is stored."""
+    async with db.session() as session:
+        existing = await get_customer(session, external_id)
+        if existing is not None:
+            return existing
+    try:
+        async with db.transaction() as session:
+            customer = Customer(
+                external_id=external_id,
+                name=name,
+                email=email,
+                plan_code=plan,
+                stripe_customer_id=stripe_customer_id,
+                workflow_id=workflow_id,
+            )
+            session.add(customer)
+            await session.flush()
+            assert customer.id is not None
+            wallet = Wallet(customer_id=customer.id)
+            session.add(wallet)
+        return CustomerWithWallet(customer=customer, wallet=wallet)
+    except IntegrityError:
+        # A concurrent attempt (an activity retry racing its predecessor) won.
+        async with db.session() as session:
+            stored = await get_customer(session, external_id)
+        if stored is None:
+            raise
+        return stored

@@ -1,0 +1,300 @@
+"""``creditgate dev``: the whole stack on embedded defaults, as child processes.
+
+Temporal dev server (SQLite file under .creditgate/), localstripe (unless a real Stripe key is
+configured), migrations, the worker and the API. Ctrl-C or SIGTERM stops every child.
+"""
+
+import contextlib
+import ctypes
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+from creditgate.migrate import upgrade
+from creditgate.settings import DATA_DIR, Settings
+
+SEARCH_ATTRIBUTES = {
+    "CreditgateCustomerId": "Keyword",
+    "CreditgateStatus": "Keyword",
+    "CreditgateEntitled": "Bool",
+}
+LOCALSTRIPE_PICKLE = Path("/tmp/localstripe.pickle")  # where localstripe itself keeps its store
+PR_SET_PDEATHSIG = 1
+
+
+class DevStackError(RuntimeError):
+    pass
+
+
+def _die_with_parent() -> None:
+    # Children get SIGTERM if `creditgate dev` itself is killed, so nothing is left behind.
+    with contextlib.suppress(OSError):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+def port_busy(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex((host, port)) == 0
+
+
+def wait_until(
+    check: Callable[[], bool],
+    timeout: float,
+    what: str,
+    failed: Callable[[], str | None] = lambda: None,
+) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        if problem := failed():
+            raise DevStackError(f"{problem} while waiting for {what}")
+        time.sleep(0.2)
+    raise DevStackError(f"timed out after {timeout:.0f}s waiting for {what}")
+
+
+def _host_port(address: str, default_port: int) -> tuple[str, int]:
+    host, _, port = address.rpartition(":")
+    return (host or "localhost"), int(port or default_port)
+
+
+def _bin(name: str) -> str:
+    candidate = Path(sys.executable).parent / name
+    if candidate.exists():
+        return str(candidate)
+    found = shutil.which(name)
+    if not found:
+        raise DevStackError(f"{name!r} not found: run `make run` (it installs the local extras)")
+    return found
+
+
+@dataclass
+class Child:
+    name: str
+    process: subprocess.Popen[bytes]
+    log: IO[bytes] | None = None
+
+
+@dataclass
+class DevStack:
+    settings: Settings
+    data_dir: Path = DATA_DIR
+    ui_port: int = 8233
+    children: list[Child] = field(default_factory=list)
+
+    @property
+    def temporal_host_port(self) -> tuple[str, int]:
+        return _host_port(self.settings.temporal_address, 7233)
+
+    @property
+    def localstripe_port(self) -> int:
+        return _host_port(self.settings.stripe_api_base.split("//", 1)[-1], 8420)[1]
+
+    def check_ports(self) -> None:
+        wanted = [("API", self.settings.api_host, self.settings.api_port)]
+        host, port = self.temporal_host_port
+        wanted += [("Temporal", host, port), ("Temporal UI", "127.0.0.1", self.ui_port)]
+        if self.settings.uses_localstripe:
+            wanted.append(("localstripe", "127.0.0.1", self.localstripe_port))
+        busy = [f"port {p} ({what})" for what, h, p in wanted if port_busy(h, p)]
+        if busy:
+            raise DevStackError(
+                "already in use: " + ", ".join(busy) + ". Stop whatever listens there "
+                "(an earlier `make run`?) or change the port in the settings."
+            )
+
+    def spawn(self, name: str, argv: list[str], log_to_file: bool = False) -> Child:
+        log = open(self.data_dir / "logs" / f"{name}.log", "ab") if log_to_file else None  # noqa: SIM115
+        process = subprocess.Popen(
+            argv,
+            stdout=log or None,
+            stderr=subprocess.STDOUT if log else None,
+            stdin=subprocess.DEVNULL,
+            preexec_fn=_die_with_parent,
+            start_new_session=True,
+        )
+        child = Child(name, process, log)
+        self.children.append(child)
+        return child
+
+    def dead_child(self) -> str | None:
+        for child in self.children:
+            code = child.process.poll()
+            if code is not None:
+                where = f" (see {self.data_dir / 'logs' / child.name}.log)" if child.log else ""
+                return f"{child.name} exited with status {code}{where}"
+        return None
+
+    def start_temporal(self) -> None:
+        host, port = self.temporal_host_port
+        argv = [
+            _bin("temporal"),
+            "server",
+            "start-dev",
+            "--db-filename",
+            str(self.data_dir / "temporal.db"),
+            "--ip",
+            "127.0.0.1" if host in ("localhost", "127.0.0.1") else host,
+            "--port",
+            str(port),
+            "--ui-port",
+            str(self.ui_port),
+            "--namespace",
+            self.settings.temporal_namespace,
+            "--log-level",
+            "warn",
+        ]
+        for key, kind in SEARCH_ATTRIBUTES.items():
+            argv += ["--search-attribute", f"{key}={kind}"]
+        self.spawn("temporal", argv, log_to_file=True)
+        wait_until(
+            lambda: port_busy("127.0.0.1", port), 60, f"Temporal on port {port}", self.dead_child
+        )
+        wait_until(
+            lambda: port_busy("127.0.0.1", self.ui_port), 60, "the Temporal UI", self.dead_child
+        )
+
+    def start_localstripe(self) -> None:
+        saved = self.data_dir / "localstripe.pickle"
+        argv = [sys.executable, "-m", "localstripe", "--port", str(self.localstripe_port)]
+        if saved.exists():
+            shutil.copyfile(saved, LOCALSTRIPE_PICKLE)
+        else:
+            argv.append("--from-scratch")
+        self.spawn("localstripe", argv, log_to_file=True)
+        wait_until(
+            lambda: port_busy("127.0.0.1", self.localstripe_port),
+            30,
+            "localstripe",
+            self.dead_child,
+        )
+
+    def save_localstripe(self) -> None:
+        # localstripe keeps its store in one fixed /tmp file; keep a copy with our data.
+        if self.settings.uses_localstripe and LOCALSTRIPE_PICKLE.exists():
+            shutil.copyfile(LOCALSTRIPE_PICKLE, self.data_dir / "localstripe.pickle")
+
+    def api_url(self) -> str:
+        return f"http://{self.settings.api_host}:{self.settings.api_port}"
+
+    def api_healthy(self) -> bool:
+        try:
+            with urllib.request.urlopen(self.api_url() + "/healthz", timeout=2) as resp:
+                return bool(resp.status == 200)
+        except OSError:
+            return False
+
+    def start(self) -> None:
+        (self.data_dir / "logs").mkdir(parents=True, exist_ok=True)
+        self.check_ports()
+        print("creditgate dev: starting Temporal dev server …", flush=True)
+        self.start_temporal()
+        if self.settings.uses_localstripe:
+            print("creditgate dev: starting localstripe …", flush=True)
+            self.start_localstripe()
+        print("creditgate dev: applying migrations …", flush=True)
+        upgrade(self.settings.database_url)
+        self.spawn("worker", [sys.executable, "-m", "worker"])
+        self.spawn(
+            "api",
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "api.main:app",
+                "--host",
+                self.settings.api_host,
+                "--port",
+                str(self.settings.api_port),
+                "--no-access-log",
+            ],
+        )
+        wait_until(self.api_healthy, 60, f"the API at {self.api_url()}/healthz", self.dead_child)
+
+    def banner(self) -> str:
+        key = self.settings.api_key
+        lines = [
+            "",
+            "Creditgate is running.",
+            f"  API            {self.api_url()}   (docs: {self.api_url()}/docs)",
+            f"  API key        {key}",
+            f"  Temporal UI    http://localhost:{self.ui_port}",
+            f"  Temporal       {self.settings.temporal_address}",
+            f"  Stripe         {self.settings.stripe_api_base}"
+            + ("   (localstripe)" if self.settings.uses_localstripe else ""),
+            f"  Database       {self.settings.database_url}",
+            f"  Logs           {self.data_dir / 'logs'}/",
+            "",
+            "Try:",
+            f"  curl -s -X POST {self.api_url()}/v1/customers -H 'Authorization: Bearer {key}' \\",
+            "       -H 'Content-Type: application/json' \\",
+            '       -d \'{"external_id": "user_jane", "name": "Jane", '
+            '"email": "jane@example.com"}\'',
+            "",
+            "Ctrl-C stops everything.",
+        ]
+        return "\n".join(lines)
+
+    def watch(self, stop_requested: Callable[[], bool]) -> int:
+        last_saved = 0.0
+        while not stop_requested():
+            if problem := self.dead_child():
+                print(f"creditgate dev: {problem}; stopping", file=sys.stderr, flush=True)
+                return 1
+            if time.monotonic() - last_saved > 5:
+                self.save_localstripe()
+                last_saved = time.monotonic()
+            time.sleep(0.3)
+        return 0
+
+    def stop(self) -> None:
+        for child in reversed(self.children):
+            if child.process.poll() is None:
+                child.process.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + 15
+        for child in reversed(self.children):
+            try:
+                child.process.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                child.process.kill()
+                child.process.wait()
+            if child.log:
+                child.log.close()
+        self.save_localstripe()
+        self.children.clear()
+
+
+def run_dev(settings: Settings) -> int:
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    stack = DevStack(settings)
+    stopping = False
+
+    def _request_stop(signum: int, _frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, _request_stop)
+    signal.signal(signal.SIGTERM, _request_stop)
+    status = 0
+    try:
+        stack.start()
+        print(stack.banner(), flush=True)
+        status = stack.watch(lambda: stopping)
+    except DevStackError as err:
+        print(f"creditgate dev: {err}", file=sys.stderr, flush=True)
+        status = 2
+    finally:
+        print("creditgate dev: stopping …", flush=True)
+        stack.stop()
+        print("creditgate dev: stopped", flush=True)
+    return status

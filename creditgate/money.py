@@ -1,0 +1,69 @@
+"""Exact money: ``Decimal`` in Python, NUMERIC in PostgreSQL, text in SQLite.
+
+SQLite has no exact decimal type (SQLAlchemy's Numeric goes through float there), so amounts
+are stored as canonical decimal strings. Arithmetic always happens in Python on ``Decimal``.
+"""
+
+import decimal
+from decimal import Decimal
+from typing import Annotated, Any
+
+from pydantic import PlainSerializer
+from sqlalchemy import Numeric, String
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeDecorator, TypeEngine
+
+# 38 digits with 18 after the point: rates such as 0.0000025 per token stay exact.
+SCALE = 18
+PRECISION = 38
+QUANTUM = Decimal(1).scaleb(-SCALE)
+# Enough digits that no sum of stored amounts is ever rounded by the context (the default
+# 28 would round a 38-digit NUMERIC). Set for this thread and every thread started later.
+CONTEXT = decimal.Context(
+    prec=60, rounding=decimal.ROUND_HALF_EVEN, traps=[decimal.InvalidOperation]
+)
+decimal.DefaultContext.prec = CONTEXT.prec
+decimal.getcontext().prec = CONTEXT.prec
+
+
+def normalize(value: Decimal) -> Decimal:
+    """Quantize to the stored scale and drop trailing zeros for display."""
+    q = value.quantize(QUANTUM, context=CONTEXT)
+    if q == 0:
+        return Decimal(0)
+    text = format(q, "f")
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return Decimal(text)
+
+
+def to_str(value: Decimal) -> str:
+    return format(normalize(value), "f")
+
+
+# Amounts in JSON are decimal strings; inputs may be strings or ints (floats are refused
+# by the API models, see ``api.schemas``).
+MoneyStr = Annotated[Decimal, PlainSerializer(to_str, return_type=str, when_used="json")]
+
+
+class Money(TypeDecorator[Decimal]):
+    impl = Numeric(PRECISION, SCALE)
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(String(64))
+        return dialect.type_descriptor(Numeric(PRECISION, SCALE, asdecimal=True))
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        dec = value if isinstance(value, Decimal) else Decimal(str(value))
+        if dialect.name == "sqlite":
+            return to_str(dec)
+        return normalize(dec)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
+        if value is None:
+            return None
+        return normalize(Decimal(str(value)))

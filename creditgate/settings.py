@@ -1,0 +1,73 @@
+"""Settings from the environment (prefix ``CREDITGATE_``) or a ``.env`` file."""
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DATA_DIR = Path(".creditgate")
+DEV_API_KEY = "cg_dev_key"
+DEV_STRIPE_API_KEY = "sk_test_creditgate_dev"
+DEV_STRIPE_WEBHOOK_SECRET = "whsec_creditgate_dev"
+LOCALSTRIPE_BASE = "http://localhost:8420"
+STRIPE_BASE = "https://api.stripe.com"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CREDITGATE_", env_file=".env", extra="ignore")
+
+    env: Literal["development", "production"] = "development"
+    api_key: str = DEV_API_KEY
+    database_url: str = f"sqlite:///{DATA_DIR}/creditgate.db"
+    temporal_address: str = "localhost:7233"
+    temporal_namespace: str = "default"
+    temporal_task_queue: str = "creditgate"
+    stripe_api_key: str = DEV_STRIPE_API_KEY
+    # Unset: localstripe while the key is the development placeholder, else api.stripe.com.
+    stripe_api_base: str = ""
+    stripe_webhook_secret: str = DEV_STRIPE_WEBHOOK_SECRET
+    api_host: str = "127.0.0.1"
+    api_port: int = Field(default=8000, ge=1, le=65535)
+    # How long POST /v1/customers waits for the signup to finish before answering 202.
+    signup_wait_seconds: float = Field(default=15.0, gt=0)
+
+    @model_validator(mode="after")
+    def _fill_stripe_base(self) -> "Settings":
+        if not self.stripe_api_base:
+            self.stripe_api_base = (
+                LOCALSTRIPE_BASE if self.stripe_api_key == DEV_STRIPE_API_KEY else STRIPE_BASE
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _refuse_dev_defaults_in_production(self) -> "Settings":
+        if self.env != "production":
+            return self
+        problems = []
+        if self.api_key == DEV_API_KEY:
+            problems.append("CREDITGATE_API_KEY is the development key")
+        if self.stripe_api_key == DEV_STRIPE_API_KEY:
+            problems.append("CREDITGATE_STRIPE_API_KEY is the development placeholder")
+        if self.stripe_webhook_secret == DEV_STRIPE_WEBHOOK_SECRET:
+            problems.append("CREDITGATE_STRIPE_WEBHOOK_SECRET is the development placeholder")
+        if self.uses_localstripe:
+            problems.append("CREDITGATE_STRIPE_API_BASE points at localstripe")
+        if self.database_url.startswith("sqlite"):
+            problems.append("CREDITGATE_DATABASE_URL is SQLite; production needs PostgreSQL")
+        if problems:
+            raise ValueError(
+                "refusing to start in production with development defaults: " + "; ".join(problems)
+            )
+        return self
+
+    @property
+    def uses_localstripe(self) -> bool:
+        host = self.stripe_api_base.split("//", 1)[-1].split(":", 1)[0].split("/", 1)[0]
+        return host in {"localhost", "127.0.0.1", "::1", "[::1]"}
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

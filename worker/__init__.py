@@ -1,0 +1,1 @@
+"""Worker process: runs workflows and activities (``python -m worker``)."""

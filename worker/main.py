@@ -1,0 +1,39 @@
+import asyncio
+import logging
+import signal
+
+from temporalio.service import RPCError
+
+from creditgate.db import Database
+from creditgate.settings import get_settings
+from creditgate.stripe_gateway import StripeGateway
+from creditgate.temporal import connect
+from worker.registry import build_worker
+from worker.search_attributes import ensure_search_attributes
+
+log = logging.getLogger("creditgate.worker")
+
+
+async def run_worker() -> None:
+    settings = get_settings()
+    client = await connect(settings)
+    try:
+        await ensure_search_attributes(client, settings.temporal_namespace)
+    except RPCError as err:  # e.g. Temporal Cloud, where the namespace config owns them
+        log.warning("could not register search attributes (%s); register them yourself", err)
+    db = Database(settings.database_url)
+    worker = build_worker(
+        client, settings.temporal_task_queue, db, StripeGateway.from_settings(settings)
+    )
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    log.info(
+        "worker polling task queue %r on %s",
+        settings.temporal_task_queue,
+        settings.temporal_address,
+    )
+    async with worker:
+        await stop.wait()
+    await db.dispose()

@@ -1,0 +1,54 @@
+"""Workflow inputs, results and state: plain pydantic models, safe inside the sandbox."""
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+CustomerLifecycle = Literal["pending", "active", "cut_off", "closed"]
+
+# How many processed message ids and timeline entries a run carries into the next one.
+MAX_PROCESSED_IDS = 2000
+MAX_TIMELINE = 200
+
+
+class CustomerProfile(BaseModel):
+    external_id: str
+    name: str
+    email: str
+    plan: str = "default"
+
+
+class TimelineEntry(BaseModel):
+    at: datetime
+    kind: str
+    message: str
+
+
+class CustomerState(BaseModel):
+    """Everything the customer workflow knows; carried whole across continue-as-new."""
+
+    profile: CustomerProfile
+    status: CustomerLifecycle = "pending"
+    entitled: bool = False
+    stripe_customer_id: str | None = None
+    # Business idempotency keys, made once with workflow.uuid4() and kept here, so a retried
+    # or continued-as-new workflow reuses them.
+    idempotency_keys: dict[str, str] = Field(default_factory=dict)
+    registered: bool = False
+    signup_acknowledged: bool = False
+    processed_message_ids: list[str] = Field(default_factory=list)
+    timeline: list[TimelineEntry] = Field(default_factory=list)
+    run_number: int = 1
+
+
+class CustomerWorkflowInput(BaseModel):
+    profile: CustomerProfile
+    state: CustomerState | None = None
+
+
+class SignupResult(BaseModel):
+    """Answer to the ``signup`` update: ``created`` is true for the first caller only."""
+
+    created: bool
+    state: CustomerState
