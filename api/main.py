@@ -1,6 +1,5 @@
 """The FastAPI app (``uvicorn api.main:app``)."""
 
-import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -13,8 +12,6 @@ from api.routes import customers, health
 from creditgate import __version__
 from creditgate.db import Database
 from creditgate.settings import Settings, get_settings
-
-logging.basicConfig(level=logging.INFO, format="%(asctime)s api %(levelname)s %(message)s")
 
 
 def create_app(

@@ -89,8 +89,11 @@ class Child:
 class DevStack:
     settings: Settings
     data_dir: Path = DATA_DIR
-    ui_port: int = 8233
     children: list[Child] = field(default_factory=list)
+
+    @property
+    def ui_port(self) -> int:
+        return self.settings.temporal_ui_port
 
     @property
     def temporal_host_port(self) -> tuple[str, int]:

@@ -24,6 +24,8 @@ class Settings(BaseSettings):
     temporal_address: str = "localhost:7233"
     temporal_namespace: str = "default"
     temporal_task_queue: str = "creditgate"
+    # Where `creditgate dev` serves the Temporal web UI.
+    temporal_ui_port: int = Field(default=8233, ge=1, le=65535)
     stripe_api_key: str = DEV_STRIPE_API_KEY
     # Unset: localstripe while the key is the development placeholder, else api.stripe.com.
     stripe_api_base: str = ""

