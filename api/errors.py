@@ -63,11 +63,23 @@ async def _api_error(_: Request, exc: Exception) -> JSONResponse:
     return error_response(exc.status, exc.type, exc.message, headers=exc.headers, **exc.extra)
 
 
-async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
+def _sent_json(request: Request) -> bool:
+    media = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    return media == "application/json" or (
+        media.startswith("application/") and media.endswith("+json")
+    )
+
+
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     errors = list(exc.errors())
     if any(e.get("type") == "json_invalid" for e in errors):
         return error_response(400, "invalid_json", "request body is not valid JSON")
+    if not _sent_json(request) and any(tuple(e.get("loc", ())) == ("body",) for e in errors):
+        # FastAPI only parses JSON sent as JSON; say so instead of "not a valid object".
+        return error_response(
+            415, "unsupported_media_type", "send the body as JSON (Content-Type: application/json)"
+        )
     fields = [
         {"loc": [str(p) for p in e.get("loc", ())], "message": e.get("msg", "")} for e in errors
     ]

@@ -1,0 +1,1 @@
+"""The ledger: grants, burn-down debits, holds, expiry, outbox. One transaction per change."""

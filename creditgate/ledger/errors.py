@@ -1,0 +1,24 @@
+class LedgerError(Exception):
+    """A request the ledger refuses; ``type`` becomes the API error type."""
+
+    status = 400
+    type = "ledger_error"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class NotFound(LedgerError):
+    status = 404
+    type = "not_found"
+
+
+class InsufficientFunds(LedgerError):
+    status = 402
+    type = "insufficient_funds"
+
+
+class Conflict(LedgerError):
+    status = 409
+    type = "conflict"

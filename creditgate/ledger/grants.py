@@ -1,0 +1,81 @@
+"""Adding credit: a grant pays any debt first, then its remainder burns down later."""
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from sqlmodel import select
+
+from creditgate.ledger.accounts import ZERO, Account
+from creditgate.ledger.errors import LedgerError
+from creditgate.models import Grant
+
+SOURCES = frozenset({"purchase", "recharge", "promotional", "adjustment"})
+
+
+@dataclass(frozen=True)
+class GrantSpec:
+    amount: Decimal
+    source: str
+    priority: int = 10
+    expires_at: datetime | None = None
+    reason: str | None = None
+    # Business key: a second grant with the same reference returns the first.
+    reference: str | None = None
+
+
+@dataclass(frozen=True)
+class GrantOutcome:
+    grant: Grant
+    created: bool
+    debt_paid: Decimal
+
+
+async def add_grant(account: Account, spec: GrantSpec) -> GrantOutcome:
+    if spec.source not in SOURCES:
+        raise LedgerError(f"unknown grant source {spec.source!r}")
+    if spec.amount <= 0:
+        raise LedgerError("a grant amount must be positive")
+    if spec.expires_at is not None and spec.expires_at <= account.now:
+        raise LedgerError("expires_at must be in the future")
+    if spec.reference is not None:
+        existing = (
+            await account.session.exec(
+                select(Grant).where(
+                    Grant.customer_id == account.customer_id, Grant.reference == spec.reference
+                )
+            )
+        ).first()
+        if existing is not None:
+            return GrantOutcome(existing, created=False, debt_paid=ZERO)
+
+    debt = account.wallet.debt
+    debt_paid = min(debt, spec.amount)
+    remaining = spec.amount - debt_paid
+    grant = Grant(
+        customer_id=account.customer_id,
+        amount=spec.amount,
+        remaining=remaining,
+        priority=spec.priority,
+        effective_at=account.now,
+        expires_at=spec.expires_at,
+        source=spec.source,
+        reason=spec.reason,
+        reference=spec.reference,
+        status="active" if remaining > 0 else "depleted",
+        created_at=account.now,
+    )
+    account.session.add(grant)
+    await account.session.flush()
+    description = spec.reason or spec.source
+    if debt_paid:
+        description += f" (paid {debt_paid} of debt first)"
+    account.book("grant", spec.amount, grant_id=grant.id, description=description[:500])
+    if grant.status == "active":
+        account.add_grant_to_cache(grant)
+    if grant.expires_at is not None and remaining > 0:
+        # The customer workflow keeps a durable timer per expiring grant.
+        account.notify(
+            "grant_added", {"grant_id": grant.id, "expires_at": grant.expires_at.isoformat()}
+        )
+    return GrantOutcome(grant, created=True, debt_paid=debt_paid)

@@ -1,0 +1,60 @@
+"""Holds: reserve available funds for work in flight; settle by events, release the rest."""
+
+import secrets
+from datetime import timedelta
+from decimal import Decimal
+
+from creditgate.ledger.accounts import Account, close_hold
+from creditgate.ledger.errors import InsufficientFunds, LedgerError
+from creditgate.models import Hold
+
+DEFAULT_TTL_SECONDS = 600
+MAX_TTL_SECONDS = 7 * 86400
+
+
+def new_hold_id() -> str:
+    return "hold_" + secrets.token_hex(12)
+
+
+def place_hold(
+    account: Account, amount: Decimal, ttl_seconds: int, description: str | None = None
+) -> Hold:
+    """Reserve ``amount``; refused (402) unless available covers it. The caller holds the
+    wallet lock, so concurrent holds can never together exceed available."""
+    if amount <= 0:
+        raise LedgerError("a hold amount must be positive")
+    available = account.wallet.available
+    if amount > available:
+        raise InsufficientFunds(
+            f"available {available} does not cover a hold of {amount}"
+            if available > 0
+            else f"no available balance to hold {amount}"
+        )
+    hold = Hold(
+        id=new_hold_id(),
+        customer_id=account.customer_id,
+        amount=amount,
+        remaining=amount,
+        expires_at=account.now + timedelta(seconds=ttl_seconds),
+        created_at=account.now,
+        description=description,
+    )
+    account.wallet.held += amount
+    account.session.add(hold)
+    return hold
+
+
+def settle_against_hold(account: Account, hold: Hold, cost: Decimal) -> Decimal:
+    """Consume up to ``cost`` of the hold's remaining reservation; returns the part settled."""
+    settled = min(cost, hold.remaining)
+    if settled > 0:
+        hold.remaining -= settled
+        account.wallet.held -= settled
+        account.session.add(hold)
+    return settled
+
+
+def release(account: Account, hold: Hold) -> Hold:
+    if hold.status == "active":
+        close_hold(account, hold, "released")
+    return hold

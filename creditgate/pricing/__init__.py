@@ -1,0 +1,1 @@
+"""Plans and rating: pure functions over Decimal, no I/O."""

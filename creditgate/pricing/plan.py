@@ -1,0 +1,65 @@
+"""The plan contract (``POST /v1/plans``): meters, prices, billing period. Versions are immutable."""
+
+from decimal import Decimal
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+Code = Annotated[str, StringConstraints(min_length=1, max_length=100, pattern=r"^[a-z0-9_-]+$")]
+PropertyName = Annotated[
+    str, StringConstraints(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.-]+$")
+]
+Aggregation = Literal["sum", "count", "max", "last", "unique_count"]
+PriceModel = Literal["per_unit", "package", "tiered_graduated", "tiered_volume"]
+# Decimal amounts arrive as JSON strings (or integers); floats are refused.
+Amount = Annotated[Decimal, Field(allow_inf_nan=False)]
+
+REALTIME_AGGREGATIONS = frozenset({"sum", "count"})
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Meter(_Model):
+    code: Code
+    event_type: Annotated[str, StringConstraints(min_length=1, max_length=100)]
+    aggregation: Aggregation = "sum"
+    # The event property holding the value (required for every aggregation but count).
+    value_property: PropertyName | None = None
+    group_by: list[PropertyName] = Field(default_factory=list, max_length=10)
+
+
+class Tier(_Model):
+    up_to: Amount | None  # None: the last, open-ended tier
+    unit_amount: Amount = Decimal(0)
+    flat_amount: Amount = Decimal(0)
+
+
+class Price(_Model):
+    meter: Code
+    model: PriceModel
+    unit_amount: Amount | None = None
+    package_size: Amount | None = None
+    # Real time debits packages pro rata; the period close rounds the quantity to whole
+    # packages this way (Stripe's transform_quantity.round).
+    rounding: Literal["up", "down"] = "up"
+    tiers: list[Tier] | None = None
+    # Dimension values this price applies to, e.g. {"model": "gpt-4o"}; keys ⊆ meter.group_by.
+    filter: dict[PropertyName, str] = Field(default_factory=dict)
+
+
+class Period(_Model):
+    every: Annotated[int, Field(ge=1, le=10_000_000)] = 1
+    unit: Literal["second", "day", "month"] = "month"
+
+
+class PlanDefinition(_Model):
+    code: Code
+    name: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+    currency: Annotated[str, StringConstraints(min_length=3, max_length=20)] = "USD"
+    meters: list[Meter] = Field(default_factory=list, max_length=100)
+    prices: list[Price] = Field(default_factory=list, max_length=500)
+    billing: Literal["prepaid", "arrears"] = "prepaid"
+    period: Period = Period()
+    grace_seconds: Annotated[int, Field(ge=0, le=31 * 86400)] = 3600
