@@ -1,4 +1,5 @@
 from temporalio import activity
+from temporalio.exceptions import ApplicationError
 
 from activities.models import (
     CreateStripeCustomerInput,
@@ -27,15 +28,18 @@ class CustomerActivities:
 
     @activity.defn
     async def register_customer(self, input: RegisterCustomerInput) -> RegisteredCustomer:
-        stored = await customers.register_customer(
-            self.db,
-            external_id=input.external_id,
-            name=input.name,
-            email=input.email,
-            plan=input.plan,
-            stripe_customer_id=input.stripe_customer_id,
-            workflow_id=input.workflow_id,
-        )
+        try:
+            stored = await customers.register_customer(
+                self.db,
+                external_id=input.external_id,
+                name=input.name,
+                email=input.email,
+                plan=input.plan,
+                stripe_customer_id=input.stripe_customer_id,
+                workflow_id=input.workflow_id,
+            )
+        except customers.UnknownPlan as err:
+            raise ApplicationError(str(err), type="UnknownPlan", non_retryable=True) from err
         assert stored.customer.id is not None
         return RegisteredCustomer(
             customer_id=stored.customer.id,

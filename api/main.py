@@ -3,15 +3,22 @@
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import APIRouter, Depends, FastAPI
+from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.responses import JSONResponse
 from temporalio.client import Client
 
 from api import errors
 from api.deps import TemporalConnection, require_api_key
-from api.routes import customers, health
+from api.routes import customers, health, ledger, plans
 from creditgate import __version__
 from creditgate.db import Database
+from creditgate.ledger.errors import LedgerError
 from creditgate.settings import Settings, get_settings
+
+
+async def _ledger_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, LedgerError)
+    return errors.error_response(exc.status, exc.type, exc.message)
 
 
 def create_app(
@@ -38,8 +45,11 @@ def create_app(
         lifespan=lifespan,
     )
     errors.install(app)
+    app.add_exception_handler(LedgerError, _ledger_error)
     v1 = APIRouter(prefix="/v1", dependencies=[Depends(require_api_key)])
+    v1.include_router(plans.router)
     v1.include_router(customers.router)
+    v1.include_router(ledger.router)
     app.include_router(v1)
     app.include_router(health.router)
     return app

@@ -22,6 +22,7 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("dev", help="run the whole stack locally (what `make run` does)")
     commands.add_parser("migrate", help="apply database migrations")
+    commands.add_parser("check", help="verify the ledger invariants; non-zero exit on violations")
     args = parser.parse_args(argv)
 
     settings = _settings()
@@ -34,8 +35,33 @@ def main(argv: list[str] | None = None) -> int:
 
         upgrade(settings.database_url)
         return 0
+    if args.command == "check":
+        return _check(settings)
     parser.error(f"unknown command {args.command}")
     return 2
+
+
+def _check(settings: Settings) -> int:
+    import asyncio
+
+    from creditgate.checker import check
+    from creditgate.db import Database
+
+    async def run() -> int:
+        db = Database(settings.database_url)
+        try:
+            violations = await check(db)
+        finally:
+            await db.dispose()
+        for violation in violations:
+            print(violation)
+        if violations:
+            print(f"creditgate check: {len(violations)} violation(s)", file=sys.stderr)
+            return 1
+        print("creditgate check: invariants 2, 3 and 5 hold")
+        return 0
+
+    return asyncio.run(run())
 
 
 if __name__ == "__main__":

@@ -8,6 +8,11 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from creditgate.db import Database
 from creditgate.models import Customer, Wallet
+from creditgate.plans import latest_version
+
+
+class UnknownPlan(LookupError):
+    pass
 
 
 @dataclass(frozen=True)
@@ -46,18 +51,22 @@ async def register_customer(
             return existing
     try:
         async with db.transaction() as session:
+            plan_row = await latest_version(session, plan)
+            if plan_row is None:
+                raise UnknownPlan(f"no plan {plan!r}")
             customer = Customer(
                 external_id=external_id,
                 name=name,
                 email=email,
                 plan_code=plan,
+                plan_version=plan_row.version,
                 stripe_customer_id=stripe_customer_id,
                 workflow_id=workflow_id,
             )
             session.add(customer)
             await session.flush()
             assert customer.id is not None
-            wallet = Wallet(customer_id=customer.id)
+            wallet = Wallet(customer_id=customer.id, currency=plan_row.currency)
             session.add(wallet)
         return CustomerWithWallet(customer=customer, wallet=wallet)
     except IntegrityError:

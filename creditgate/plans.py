@@ -8,12 +8,13 @@ from creditgate.db import Database
 from creditgate.ledger.errors import Conflict, LedgerError, NotFound
 from creditgate.models import Plan
 from creditgate.pricing.plan import PlanDefinition
-from creditgate.pricing.rating import PlanError, validate_plan
 
 _cache: dict[tuple[str, int], PlanDefinition] = {}
 
 
 def _check(definition: PlanDefinition) -> None:
+    from creditgate.pricing.rating import PlanError, validate_plan
+
     try:
         validate_plan(definition)
     except PlanError as err:

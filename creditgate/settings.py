@@ -32,6 +32,9 @@ class Settings(BaseSettings):
     stripe_webhook_secret: str = DEV_STRIPE_WEBHOOK_SECRET
     api_host: str = "127.0.0.1"
     api_port: int = Field(default=8000, ge=1, le=65535)
+    # Usage events older than this many days are rejected (late usage is still recorded
+    # within the window).
+    backdating_days: int = Field(default=35, ge=0, le=3650)
     # How long POST /v1/customers waits for the signup to finish before answering 202.
     signup_wait_seconds: float = Field(default=15.0, gt=0)
 

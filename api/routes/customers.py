@@ -9,6 +9,7 @@ from api.deps import DbDep, SessionDep, SettingsDep, TemporalDep
 from api.errors import ApiError
 from api.schemas import CustomerCreate, CustomerPending, CustomerPublic, ExternalId
 from creditgate.customers import get_customer
+from creditgate.plans import latest_version
 from workflows.customer import CustomerWorkflow, customer_workflow_id
 from workflows.models import CustomerProfile, CustomerWorkflowInput
 
@@ -38,9 +39,16 @@ async def create_customer(
         response.status_code = status.HTTP_200_OK
         return CustomerPublic.of(existing)
 
+    plan_code = body.plan or "default"
+    async with db.session() as session:
+        if await latest_version(session, plan_code) is None:
+            raise ApiError(
+                400, "unknown_plan", f"no plan {plan_code!r}; create it with POST /v1/plans"
+            )
+
     workflow_id = customer_workflow_id(body.external_id)
     profile = CustomerProfile(
-        external_id=body.external_id, name=body.name, email=body.email, plan=body.plan or "default"
+        external_id=body.external_id, name=body.name, email=body.email, plan=plan_code
     )
     start = WithStartWorkflowOperation(
         CustomerWorkflow.run,

@@ -1,0 +1,164 @@
+"""Bodies of the ledger routes: events, holds, grants, balance, ledger, usage."""
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+
+from api.amounts import PositiveAmountIn
+from api.schemas import ExternalId
+from creditgate.models import Grant, Hold, LedgerEntry
+from creditgate.money import MoneyStr
+
+EventId = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+EventType = Annotated[str, StringConstraints(min_length=1, max_length=100)]
+HoldId = Annotated[str, StringConstraints(min_length=1, max_length=40)]
+Text = Annotated[str, StringConstraints(max_length=500)]
+
+
+class Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class EventIn(Body):
+    id: EventId
+    customer: ExternalId
+    event_type: EventType
+    timestamp: AwareDatetime | None = None
+    properties: Annotated[dict[str, Any], Field(max_length=50)] = Field(default_factory=dict)
+    hold_id: HoldId | None = None
+
+
+class EventBatch(Body):
+    events: Annotated[list[EventIn], Field(min_length=1, max_length=1000)]
+
+
+class EventResultOut(BaseModel):
+    id: str
+    status: Literal["debited", "duplicate", "rejected"]
+    cost: MoneyStr | None = None
+    balance_after: MoneyStr | None = None
+    reason: str | None = None
+
+
+class EventBatchResult(BaseModel):
+    results: list[EventResultOut]
+
+
+class HoldCreate(Body):
+    """Either an ``amount`` or an example event (``event_type`` + ``properties``) to price."""
+
+    amount: PositiveAmountIn | None = None
+    event_type: EventType | None = None
+    properties: Annotated[dict[str, Any], Field(max_length=50)] = Field(default_factory=dict)
+    ttl_seconds: Annotated[int, Field(ge=1, le=7 * 86400)] = 600
+    description: Text | None = None
+
+
+class HoldPublic(BaseModel):
+    id: str
+    customer: str
+    amount: MoneyStr
+    remaining: MoneyStr
+    status: str
+    expires_at: datetime
+    created_at: datetime
+
+    @classmethod
+    def of(cls, hold: Hold, external_id: str) -> "HoldPublic":
+        return cls(
+            id=hold.id,
+            customer=external_id,
+            amount=hold.amount,
+            remaining=hold.remaining,
+            status=hold.status,
+            expires_at=hold.expires_at,
+            created_at=hold.created_at,
+        )
+
+
+class GrantCreate(Body):
+    amount: PositiveAmountIn
+    priority: Annotated[int, Field(ge=0, le=1000)] = 10
+    expires_at: AwareDatetime | None = None
+    reason: Text | None = None
+    source: Literal["promotional", "adjustment"] = "promotional"
+
+
+class GrantPublic(BaseModel):
+    id: int
+    amount: MoneyStr
+    remaining: MoneyStr
+    priority: int
+    effective_at: datetime
+    expires_at: datetime | None
+    source: str
+    reason: str | None
+    status: str
+
+    @classmethod
+    def of(cls, grant: Grant) -> "GrantPublic":
+        assert grant.id is not None
+        return cls(
+            id=grant.id,
+            amount=grant.amount,
+            remaining=grant.remaining,
+            priority=grant.priority,
+            effective_at=grant.effective_at,
+            expires_at=grant.expires_at,
+            source=grant.source,
+            reason=grant.reason,
+            status=grant.status,
+        )
+
+
+class BalancePublic(BaseModel):
+    available: MoneyStr
+    held: MoneyStr
+    debt: MoneyStr
+    entitled: bool
+    currency: str
+    grants: list[GrantPublic]
+
+
+class LedgerEntryPublic(BaseModel):
+    id: int
+    kind: str
+    amount: MoneyStr
+    balance_after: MoneyStr
+    grant_id: int | None
+    event_id: str | None
+    hold_id: str | None
+    allocations: list[dict[str, Any]] | None
+    description: str | None
+    created_at: datetime
+
+    @classmethod
+    def of(cls, entry: LedgerEntry) -> "LedgerEntryPublic":
+        assert entry.id is not None
+        return cls.model_validate(entry, from_attributes=True)
+
+
+class LedgerPage(BaseModel):
+    data: list[LedgerEntryPublic]
+    has_more: bool
+    next_starting_after: int | None
+
+
+class UsageLine(BaseModel):
+    meter: str
+    aggregation: str
+    dimensions: dict[str, str]
+    quantity: MoneyStr
+    cost: MoneyStr
+    events: int
+
+
+class UsageSummary(BaseModel):
+    customer: str
+    currency: str
+    start: datetime
+    end: datetime
+    group_by: list[str]
+    usage: list[UsageLine]
+    total_cost: MoneyStr

@@ -1,0 +1,225 @@
+"""Hot-path routes: usage events, holds, grants, balance, ledger, usage summaries."""
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Query, Response, status
+
+from api.deps import DbDep, SessionDep, SettingsDep
+from api.errors import ApiError
+from api.ledger_schemas import (
+    BalancePublic,
+    EventBatch,
+    EventBatchResult,
+    EventResultOut,
+    GrantCreate,
+    GrantPublic,
+    HoldCreate,
+    HoldPublic,
+    LedgerEntryPublic,
+    LedgerPage,
+    UsageLine,
+    UsageSummary,
+)
+from api.schemas import ExternalId
+from creditgate import plans
+from creditgate.customers import CustomerWithWallet, get_customer
+from creditgate.ledger import reads, service
+from creditgate.ledger.grants import GrantSpec
+from creditgate.ledger.usage import UsageIn
+from creditgate.models import Customer
+from creditgate.periods import period_bounds
+
+router = APIRouter(tags=["usage and balance"])
+
+
+async def _customer(session: SessionDep, external_id: str) -> CustomerWithWallet:
+    stored = await get_customer(session, external_id)
+    if stored is None:
+        raise ApiError(404, "not_found", f"no customer with external_id {external_id!r}")
+    return stored
+
+
+@router.post("/events", response_model=EventBatchResult, response_model_exclude_none=True)
+async def record_events(body: EventBatch, db: DbDep, settings: SettingsDep) -> EventBatchResult:
+    """Rate and debit 1 to 1,000 usage events now; each gets its own result.
+
+    ``sum`` and ``count`` meters are priced per event in real time; ``max``, ``last`` and
+    ``unique_count`` meters are recorded at zero cost and rated at period close. An ``id`` is
+    idempotent per customer forever: a repeat answers ``duplicate`` and moves no money.
+    """
+    events = [
+        UsageIn(
+            id=e.id,
+            customer=e.customer,
+            event_type=e.event_type,
+            timestamp=e.timestamp,
+            properties=e.properties,
+            hold_id=e.hold_id,
+        )
+        for e in body.events
+    ]
+    results = await service.ingest(db, events, timedelta(days=settings.backdating_days))
+    return EventBatchResult(
+        results=[
+            EventResultOut(
+                id=r.id,
+                status=r.status,
+                cost=r.cost,
+                balance_after=r.balance_after,
+                reason=r.reason,
+            )
+            for r in results
+        ]
+    )
+
+
+@router.get("/customers/{external_id}/balance", response_model=BalancePublic)
+async def read_balance(external_id: ExternalId, session: SessionDep) -> BalancePublic:
+    stored = await _customer(session, external_id)
+    assert stored.customer.id is not None
+    wallet = stored.wallet
+    grants = await reads.active_grants(session, stored.customer.id)
+    return BalancePublic(
+        available=wallet.available,
+        held=wallet.held,
+        debt=wallet.debt,
+        entitled=wallet.entitled,
+        currency=wallet.currency,
+        grants=[GrantPublic.of(g) for g in grants],
+    )
+
+
+@router.post(
+    "/customers/{external_id}/grants",
+    status_code=status.HTTP_201_CREATED,
+    response_model=GrantPublic,
+    responses={200: {"description": "Repeat of an Idempotency-Key: the grant made the first time"}},
+)
+async def create_grant(
+    external_id: ExternalId,
+    body: GrantCreate,
+    response: Response,
+    db: DbDep,
+    idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
+) -> GrantPublic:
+    """Promotional or adjustment credits. A grant pays any debt first."""
+    outcome = await service.grant(
+        db,
+        external_id,
+        GrantSpec(
+            amount=body.amount,
+            source=body.source,
+            priority=body.priority,
+            expires_at=body.expires_at,
+            reason=body.reason,
+            reference=f"api:{idempotency_key}" if idempotency_key else None,
+        ),
+    )
+    if not outcome.created:
+        response.status_code = status.HTTP_200_OK
+    return GrantPublic.of(outcome.grant)
+
+
+@router.post(
+    "/customers/{external_id}/holds",
+    status_code=status.HTTP_201_CREATED,
+    response_model=HoldPublic,
+    responses={402: {"description": "Available balance does not cover the hold"}},
+)
+async def create_hold(external_id: ExternalId, body: HoldCreate, db: DbDep) -> HoldPublic:
+    """Reserve funds for work in flight; events naming ``hold_id`` settle against it."""
+    if (body.amount is None) == (body.event_type is None):
+        raise ApiError(422, "validation_error", "give either amount or event_type (not both)")
+    placed = await service.hold(
+        db,
+        external_id,
+        amount=body.amount,
+        estimate=(body.event_type, body.properties) if body.event_type else None,
+        ttl_seconds=body.ttl_seconds,
+        description=body.description,
+    )
+    return HoldPublic.of(placed, external_id)
+
+
+@router.post("/holds/{hold_id}/release", response_model=HoldPublic)
+async def release_hold(hold_id: str, db: DbDep, session: SessionDep) -> HoldPublic:
+    released = await service.release_hold(db, hold_id)
+    customer = await session.get(Customer, released.customer_id)
+    assert customer is not None
+    return HoldPublic.of(released, customer.external_id)
+
+
+@router.get("/holds/{hold_id}", response_model=HoldPublic)
+async def read_hold(hold_id: str, session: SessionDep) -> HoldPublic:
+    from creditgate.models import Hold
+
+    found = await session.get(Hold, hold_id)
+    if found is None:
+        raise ApiError(404, "not_found", f"no hold {hold_id!r}")
+    customer = await session.get(Customer, found.customer_id)
+    assert customer is not None
+    return HoldPublic.of(found, customer.external_id)
+
+
+@router.get("/customers/{external_id}/ledger", response_model=LedgerPage)
+async def read_ledger(
+    external_id: ExternalId,
+    session: SessionDep,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    starting_after: Annotated[int | None, Query(ge=1)] = None,
+) -> LedgerPage:
+    """Ledger entries, newest first; pass the last id as ``starting_after`` for the next page."""
+    stored = await _customer(session, external_id)
+    assert stored.customer.id is not None
+    entries, has_more = await reads.ledger_page(session, stored.customer.id, limit, starting_after)
+    return LedgerPage(
+        data=[LedgerEntryPublic.of(e) for e in entries],
+        has_more=has_more,
+        next_starting_after=entries[-1].id if has_more and entries else None,
+    )
+
+
+@router.get("/customers/{external_id}/usage", response_model=UsageSummary)
+async def read_usage(
+    external_id: ExternalId,
+    session: SessionDep,
+    start: Annotated[datetime | None, Query(alias="from")] = None,
+    end: Annotated[datetime | None, Query(alias="to")] = None,
+    group_by: Annotated[list[str] | None, Query()] = None,
+) -> UsageSummary:
+    """Aggregated usage and real-time cost per meter and dimension (default: this period)."""
+    stored = await _customer(session, external_id)
+    customer = stored.customer
+    plan = await plans.definition(session, customer.plan_code, customer.plan_version or 1)
+    now = datetime.now(UTC)
+    _, period_start, _ = period_bounds(customer.period_anchor, plan.period, now)
+    start = _aware(start) if start else period_start
+    end = _aware(end) if end else now + timedelta(minutes=5, microseconds=1)
+    if end <= start:
+        raise ApiError(422, "validation_error", "`to` must be after `from`")
+    groups = await reads.usage_summary(session, stored, plan, start, end, group_by)
+    return UsageSummary(
+        customer=external_id,
+        currency=stored.wallet.currency,
+        start=start,
+        end=end,
+        group_by=group_by or [],
+        usage=[
+            UsageLine(
+                meter=g.meter,
+                aggregation=g.aggregation,
+                dimensions=g.dimensions,
+                quantity=g.quantity,
+                cost=g.cost,
+                events=g.events,
+            )
+            for g in groups
+        ],
+        total_cost=sum((g.cost for g in groups), Decimal(0)),
+    )
+
+
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo else value.replace(tzinfo=UTC)

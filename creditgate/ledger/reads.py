@@ -1,0 +1,94 @@
+"""Read models: balance, ledger pages, usage summaries."""
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from creditgate.customers import CustomerWithWallet
+from creditgate.models import Grant, LedgerEntry, UsageEvent
+from creditgate.pricing import rating
+from creditgate.pricing.plan import PlanDefinition
+
+
+async def active_grants(session: AsyncSession, customer_id: int) -> list[Grant]:
+    rows = await session.exec(
+        select(Grant)
+        .where(Grant.customer_id == customer_id, Grant.status == "active")
+        .order_by(col(Grant.priority), col(Grant.id))
+    )
+    return list(rows.all())
+
+
+async def ledger_page(
+    session: AsyncSession, customer_id: int, limit: int, starting_after: int | None
+) -> tuple[list[LedgerEntry], bool]:
+    """Newest first; ``starting_after`` is the id of the last entry of the previous page."""
+    query = select(LedgerEntry).where(LedgerEntry.customer_id == customer_id)
+    if starting_after is not None:
+        query = query.where(col(LedgerEntry.id) < starting_after)
+    rows = list(
+        (await session.exec(query.order_by(col(LedgerEntry.id).desc()).limit(limit + 1))).all()
+    )
+    return rows[:limit], len(rows) > limit
+
+
+@dataclass
+class UsageGroup:
+    meter: str
+    aggregation: str
+    dimensions: dict[str, str]
+    quantity: Decimal
+    cost: Decimal
+    events: int
+
+
+async def usage_summary(
+    session: AsyncSession,
+    stored: CustomerWithWallet,
+    plan: PlanDefinition,
+    start: datetime,
+    end: datetime,
+    group_by: list[str] | None,
+) -> list[UsageGroup]:
+    """Usage per meter and dimensions in ``[start, end)``, current to the last event.
+
+    ``group_by`` None keeps every dimension the meter groups by; [] sums over them.
+    """
+    assert stored.customer.id is not None
+    rows = await session.exec(
+        select(UsageEvent)
+        .where(
+            UsageEvent.customer_id == stored.customer.id,
+            col(UsageEvent.timestamp) >= start,
+            col(UsageEvent.timestamp) < end,
+        )
+        .order_by(col(UsageEvent.timestamp), col(UsageEvent.id))
+    )
+    aggregations = {m.code: m.aggregation for m in plan.meters}
+    samples: dict[tuple[str, tuple[tuple[str, str], ...]], list[UsageEvent]] = {}
+    for event in rows.all():
+        meter = event.meter_code or event.event_type
+        dims = event.dimensions or {}
+        if group_by is not None:
+            dims = {k: v for k, v in dims.items() if k in group_by}
+        samples.setdefault((meter, tuple(sorted(dims.items()))), []).append(event)
+    groups = []
+    for (meter, dims_key), events in sorted(samples.items()):
+        aggregation = aggregations.get(meter, "sum")
+        quantity = rating.aggregate(
+            aggregation, ((e.quantity, e.distinct_value, e.timestamp) for e in events)
+        )
+        groups.append(
+            UsageGroup(
+                meter=meter,
+                aggregation=aggregation,
+                dimensions=dict(dims_key),
+                quantity=quantity,
+                cost=sum((e.cost for e in events), Decimal(0)),
+                events=len(events),
+            )
+        )
+    return groups
