@@ -11,6 +11,7 @@ from creditgate.ledger.accounts import ZERO, Account
 from creditgate.ledger.burn import Lot, burn_down
 from creditgate.ledger.holds import settle_against_hold
 from creditgate.models import Hold, UsageCounter, UsageEvent
+from creditgate.money import to_str
 from creditgate.periods import period_bounds
 from creditgate.pricing import rating
 from creditgate.pricing.plan import REALTIME_AGGREGATIONS, PlanDefinition
@@ -189,4 +190,4 @@ async def _burn(account: Account, cost: Decimal) -> list[dict[str, Any]]:
         account.session.add(grant)
     if any(g.status == "depleted" for g in grants):
         account._grants = [g for g in grants if g.status == "active"]
-    return [{"grant_id": gid, "amount": str(taken)} for gid, taken in allocations]
+    return [{"grant_id": gid, "amount": to_str(taken)} for gid, taken in allocations]

@@ -4,11 +4,14 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Index, String, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Index, Integer, String, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from creditgate.models.common import money_field, timestamp_field
 from creditgate.sqltypes import UTCDateTime
+
+# SQLite only auto-numbers an INTEGER PRIMARY KEY; PostgreSQL gets BIGINT.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
 
 
 class Grant(SQLModel, table=True):
@@ -47,7 +50,7 @@ class LedgerEntry(SQLModel, table=True):
         Index("ix_ledger_event", "customer_id", "event_id"),
     )
 
-    id: int | None = Field(default=None, sa_type=BigInteger, primary_key=True)
+    id: int | None = Field(default=None, sa_type=BigId, primary_key=True)
     customer_id: int = Field(foreign_key="customers.id")
     # grant | debit | expiry | clawback | adjustment | true_up
     kind: str = Field(sa_type=String(20))
@@ -72,7 +75,7 @@ class UsageEvent(SQLModel, table=True):
         Index("ix_usage_customer_meter_time", "customer_id", "meter_code", "timestamp"),
     )
 
-    id: int | None = Field(default=None, sa_type=BigInteger, primary_key=True)
+    id: int | None = Field(default=None, sa_type=BigId, primary_key=True)
     customer_id: int = Field(foreign_key="customers.id")
     event_id: str = Field(max_length=200)
     event_type: str = Field(max_length=100)
@@ -126,7 +129,7 @@ class OutboxMessage(SQLModel, table=True):
     __tablename__ = "outbox"
     __table_args__ = (Index("ix_outbox_unsent", "sent_at", "id"),)
 
-    id: int | None = Field(default=None, sa_type=BigInteger, primary_key=True)
+    id: int | None = Field(default=None, sa_type=BigId, primary_key=True)
     message_id: str = Field(max_length=100, unique=True)
     customer_id: int = Field(foreign_key="customers.id")
     workflow_id: str = Field(max_length=300)

@@ -96,7 +96,7 @@ def upgrade() -> None:
 
     op.create_table(
         "ledger_entries",
-        sa.Column("id", sa.BigInteger(), nullable=False),
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("customer_id", sa.Integer(), nullable=False),
         sa.Column("kind", sa.String(length=20), nullable=False),
         sa.Column("amount", creditgate.money.Money(precision=38, scale=18), nullable=False),
@@ -119,7 +119,7 @@ def upgrade() -> None:
 
     op.create_table(
         "outbox",
-        sa.Column("id", sa.BigInteger(), nullable=False),
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("message_id", sqlmodel.sql.sqltypes.AutoString(length=100), nullable=False),
         sa.Column("customer_id", sa.Integer(), nullable=False),
         sa.Column("workflow_id", sqlmodel.sql.sqltypes.AutoString(length=300), nullable=False),
@@ -153,7 +153,7 @@ def upgrade() -> None:
     )
     op.create_table(
         "usage_events",
-        sa.Column("id", sa.BigInteger(), nullable=False),
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("customer_id", sa.Integer(), nullable=False),
         sa.Column("event_id", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
         sa.Column("event_type", sqlmodel.sql.sqltypes.AutoString(length=100), nullable=False),
