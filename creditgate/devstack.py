@@ -1,7 +1,8 @@
 """``creditgate dev``: the whole stack on embedded defaults, as child processes.
 
 Temporal dev server (SQLite file under .creditgate/), localstripe (unless a real Stripe key is
-configured), migrations, the worker and the API. Ctrl-C or SIGTERM stops every child.
+configured; its store is kept under .creditgate/localstripe/), migrations, the worker and the
+API. Ctrl-C or SIGTERM stops every child.
 """
 
 import contextlib
@@ -27,7 +28,11 @@ SEARCH_ATTRIBUTES = {
     "CreditgateStatus": "Keyword",
     "CreditgateEntitled": "Bool",
 }
-LOCALSTRIPE_PICKLE = Path("/tmp/localstripe.pickle")  # where localstripe itself keeps its store
+# localstripe pickles its whole store to this fixed path after every write and loads it at
+# start: one file shared by every localstripe on the machine (test fixtures, other checkouts).
+LOCALSTRIPE_PICKLE = Path("/tmp/localstripe.pickle")
+# Run a command with "$0" bind-mounted over /tmp, in a mount namespace of its own.
+PRIVATE_TMP_SCRIPT = 'mount --bind "$0" /tmp && exec "$@"'
 PR_SET_PDEATHSIG = 1
 
 
@@ -42,9 +47,23 @@ def _die_with_parent() -> None:
 
 
 def port_busy(host: str, port: int) -> bool:
+    """Something accepts connections on ``host:port``."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.settimeout(0.5)
         return sock.connect_ex((host, port)) == 0
+
+
+def port_taken(host: str, port: int) -> bool:
+    """A server could not listen on ``host:port``: something listens there or holds it bound."""
+    if port_busy(host, port):
+        return True
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return True
+    return False
 
 
 def wait_until(
@@ -78,6 +97,27 @@ def _bin(name: str) -> str:
     return found
 
 
+def private_tmp_prefix(directory: Path) -> list[str] | None:
+    """An argv prefix that runs localstripe with ``directory`` as its /tmp, or None where
+    mount namespaces are not allowed (then localstripe shares the machine-wide pickle)."""
+    unshare = shutil.which("unshare")
+    if unshare is None:
+        return None
+    flags = ["--mount"] if os.geteuid() == 0 else ["--user", "--map-root-user", "--mount"]
+    prefix = [unshare, *flags, "sh", "-c", PRIVATE_TMP_SCRIPT, str(directory.resolve())]
+    try:
+        # Also proves localstripe and this interpreter are still reachable under a private /tmp.
+        probe = subprocess.run(
+            [*prefix, sys.executable, "-m", "localstripe", "--help"],
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            timeout=30,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return prefix if probe.returncode == 0 else None
+
+
 @dataclass
 class Child:
     name: str
@@ -90,6 +130,8 @@ class DevStack:
     settings: Settings
     data_dir: Path = DATA_DIR
     children: list[Child] = field(default_factory=list)
+    # True when localstripe writes its store straight into data_dir (a private /tmp).
+    localstripe_isolated: bool = False
 
     @property
     def ui_port(self) -> int:
@@ -109,7 +151,7 @@ class DevStack:
         wanted += [("Temporal", host, port), ("Temporal UI", "127.0.0.1", self.ui_port)]
         if self.settings.uses_localstripe:
             wanted.append(("localstripe", "127.0.0.1", self.localstripe_port))
-        busy = [f"port {p} ({what})" for what, h, p in wanted if port_busy(h, p)]
+        busy = [f"port {p} ({what})" for what, h, p in wanted if port_taken(h, p)]
         if busy:
             raise DevStackError(
                 "already in use: " + ", ".join(busy) + ". Stop whatever listens there "
@@ -167,13 +209,22 @@ class DevStack:
             lambda: port_busy("127.0.0.1", self.ui_port), 60, "the Temporal UI", self.dead_child
         )
 
+    @property
+    def localstripe_dir(self) -> Path:
+        return self.data_dir / "localstripe"
+
     def start_localstripe(self) -> None:
-        saved = self.data_dir / "localstripe.pickle"
+        self.localstripe_dir.mkdir(parents=True, exist_ok=True)
+        saved = self.localstripe_dir / LOCALSTRIPE_PICKLE.name
         argv = [sys.executable, "-m", "localstripe", "--port", str(self.localstripe_port)]
-        if saved.exists():
-            shutil.copyfile(saved, LOCALSTRIPE_PICKLE)
-        else:
+        if not saved.exists():
             argv.append("--from-scratch")
+        prefix = private_tmp_prefix(self.localstripe_dir)
+        self.localstripe_isolated = prefix is not None
+        if prefix is not None:
+            argv = prefix + argv  # localstripe's /tmp/localstripe.pickle is our saved file
+        elif saved.exists():
+            shutil.copyfile(saved, LOCALSTRIPE_PICKLE)
         self.spawn("localstripe", argv, log_to_file=True)
         wait_until(
             lambda: port_busy("127.0.0.1", self.localstripe_port),
@@ -183,9 +234,13 @@ class DevStack:
         )
 
     def save_localstripe(self) -> None:
-        # localstripe keeps its store in one fixed /tmp file; keep a copy with our data.
-        if self.settings.uses_localstripe and LOCALSTRIPE_PICKLE.exists():
-            shutil.copyfile(LOCALSTRIPE_PICKLE, self.data_dir / "localstripe.pickle")
+        # Without a private /tmp, copy the shared file next to our data (best effort: another
+        # localstripe on the machine may have written it last).
+        started = any(child.name == "localstripe" for child in self.children)
+        if started and not self.localstripe_isolated and LOCALSTRIPE_PICKLE.exists():
+            partial = self.localstripe_dir / f"{LOCALSTRIPE_PICKLE.name}.partial"
+            shutil.copyfile(LOCALSTRIPE_PICKLE, partial)
+            partial.replace(self.localstripe_dir / LOCALSTRIPE_PICKLE.name)
 
     def api_url(self) -> str:
         return f"http://{self.settings.api_host}:{self.settings.api_port}"

@@ -1,4 +1,8 @@
-"""Settings from the environment (prefix ``CREDITGATE_``) or a ``.env`` file."""
+"""Settings from the environment or a ``.env`` file in the working directory.
+
+Each field is read from ``CREDITGATE_<FIELD>`` (``api_port`` from ``CREDITGATE_API_PORT``).
+Defaults are for development; ``CREDITGATE_ENV=production`` refuses them.
+"""
 
 from functools import lru_cache
 from pathlib import Path

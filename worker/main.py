@@ -9,6 +9,7 @@ from creditgate.settings import get_settings
 from creditgate.stripe_gateway import StripeGateway
 from creditgate.temporal import connect
 from worker.registry import build_worker
+from worker.relay import OutboxRelay
 from worker.search_attributes import ensure_search_attributes
 
 log = logging.getLogger("creditgate.worker")
@@ -34,6 +35,11 @@ async def run_worker() -> None:
         settings.temporal_task_queue,
         settings.temporal_address,
     )
-    async with worker:
-        await stop.wait()
-    await db.dispose()
+    relaying = asyncio.create_task(OutboxRelay(db, client).run(stop), name="outbox-relay")
+    try:
+        async with worker:
+            await stop.wait()
+    finally:
+        stop.set()
+        await relaying
+        await db.dispose()

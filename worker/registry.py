@@ -7,6 +7,7 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from activities.customers import CustomerActivities
+from activities.ledger import LedgerActivities
 from creditgate.db import Database
 from creditgate.stripe_gateway import StripeGateway
 from workflows.customer import CustomerWorkflow
@@ -16,7 +17,8 @@ WORKFLOWS: Sequence[type] = (CustomerWorkflow,)
 
 def activities(db: Database, stripe: StripeGateway) -> list[Callable[..., Any]]:
     customer = CustomerActivities(db, stripe)
-    return [customer.create_stripe_customer, customer.register_customer]
+    ledger = LedgerActivities(db)
+    return [customer.create_stripe_customer, customer.register_customer, ledger.expire_grants]
 
 
 def build_worker(

@@ -1,6 +1,7 @@
 """CustomerWorkflow: one long-running workflow per customer (id ``customer-{external_id}``)."""
 
-from datetime import timedelta
+import contextlib
+from datetime import UTC, datetime, timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
@@ -11,16 +12,24 @@ from workflows.models import (
     MAX_TIMELINE,
     CustomerState,
     CustomerWorkflowInput,
+    LedgerNotice,
     SignupResult,
     TimelineEntry,
 )
 
 with workflow.unsafe.imports_passed_through():
     from activities.customers import CustomerActivities
-    from activities.models import CreateStripeCustomerInput, RegisterCustomerInput
+    from activities.ledger import LedgerActivities
+    from activities.models import (
+        CreateStripeCustomerInput,
+        ExpireGrantsInput,
+        RegisterCustomerInput,
+    )
 
 ACTIVITY_TIMEOUT = timedelta(seconds=30)
 ACTIVITY_RETRY = RetryPolicy(maximum_interval=timedelta(minutes=1))
+# When the database's clock says a due grant is not due yet, ask again this much later.
+EXPIRY_RECHECK = timedelta(seconds=1)
 
 
 def customer_workflow_id(external_id: str) -> str:
@@ -33,6 +42,7 @@ class CustomerWorkflow:
     def __init__(self, input: CustomerWorkflowInput) -> None:
         self.state = input.state or CustomerState(profile=input.profile)
         self._continue_as_new_requested = False
+        self._expiry_not_before: datetime | None = None
 
     @workflow.run
     async def run(self, input: CustomerWorkflowInput) -> None:
@@ -41,17 +51,21 @@ class CustomerWorkflow:
         await self._sign_up()
         self._publish_search_attributes()
 
-        await workflow.wait_condition(
-            lambda: (
-                self._continue_as_new_requested or workflow.info().is_continue_as_new_suggested()
-            )
-        )
+        while not self._should_continue_as_new():
+            due_at = self._next_expiry()
+            if due_at is not None and due_at <= workflow.now():
+                await self._expire_grants()
+            else:
+                await self._wait_for_work(due_at)
         # Never drop an update or signal that is still running.
         await workflow.wait_condition(workflow.all_handlers_finished)
         self.state.run_number += 1
         workflow.continue_as_new(
             CustomerWorkflowInput(profile=self.state.profile, state=self.state)
         )
+
+    def _should_continue_as_new(self) -> bool:
+        return self._continue_as_new_requested or workflow.info().is_continue_as_new_suggested()
 
     async def _sign_up(self) -> None:
         profile = self.state.profile
@@ -86,9 +100,100 @@ class CustomerWorkflow:
                 retry_policy=ACTIVITY_RETRY,
             )
             self.state.registered = True
-            self.state.status = registered.status
-            self.state.entitled = registered.entitled
+            # A ledger notice handled while registration finished is newer: keep it.
+            if self.state.status == "pending":
+                self.state.status = registered.status
+                self.state.entitled = registered.entitled
             self._record("registered", "customer and wallet stored in the ledger")
+
+    # -- grant expiry: one durable timer, for the earliest expiry --------------------------------
+
+    def _next_expiry(self) -> datetime | None:
+        earliest = min(self.state.grant_expiries.values(), default=None)
+        if earliest is not None and self._expiry_not_before is not None:
+            return max(earliest, self._expiry_not_before)
+        return earliest
+
+    async def _wait_for_work(self, due_at: datetime | None) -> None:
+        """Sleep until the next expiry is due, an earlier one arrives, or it is time to
+        continue as new."""
+
+        def woken() -> bool:
+            return self._should_continue_as_new() or self._next_expiry() != due_at
+
+        if due_at is None:
+            await workflow.wait_condition(woken)
+            return
+        with contextlib.suppress(TimeoutError):
+            await workflow.wait_condition(
+                woken, timeout=due_at - workflow.now(), timeout_summary="grant expiry"
+            )
+
+    async def _expire_grants(self) -> None:
+        now = workflow.now()
+        due = sorted(g for g, at in self.state.grant_expiries.items() if at <= now)
+        result = await workflow.execute_activity_method(
+            LedgerActivities.expire_grants,
+            ExpireGrantsInput(external_id=self.state.profile.external_id, grant_ids=due),
+            start_to_close_timeout=ACTIVITY_TIMEOUT,
+            retry_policy=ACTIVITY_RETRY,
+        )
+        for grant in result.expired:
+            self.state.grant_expiries.pop(grant.grant_id, None)
+            if self._remember(f"grant-expired:{grant.grant_id}"):
+                self._record(
+                    "grant_expired", f"grant {grant.grant_id} expired: {grant.amount} lost"
+                )
+        # Due grants that are gone otherwise (used up, voided) need no timer any more.
+        for grant_id in due:
+            if grant_id not in result.pending:
+                self.state.grant_expiries.pop(grant_id, None)
+        self._expiry_not_before = workflow.now() + EXPIRY_RECHECK if result.pending else None
+
+    # -- ledger notices (the outbox relay signals them, at least once) ---------------------------
+
+    @workflow.signal
+    def ledger_notice(self, notice: LedgerNotice) -> None:
+        if not self._remember(notice.message_id):
+            return
+        payload = notice.payload
+        if notice.kind == "zero":
+            self.state.status = "cut_off"
+            self.state.entitled = False
+            self._record("cut_off", "cut off: balance reached zero")
+        elif notice.kind == "restored":
+            self.state.status = "active"
+            self.state.entitled = True
+            self._record("restored", f"restored: balance {payload.get('balance', '?')}")
+        elif notice.kind == "threshold":
+            self._on_threshold(notice)
+        elif notice.kind == "grant_added":
+            self._on_grant_added(notice)
+        else:
+            workflow.logger.warning("ignoring ledger notice of unknown kind %r", notice.kind)
+        self._publish_search_attributes()
+
+    def _on_grant_added(self, notice: LedgerNotice) -> None:
+        try:
+            grant_id = int(notice.payload["grant_id"])
+            expires_at = datetime.fromisoformat(str(notice.payload["expires_at"]))
+        except (KeyError, TypeError, ValueError):
+            workflow.logger.warning("ignoring malformed grant_added notice %r", notice)
+            return
+        if expires_at.tzinfo is None:
+            expires_at = expires_at.replace(tzinfo=UTC)
+        self.state.grant_expiries[grant_id] = expires_at
+
+    def _on_threshold(self, notice: LedgerNotice) -> None:
+        """Available fell to the recharge threshold. Auto-recharge hooks in here."""
+        payload = notice.payload
+        self._record(
+            "threshold",
+            f"available {payload.get('available', '?')} reached the recharge threshold "
+            f"{payload.get('threshold', '?')}",
+        )
+
+    # -- helpers -----------------------------------------------------------------------------
 
     def _publish_search_attributes(self) -> None:
         workflow.upsert_search_attributes(

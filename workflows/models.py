@@ -1,7 +1,7 @@
 """Workflow inputs, results and state: plain pydantic models, safe inside the sandbox."""
 
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -39,6 +39,9 @@ class CustomerState(BaseModel):
     signup_acknowledged: bool = False
     processed_message_ids: list[str] = Field(default_factory=list)
     timeline: list[TimelineEntry] = Field(default_factory=list)
+    # Grants with an expiry the ledger told us about (``grant_added``): grant id → expires_at.
+    # The main loop keeps a durable timer for the earliest one.
+    grant_expiries: dict[int, datetime] = Field(default_factory=dict)
     run_number: int = 1
 
 
@@ -52,3 +55,16 @@ class SignupResult(BaseModel):
 
     created: bool
     state: CustomerState
+
+
+class LedgerNotice(BaseModel):
+    """One outbox row, signalled by the relay (at least once; ``message_id`` de-duplicates).
+
+    ``kind`` is ``zero``, ``restored``, ``threshold`` or ``grant_added``; it stays a plain
+    string so a kind this code does not know yet is ignored, never a failed signal.
+    """
+
+    message_id: str
+    kind: str
+    payload: dict[str, Any] = Field(default_factory=dict)
+    at: datetime

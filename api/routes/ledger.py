@@ -102,7 +102,8 @@ async def create_grant(
     body: GrantCreate,
     response: Response,
     db: DbDep,
-    idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
+    # Stored as "api:<key>" in grants.reference (200 characters).
+    idempotency_key: Annotated[str | None, Header(min_length=1, max_length=196)] = None,
 ) -> GrantPublic:
     """Promotional or adjustment credits. A grant pays any debt first."""
     outcome = await service.grant(

@@ -127,12 +127,18 @@ async def lock_account(
         query = query.where(Customer.external_id == external_id)
     else:
         query = query.where(Customer.id == customer_id)
-    if session.bind is not None and session.bind.dialect.name == "postgresql":
+    postgres = session.bind is not None and session.bind.dialect.name == "postgresql"
+    if postgres:
         query = query.with_for_update(of=Wallet)
     row = (await session.exec(query)).first()
     if row is None:
         return None
     customer, wallet = row
+    if postgres:
+        # After waiting for the wallet lock, READ COMMITTED re-reads only the locked wallet
+        # row; the joined customer row is still the version from before the wait (a status
+        # the previous lock holder may have changed). Read it again, now under the lock.
+        await session.refresh(customer)
     return Account(
         session=session,
         customer=customer,

@@ -9,7 +9,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from creditgate import plans
 from creditgate.db import Database
-from creditgate.ledger.accounts import Account, expire_due, lock_account
+from creditgate.ledger.accounts import Account, expire_due, expire_holds, lock_account
 from creditgate.ledger.errors import LedgerError, NotFound
 from creditgate.ledger.grants import GrantOutcome, GrantSpec, add_grant
 from creditgate.ledger.holds import place_hold, release
@@ -142,6 +142,11 @@ async def sweep_expired_holds(db: Database, limit: int = 100) -> int:
             account = await lock_account(session, now, customer_id=customer_id)
             if account is not None:
                 await expire_due(account)
+                if account.wallet.held == 0:
+                    # expire_due skips holds when nothing is held, but a hold fully settled
+                    # by usage is still active (remaining 0) until its TTL: close it here, or
+                    # the sweep finds this customer again forever.
+                    await expire_holds(account)
                 account.finish()
     return len(customer_ids)
 

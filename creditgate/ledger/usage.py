@@ -17,7 +17,10 @@ from creditgate.pricing import rating
 from creditgate.pricing.plan import REALTIME_AGGREGATIONS, PlanDefinition
 
 FUTURE_TOLERANCE = timedelta(minutes=5)
-TIERED = frozenset({"tiered_graduated", "tiered_volume"})
+# Prices whose real-time cost depends on the period's running quantity: tiers, and packages
+# (pro rata on the rounded running total, so a period's debits add up without drift).
+# per_unit is q × unit_amount, exact at 18 places for any realistic amounts.
+RUNNING_TOTAL = frozenset({"tiered_graduated", "tiered_volume", "package"})
 
 
 @dataclass(frozen=True)
@@ -157,7 +160,7 @@ async def _rate(
     if choice is None:
         return _Rated(meter.code, measurement, None, ZERO)
     cumulative = ZERO
-    if choice.price.model in TIERED:
+    if choice.price.model in RUNNING_TOTAL:
         _, start, _ = period_bounds(account.customer.period_anchor, plan.period, timestamp)
         key = f"{plan.code}@{plan_version}#{choice.index}"
         counter = counters.get((start, key))

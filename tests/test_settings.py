@@ -1,0 +1,251 @@
+"""Settings: ``CREDITGATE_*`` environment variables, development defaults, production refusals,
+and how the ``creditgate`` command reports invalid settings."""
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from creditgate.settings import Settings
+
+CREDITGATE = Path(sys.executable).parent / "creditgate"
+
+# A production configuration that uses no development default.
+PRODUCTION = {
+    "CREDITGATE_ENV": "production",
+    "CREDITGATE_API_KEY": "cg_live_3f9a0c2b7d",
+    "CREDITGATE_DATABASE_URL": "postgresql://creditgate:secret@db.internal:5432/creditgate",
+    "CREDITGATE_STRIPE_API_KEY": "sk_live_51Habcdef",
+    "CREDITGATE_STRIPE_WEBHOOK_SECRET": "whsec_9b8a7c6d5e",
+}
+
+
+@pytest.fixture(autouse=True)
+def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
+    """No CREDITGATE_* variable from the outside and no stray .env file in the working dir."""
+    for name in list(os.environ):
+        if name.startswith("CREDITGATE_"):
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
+    yield
+
+
+def set_env(monkeypatch: pytest.MonkeyPatch, values: dict[str, str]) -> None:
+    for name, value in values.items():
+        monkeypatch.setenv(name, value)
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "attribute", "expected"),
+    [
+        ("CREDITGATE_ENV", "production", "env", "production"),
+        ("CREDITGATE_API_KEY", "cg_live_3f9a0c2b7d", "api_key", "cg_live_3f9a0c2b7d"),
+        (
+            "CREDITGATE_DATABASE_URL",
+            "postgresql://u:p@db:5432/cg",
+            "database_url",
+            "postgresql://u:p@db:5432/cg",
+        ),
+        ("CREDITGATE_TEMPORAL_ADDRESS", "temporal:7233", "temporal_address", "temporal:7233"),
+        ("CREDITGATE_TEMPORAL_NAMESPACE", "billing", "temporal_namespace", "billing"),
+        ("CREDITGATE_TEMPORAL_TASK_QUEUE", "cg-queue", "temporal_task_queue", "cg-queue"),
+        ("CREDITGATE_TEMPORAL_UI_PORT", "18233", "temporal_ui_port", 18233),
+        ("CREDITGATE_STRIPE_API_KEY", "sk_live_51Habcdef", "stripe_api_key", "sk_live_51Habcdef"),
+        (
+            "CREDITGATE_STRIPE_API_BASE",
+            "http://localhost:12111",
+            "stripe_api_base",
+            "http://localhost:12111",
+        ),
+        (
+            "CREDITGATE_STRIPE_WEBHOOK_SECRET",
+            "whsec_9b8a7c6d5e",
+            "stripe_webhook_secret",
+            "whsec_9b8a7c6d5e",
+        ),
+        ("CREDITGATE_API_HOST", "0.0.0.0", "api_host", "0.0.0.0"),
+        ("CREDITGATE_API_PORT", "18000", "api_port", 18000),
+        ("CREDITGATE_SIGNUP_WAIT_SECONDS", "2.5", "signup_wait_seconds", 2.5),
+    ],
+)
+def test_each_setting_is_read_from_its_creditgate_variable(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str, attribute: str, expected: object
+) -> None:
+    if variable == "CREDITGATE_ENV":
+        set_env(monkeypatch, PRODUCTION)
+    monkeypatch.setenv(variable, value)
+    assert getattr(Settings(), attribute) == expected
+
+
+def test_unprefixed_variables_are_ignored(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("API_KEY", "not-ours")
+    monkeypatch.setenv("DATABASE_URL", "postgresql://elsewhere/db")
+    settings = Settings()
+    assert settings.api_key == "cg_dev_key"
+    assert settings.database_url.startswith("sqlite:///")
+
+
+def test_a_dotenv_file_in_the_working_directory_is_read(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    (tmp_path / ".env").write_text("CREDITGATE_API_KEY=from-dotenv\nCREDITGATE_API_PORT=18001\n")
+    settings = Settings()
+    assert (settings.api_key, settings.api_port) == ("from-dotenv", 18001)
+    monkeypatch.setenv("CREDITGATE_API_KEY", "from-environment")
+    assert Settings().api_key == "from-environment"  # the environment wins over .env
+
+
+def test_development_defaults() -> None:
+    settings = Settings()
+    assert settings.env == "development"
+    # SQLite under ./.creditgate/, relative to where the command runs.
+    assert settings.database_url == "sqlite:///.creditgate/creditgate.db"
+    # DESIGN.md's default ports: API 8000, Temporal 7233, Temporal UI 8233.
+    assert settings.api_port == 8000
+    assert settings.temporal_address == "localhost:7233"
+    assert settings.temporal_ui_port == 8233
+    assert settings.temporal_namespace == "default"
+    # The development Stripe key is a placeholder, so Stripe is localstripe on :8420.
+    assert settings.stripe_api_base == "http://localhost:8420"
+    assert settings.uses_localstripe
+
+
+@pytest.mark.parametrize("key", ["sk_test_51Habcdef", "sk_live_51Habcdef", "rk_live_51Habcdef"])
+def test_a_real_looking_stripe_key_talks_to_stripe(
+    monkeypatch: pytest.MonkeyPatch, key: str
+) -> None:
+    monkeypatch.setenv("CREDITGATE_STRIPE_API_KEY", key)
+    settings = Settings()
+    assert settings.stripe_api_base == "https://api.stripe.com"
+    assert not settings.uses_localstripe
+
+
+def test_an_explicit_stripe_base_wins_over_the_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CREDITGATE_STRIPE_API_KEY", "sk_test_51Habcdef")
+    monkeypatch.setenv("CREDITGATE_STRIPE_API_BASE", "http://127.0.0.1:12111")
+    settings = Settings()
+    assert settings.stripe_api_base == "http://127.0.0.1:12111"
+    assert settings.uses_localstripe
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("CREDITGATE_API_PORT", "0"),
+        ("CREDITGATE_API_PORT", "70000"),
+        ("CREDITGATE_API_PORT", "eight thousand"),
+        ("CREDITGATE_TEMPORAL_UI_PORT", "0"),
+        ("CREDITGATE_TEMPORAL_UI_PORT", "65536"),
+        ("CREDITGATE_ENV", "staging"),
+        ("CREDITGATE_SIGNUP_WAIT_SECONDS", "0"),
+    ],
+)
+def test_out_of_range_values_are_refused(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str
+) -> None:
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(ValidationError):
+        Settings()
+
+
+def test_production_accepts_a_configuration_without_development_defaults(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    set_env(monkeypatch, PRODUCTION)
+    settings = Settings()
+    assert settings.env == "production"
+    assert settings.stripe_api_base == "https://api.stripe.com"
+
+
+@pytest.mark.parametrize(
+    ("variable", "dev_value"),
+    [
+        ("CREDITGATE_API_KEY", "cg_dev_key"),
+        ("CREDITGATE_STRIPE_API_KEY", "sk_test_creditgate_dev"),
+        ("CREDITGATE_STRIPE_WEBHOOK_SECRET", "whsec_creditgate_dev"),
+        ("CREDITGATE_STRIPE_API_BASE", "http://localhost:8420"),
+        ("CREDITGATE_STRIPE_API_BASE", "http://127.0.0.1:12111"),
+        ("CREDITGATE_DATABASE_URL", "sqlite:///.creditgate/creditgate.db"),
+        ("CREDITGATE_DATABASE_URL", "sqlite:////var/lib/creditgate.db"),
+    ],
+)
+def test_production_refuses_each_development_default_by_name(
+    monkeypatch: pytest.MonkeyPatch, variable: str, dev_value: str
+) -> None:
+    set_env(monkeypatch, PRODUCTION)
+    monkeypatch.setenv(variable, dev_value)
+    with pytest.raises(ValidationError) as raised:
+        Settings()
+    message = str(raised.value)
+    assert "production" in message
+    assert variable in message
+    others = {"CREDITGATE_API_KEY", "CREDITGATE_STRIPE_WEBHOOK_SECRET", "CREDITGATE_DATABASE_URL"}
+    for other in others - {variable}:
+        assert other not in message  # only the offending variable is blamed
+
+
+def test_production_with_no_configuration_names_every_problem(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("CREDITGATE_ENV", "production")
+    with pytest.raises(ValidationError) as raised:
+        Settings()
+    for variable in (
+        "CREDITGATE_API_KEY",
+        "CREDITGATE_STRIPE_API_KEY",
+        "CREDITGATE_STRIPE_WEBHOOK_SECRET",
+        "CREDITGATE_STRIPE_API_BASE",
+        "CREDITGATE_DATABASE_URL",
+    ):
+        assert variable in str(raised.value)
+
+
+# -- the creditgate command with invalid settings ----------------------------------------------
+
+
+def run_creditgate(command: str, cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("CREDITGATE_")}
+    environment.update(env)
+    return subprocess.run(
+        [str(CREDITGATE), command],
+        cwd=cwd,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+@pytest.mark.parametrize("command", ["migrate", "dev"])
+def test_creditgate_refuses_production_with_dev_defaults(command: str, tmp_path: Path) -> None:
+    result = run_creditgate(command, tmp_path, CREDITGATE_ENV="production")
+    assert result.returncode == 2, (result.stdout, result.stderr)
+    assert "Traceback" not in result.stderr + result.stdout
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("creditgate: invalid settings:")
+    assert "CREDITGATE_API_KEY" in lines[0]
+    assert "CREDITGATE_DATABASE_URL" in lines[0]
+    # It stopped before doing anything: no database, no state directory.
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("command", ["migrate", "dev"])
+def test_creditgate_reports_a_malformed_setting_without_a_traceback(
+    command: str, tmp_path: Path
+) -> None:
+    result = run_creditgate(command, tmp_path, CREDITGATE_API_PORT="eighty")
+    assert result.returncode == 2, (result.stdout, result.stderr)
+    assert "Traceback" not in result.stderr + result.stdout
+    assert result.stderr.startswith("creditgate: invalid settings:")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_creditgate_migrate_creates_the_development_database(tmp_path: Path) -> None:
+    result = run_creditgate("migrate", tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / ".creditgate" / "creditgate.db").is_file()
