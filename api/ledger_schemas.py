@@ -1,9 +1,9 @@
 """Bodies of the ledger routes: events, holds, grants, balance, ledger, usage."""
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
 from api.amounts import PositiveAmountIn
 from api.schemas import ExternalId
@@ -14,6 +14,17 @@ EventId = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 EventType = Annotated[str, StringConstraints(min_length=1, max_length=100)]
 HoldId = Annotated[str, StringConstraints(min_length=1, max_length=40)]
 Text = Annotated[str, StringConstraints(max_length=500)]
+
+
+def to_utc(value: datetime) -> datetime:
+    """The instant in UTC (stored that way); refuses one UTC cannot hold (e.g. year 0)."""
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("datetime is out of range once converted to UTC") from None
+
+
+UtcDatetime = Annotated[AwareDatetime, AfterValidator(to_utc)]
 
 
 class Body(BaseModel):
@@ -80,7 +91,7 @@ class HoldPublic(BaseModel):
 class GrantCreate(Body):
     amount: PositiveAmountIn
     priority: Annotated[int, Field(ge=0, le=1000)] = 10
-    expires_at: AwareDatetime | None = None
+    expires_at: UtcDatetime | None = None
     reason: Text | None = None
     source: Literal["promotional", "adjustment"] = "promotional"
 

@@ -8,12 +8,16 @@ from fastapi.responses import JSONResponse
 from temporalio.client import Client
 
 from api import errors
+from api.body_limit import ContentLengthLimit
 from api.deps import TemporalConnection, require_api_key
 from api.routes import customers, health, ledger, plans
 from creditgate import __version__
 from creditgate.db import Database
 from creditgate.ledger.errors import LedgerError
 from creditgate.settings import Settings, get_settings
+
+# 1,000 events with their properties fit well inside.
+MAX_BODY_BYTES = 5 * 1024 * 1024
 
 
 async def _ledger_error(_: Request, exc: Exception) -> JSONResponse:
@@ -43,8 +47,12 @@ def create_app(
         version=__version__,
         summary="Real-time prepaid-credit billing: usage debits, credits, auto-recharge.",
         lifespan=lifespan,
+        # Backstop for bodies without Content-Length; ContentLengthLimit answers the rest
+        # with the JSON error shape (this limit sits outside it and answers in plain text).
+        max_body_size=2 * MAX_BODY_BYTES,
     )
     errors.install(app)
+    app.add_middleware(ContentLengthLimit, max_bytes=MAX_BODY_BYTES)
     app.add_exception_handler(LedgerError, _ledger_error)
     v1 = APIRouter(prefix="/v1", dependencies=[Depends(require_api_key)])
     v1.include_router(plans.router)

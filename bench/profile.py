@@ -1,9 +1,12 @@
-"""Profile the single-event path in-process: ``python -m bench.profile``. Not a test.
+"""Profile the hot path in-process: ``python -m bench.profile``. Not a test.
 
-Starts a throwaway PostgreSQL, fills it like ``bench.ledger`` does, then sends single-event
-``POST /v1/events`` requests through the real app (``create_app`` over httpx's ASGI
-transport, no network) one after the other under cProfile. Prints the SQL statements one
-request runs and the hottest functions, overall and in Creditgate's own code.
+Starts a throwaway PostgreSQL, fills it like ``bench.ledger`` does, then sends requests
+through the real app (``create_app`` over httpx's ASGI transport, no network, no uvicorn)
+one after the other: single-event ``POST /v1/events`` and ``GET .../balance``. For each it
+prints the SQL statements one request runs, the time per request without a profiler, and a
+cProfile (CPU-time clock: waiting on PostgreSQL is not counted) grouped by package, with the
+hottest functions and Creditgate's own functions. Counts (statements, Python calls per
+request) do not depend on how busy the machine is; times do.
 """
 
 import argparse
@@ -14,9 +17,12 @@ import os
 import pstats
 import sys
 import time
+from collections import defaultdict
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
+from sqlalchemy import event
 
 from api.main import create_app
 from bench import fixtures
@@ -25,10 +31,14 @@ from creditgate.db import Database
 from creditgate.settings import Settings
 
 API_KEY = "cg_bench_key"
-OUR_CODE = ("/creditgate/", "/api/")
+WARMUP = 200
+PACKAGES = (
+    "creditgate", "api", "fastapi", "starlette", "pydantic", "pydantic_core", "sqlmodel",
+    "sqlalchemy", "asyncpg", "anyio", "httpx", "httpcore", "greenlet", "asyncio", "json",
+)  # fmt: skip
 
 
-def _body(n: int, customers: int) -> dict[str, Any]:
+def _event_body(n: int, customers: int) -> dict[str, Any]:
     return {
         "events": [
             {
@@ -41,86 +51,135 @@ def _body(n: int, customers: int) -> dict[str, Any]:
     }
 
 
-async def _run(url: str, requests: int, customers: int) -> None:
+async def _run(url: str, requests: int, customers: int, paths: list[str]) -> None:
     db = Database(url)
     statements: list[str] = []
 
-    from sqlalchemy import event
-
     @event.listens_for(db.engine.sync_engine, "before_cursor_execute")
-    def _count(_conn: Any, _cursor: Any, statement: str, *_rest: Any) -> None:
+    def _record(_conn: Any, _cursor: Any, statement: str, *_rest: Any) -> None:
         statements.append(" ".join(statement.split()))
 
-    settings = Settings(database_url=url, api_key=API_KEY)
-    app = create_app(settings, db)
-    headers = {"Authorization": f"Bearer {API_KEY}"}
+    checkouts = [0]
+
+    @event.listens_for(db.engine.sync_engine.pool, "checkout")
+    def _checkout(*_args: Any) -> None:
+        checkouts[0] += 1
+
+    app = create_app(Settings(database_url=url, api_key=API_KEY), db)
     async with (
         app.router.lifespan_context(app),
         httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url="http://bench", headers=headers
+            transport=httpx.ASGITransport(app=app),
+            base_url="http://bench",
+            headers={"Authorization": f"Bearer {API_KEY}"},
         ) as client,
     ):
-        for n in range(200):  # warm up: plan cache, pool, prepared statements
-            (await client.post("/v1/events", json=_body(n, customers))).raise_for_status()
-        statements.clear()
-        (await client.post("/v1/events", json=_body(10_000_000, customers))).raise_for_status()
-        print(f"SQL statements for one single-event request: {len(statements)}")
-        for sql in statements:
-            print(f"  {sql[:150]}{'...' if len(sql) > 150 else ''}")
+        counter = iter(range(10**9))
 
-        started, cpu_started = time.perf_counter(), time.process_time()
-        for n in range(500_000, 500_000 + requests):
-            (await client.post("/v1/events", json=_body(n, customers))).raise_for_status()
-        elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu_started
-        print(
-            f"\n{requests} sequential requests without a profiler: {elapsed / requests * 1000:.2f}"
-            f" ms wall and {cpu / requests * 1000:.2f} ms CPU (this process) each"
-        )
+        async def post_event() -> None:
+            body = _event_body(next(counter), customers)
+            response = await client.post("/v1/events", json=body)
+            response.raise_for_status()
+            assert response.json()["results"][0]["status"] == "debited", response.text
 
-        # CPU time, not wall time: the machine is shared, and waiting on PostgreSQL is not ours.
-        profiler = cProfile.Profile(time.process_time)
-        started, cpu_started = time.perf_counter(), time.process_time()
-        profiler.enable()
-        for n in range(1000, 1000 + requests):
-            (await client.post("/v1/events", json=_body(n, customers))).raise_for_status()
-        profiler.disable()
-        elapsed = time.perf_counter() - started
-        cpu = time.process_time() - cpu_started
-        print(
-            f"\n{requests} sequential requests under cProfile: {elapsed / requests * 1000:.2f} ms "
-            f"wall and {cpu / requests * 1000:.2f} ms CPU each (profiling inflates both)"
-        )
+        async def read_balance() -> None:
+            customer = fixtures.customer_id(next(counter) % customers)
+            (await client.get(f"/v1/customers/{customer}/balance")).raise_for_status()
+
+        requests_by_path: dict[str, Callable[[], Awaitable[None]]] = {
+            "events": post_event,
+            "balance": read_balance,
+        }
+        for path in paths:
+            send = requests_by_path[path]
+            print(f"\n######## {path} ########")
+            for _ in range(WARMUP):  # plan cache, pool, prepared statements
+                await send()
+            statements.clear()
+            checkouts[0] = 0
+            await send()
+            print(
+                f"SQL statements in one request: {len(statements)} (plus BEGIN/COMMIT and a "
+                f"pool pre-ping per connection checkout; checkouts: {checkouts[0]})"
+            )
+            for sql in statements:
+                print(f"  {sql[:140]}{' ...' if len(sql) > 140 else ''}")
+            started, cpu_started = time.perf_counter(), time.process_time()
+            for _ in range(requests):
+                await send()
+            elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu_started
+            print(
+                f"\n{requests} sequential requests, no profiler: {elapsed / requests * 1000:.2f} "
+                f"ms wall, {cpu / requests * 1000:.2f} ms CPU each (CPU includes the test client)"
+            )
+            profiler = cProfile.Profile(time.process_time)
+            profiler.enable()
+            for _ in range(requests):
+                await send()
+            profiler.disable()
+            _report(profiler, requests)
     await db.dispose()
-    _report(profiler)
 
 
-def _report(profiler: cProfile.Profile) -> None:
-    for title, sort, restrict in (
-        ("top 25 by own time (all code)", "tottime", ()),
-        ("top 30 by cumulative time in creditgate/ and api/", "cumulative", OUR_CODE),
+def _package(filename: str) -> str:
+    if "site-packages/" in filename:
+        return filename.split("site-packages/", 1)[1].split("/", 1)[0].removesuffix(".py")
+    for ours in ("creditgate", "api", "bench"):
+        if f"/{ours}/" in filename:
+            return ours
+    if filename.startswith("~") or filename.startswith("<"):
+        return "builtins"
+    parts = filename.rsplit("/", 2)
+    return parts[-2] if len(parts) > 2 and parts[-2] in PACKAGES else "stdlib"
+
+
+def _report(profiler: cProfile.Profile, requests: int) -> None:
+    stats = pstats.Stats(profiler)
+    raw: dict[tuple[str, int, str], tuple[int, int, float, float, Any]] = stats.stats  # type: ignore[attr-defined]
+    own: dict[str, float] = defaultdict(float)
+    calls: dict[str, int] = defaultdict(int)
+    for (filename, _line, _name), (primitive, _total, tottime, _cum, _callers) in raw.items():
+        package = _package(filename)
+        own[package] += tottime
+        calls[package] += primitive
+    total = sum(own.values()) or 1.0
+    print(
+        f"\ncProfile (CPU clock; profiling inflates times, most for code making many small "
+        f"calls): {sum(calls.values()) / requests:,.0f} Python calls per request"
+    )
+    print(f"  {'package':<16}{'own CPU':>9}{'calls/request':>15}")
+    for package, seconds in sorted(own.items(), key=lambda kv: -kv[1])[:16]:
+        print(f"  {package:<16}{seconds / total:>8.1%}{calls[package] / requests:>15,.0f}")
+    for title, sort, restrict, limit in (
+        ("functions by own time", "tottime", "", 20),
+        ("creditgate/ and api/ by cumulative time", "cumulative", "/(creditgate|api)/", 25),
     ):
         out = io.StringIO()
-        stats = pstats.Stats(profiler, stream=out)
-        stats.sort_stats(sort)
+        view = pstats.Stats(profiler, stream=out)
+        view.sort_stats(sort)
         if restrict:
-            stats.print_stats("|".join(p.strip("/") + "/" for p in restrict), 30)
+            view.print_stats(restrict, limit)
         else:
-            stats.print_stats(25)
+            view.print_stats(limit)
         text = out.getvalue()
-        print(f"\n== {title} (total {stats.total_tt:.2f}s) ==")
-        print(text[text.find("   ncalls") :])
+        print(f"\n== {title} ==")
+        print(text[text.find("   ncalls") :].rstrip())
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.profile", description=__doc__)
-    parser.add_argument("--requests", type=int, default=2000)
+    parser.add_argument("--requests", type=int, default=1000, help="requests per measurement")
     parser.add_argument("--customers", type=int, default=100)
+    parser.add_argument(
+        "--paths", default="events,balance", help="comma-separated: events, balance"
+    )
     args = parser.parse_args()
     cluster = start_cluster()
     try:
         url = cluster.create_database(fixtures.APP_DB)
         fixtures.prepare(url, args.customers)
-        asyncio.run(_run(url, args.requests, args.customers))
+        paths = [p.strip() for p in args.paths.split(",") if p.strip()]
+        asyncio.run(_run(url, args.requests, args.customers, paths))
     finally:
         cluster.stop()
     return 0

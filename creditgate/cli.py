@@ -12,7 +12,11 @@ def _settings() -> Settings:
     try:
         return Settings()
     except ValidationError as err:
-        messages = "; ".join(str(e["msg"]).removeprefix("Value error, ") for e in err.errors())
+        messages = "; ".join(
+            (f"CREDITGATE_{str(e['loc'][0]).upper()}: " if e["loc"] else "")
+            + str(e["msg"]).removeprefix("Value error, ")
+            for e in err.errors()
+        )
         print(f"creditgate: invalid settings: {messages}", file=sys.stderr)
         raise SystemExit(2) from err
 

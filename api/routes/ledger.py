@@ -169,7 +169,7 @@ async def read_ledger(
     external_id: ExternalId,
     session: SessionDep,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    starting_after: Annotated[int | None, Query(ge=1)] = None,
+    starting_after: Annotated[int | None, Query(ge=1, le=2**63 - 1)] = None,
 ) -> LedgerPage:
     """Ledger entries, newest first; pass the last id as ``starting_after`` for the next page."""
     stored = await _customer(session, external_id)
@@ -196,8 +196,8 @@ async def read_usage(
     plan = await plans.definition(session, customer.plan_code, customer.plan_version or 1)
     now = datetime.now(UTC)
     _, period_start, _ = period_bounds(customer.period_anchor, plan.period, now)
-    start = _aware(start) if start else period_start
-    end = _aware(end) if end else now + timedelta(minutes=5, microseconds=1)
+    start = _aware(start, "from") if start else period_start
+    end = _aware(end, "to") if end else now + timedelta(minutes=5, microseconds=1)
     if end <= start:
         raise ApiError(422, "validation_error", "`to` must be after `from`")
     groups = await reads.usage_summary(session, stored, plan, start, end, group_by)
@@ -222,5 +222,8 @@ async def read_usage(
     )
 
 
-def _aware(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
+def _aware(value: datetime, name: str) -> datetime:
+    try:
+        return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
+    except OverflowError:
+        raise ApiError(422, "validation_error", f"`{name}` is out of range in UTC") from None

@@ -43,8 +43,7 @@ class PlanBody(PlanDefinition):
         found = _number_amounts(data)
         if found:
             raise ValueError(
-                f"{', '.join(found)}: amounts are decimal strings such as \"0.05\", "
-                "not JSON numbers"
+                f'{", ".join(found)}: amounts are decimal strings such as "0.05", not JSON numbers'
             )
         return data
 
@@ -87,7 +86,7 @@ async def create_plan(body: PlanBody, db: DbDep) -> PlanPublic:
 async def read_plan(
     code: PlanCode,
     session: SessionDep,
-    version: Annotated[int | None, Query(ge=1)] = None,
+    version: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
 ) -> PlanPublic:
     """The latest version, or ``?version=N``."""
     return PlanPublic.of(await plans.get_plan(session, code, version))

@@ -7,6 +7,7 @@ from decimal import Decimal
 from creditgate.ledger.accounts import Account, close_hold
 from creditgate.ledger.errors import InsufficientFunds, LedgerError
 from creditgate.models import Hold
+from creditgate.money import to_str
 
 DEFAULT_TTL_SECONDS = 600
 MAX_TTL_SECONDS = 7 * 86400
@@ -26,9 +27,9 @@ def place_hold(
     available = account.wallet.available
     if amount > available:
         raise InsufficientFunds(
-            f"available {available} does not cover a hold of {amount}"
+            f"available {to_str(available)} does not cover a hold of {to_str(amount)}"
             if available > 0
-            else f"no available balance to hold {amount}"
+            else f"no available balance to hold {to_str(amount)}"
         )
     hold = Hold(
         id=new_hold_id(),

@@ -1,15 +1,16 @@
 """Bad inputs to every route: a 4xx JSON error that names the problem, and nothing changes.
 
 One funded customer (a grant, a debited event, an active hold) on one plan serves every case.
-Before and after each request the test takes a snapshot of everything the case could have
-touched (balance, ledger, customer, plan, hold, usage) and requires it to be identical; plans
-and customers the request names but that should not exist must still not exist.
+After each request the test reads that customer's rows in every ledger table (customer, wallet,
+grants, ledger entries, usage events, counters, holds, outbox) and the plan's versions from the
+database and requires them to be identical to a snapshot taken before the first case; the plan
+and the customer a request names but that must not come to exist still do not exist. The last
+test also compares the API's own view (balance, ledger, customer, plan, hold, usage).
 
 Requests are written with placeholders ``<customer>``, ``<plan>``, ``<hold>``, ``<new_plan>``
 (a plan code nobody created) and ``<nobody>`` (an external id nobody signed up).
 """
 
-import asyncio
 import json
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -19,7 +20,20 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlmodel import col, func, select
+from temporalio.service import RPCError, RPCStatusCode
 
+from creditgate.models import (
+    Customer,
+    Grant,
+    Hold,
+    LedgerEntry,
+    OutboxMessage,
+    Plan,
+    UsageCounter,
+    UsageEvent,
+    Wallet,
+)
 from tests.api.plans import (
     balance,
     create_plan,
@@ -33,10 +47,11 @@ from tests.api.plans import (
     tokens,
 )
 from tests.support.stack import Stack
+from workflows.customer import customer_workflow_id
 
 JSON = {"Content-Type": "application/json"}
 NOW = datetime.now(UTC)
-WINDOW = (iso(NOW - timedelta(days=1)), iso(NOW + timedelta(days=1)))
+WINDOW = {"from": iso(NOW - timedelta(days=1)), "to": iso(NOW + timedelta(days=1))}
 
 
 @dataclass(frozen=True)
@@ -44,8 +59,10 @@ class World:
     customer: str
     plan: str
     hold: str
-    # Everything a bad request could touch, as it was before the first case ran.
+    # Everything a bad request could touch, as it was before the first case ran: the rows
+    # (``snapshot``) and what the API shows (``api_view``).
     baseline: dict[str, Any] = field(default_factory=dict)
+    api: dict[str, Any] = field(default_factory=dict)
 
 
 @pytest.fixture(scope="module")
@@ -63,6 +80,7 @@ async def world(stack: Stack) -> AsyncIterator[World]:
     assert response.status_code == 201, response.text
     world = World(customer, code, response.json()["id"])
     world.baseline.update(await snapshot(stack, world))
+    world.api.update(await api_view(stack, world))
     yield world
 
 
@@ -335,7 +353,10 @@ case(
 # -- plans: read -------------------------------------------------------------------------------
 
 case("get plan: unknown", Bad("GET", "/v1/plans/<new_plan>", status=404, type="not_found"))
-case("get plan: unknown version", Bad("GET", "/v1/plans/<plan>", params={"version": 99}, status=404))
+case(
+    "get plan: unknown version",
+    Bad("GET", "/v1/plans/<plan>", params={"version": 99}, status=404, says=("version 99",)),
+)
 case("get plan: version 0", Bad("GET", "/v1/plans/<plan>", params={"version": 0}, status=422))
 case("get plan: version -1", Bad("GET", "/v1/plans/<plan>", params={"version": -1}, status=422))
 case(
@@ -343,6 +364,11 @@ case(
     Bad("GET", "/v1/plans/<plan>", params={"version": "abc"}, status=422, says=("version",)),
 )
 case("get plan: bad code", Bad("GET", "/v1/plans/Bad%20Code", status=422))
+for name, version in [("2**63", 2**63), ("30 digits", "9" * 30)]:
+    case(
+        f"get plan: version {name}",
+        Bad("GET", "/v1/plans/<plan>", params={"version": version}, status=422, says=("version",)),
+    )
 
 # -- customers ---------------------------------------------------------------------------------
 
@@ -429,7 +455,7 @@ case(
 case("balance: unknown customer", Bad("GET", "/v1/customers/<nobody>/balance", status=404))
 case("balance: bad id", Bad("GET", "/v1/customers/a%20b/balance", status=422))
 LEDGER = "/v1/customers/<customer>/ledger"
-for params, says in [
+LEDGER_PARAMS: list[tuple[dict[str, Any], str]] = [
     ({"limit": 0}, "limit"),
     ({"limit": -1}, "limit"),
     ({"limit": 501}, "limit"),
@@ -437,19 +463,25 @@ for params, says in [
     ({"limit": "1.5"}, "limit"),
     ({"starting_after": 0}, "starting_after"),
     ({"starting_after": "abc"}, "starting_after"),
-]:
-    case(f"ledger: {params}", Bad("GET", LEDGER, params=params, status=422, says=(says,)))
+    ({"starting_after": 2**63}, "starting_after"),
+]
+for query, fragment in LEDGER_PARAMS:
+    case(f"ledger: {query}", Bad("GET", LEDGER, params=query, status=422, says=(fragment,)))
 case("ledger: unknown customer", Bad("GET", "/v1/customers/<nobody>/ledger", status=404))
 USAGE = "/v1/customers/<customer>/usage"
-for params, says in [
+USAGE_PARAMS: list[tuple[dict[str, Any], str]] = [
     ({"from": iso(NOW), "to": iso(NOW - timedelta(hours=1))}, "after"),
     ({"from": iso(NOW), "to": iso(NOW)}, "after"),
     ({"from": "last week"}, "from"),
     ({"to": "2026-13-45"}, "to"),
     ({"from": iso(NOW + timedelta(days=3650))}, "after"),
-]:
-    name = ", ".join(f"{k}={v}" for k, v in params.items())
-    case(f"usage: {name}", Bad("GET", USAGE, params=params, status=422, says=(says,)))
+    # Valid ISO 8601, but no UTC instant: year 0 and year 10000.
+    ({"from": "0001-01-01T00:00:00+14:00"}, "from"),
+    ({"from": iso(NOW), "to": "9999-12-31T23:59:59-12:00"}, "to"),
+]
+for query, fragment in USAGE_PARAMS:
+    name = ", ".join(f"{k}={v}" for k, v in query.items())
+    case(f"usage: {name}", Bad("GET", USAGE, params=query, status=422, says=(fragment,)))
 case("usage: unknown customer", Bad("GET", "/v1/customers/<nobody>/usage", status=404))
 
 # -- amounts (holds and grants) ----------------------------------------------------------------
@@ -476,9 +508,12 @@ BAD_AMOUNTS: dict[str, tuple[Any, str]] = {
 }
 HOLDS = "/v1/customers/<customer>/holds"
 GRANTS = "/v1/customers/<customer>/grants"
-for name, (amount, says) in BAD_AMOUNTS.items():
-    case(f"hold amount: {name}", Bad("POST", HOLDS, {"amount": amount}, status=422, says=(says,)))
-    case(f"grant amount: {name}", Bad("POST", GRANTS, {"amount": amount}, status=422, says=(says,)))
+for name, (amount, fragment) in BAD_AMOUNTS.items():
+    for route, path in (("hold", HOLDS), ("grant", GRANTS)):
+        case(
+            f"{route} amount: {name}",
+            Bad("POST", path, {"amount": amount}, status=422, says=(fragment,)),
+        )
 
 # -- holds -------------------------------------------------------------------------------------
 
@@ -535,6 +570,12 @@ for name, body, status, says in [
     ("naive expires_at", {"amount": "1", "expires_at": "2099-01-01T00:00:00"}, 422, ("expires",)),
     ("expires_at not a date", {"amount": "1", "expires_at": "soon"}, 422, ("expires_at",)),
     (
+        "expires_at past year 9999 in UTC",
+        {"amount": "1", "expires_at": "9999-12-31T23:59:59-12:00"},
+        422,
+        ("expires_at", "out of range"),
+    ),
+    (
         "expires_at in the past",
         {"amount": "1", "expires_at": iso(NOW - timedelta(days=1))},
         400,
@@ -567,22 +608,65 @@ case(
 # -- the test ----------------------------------------------------------------------------------
 
 
-async def snapshot(stack: Stack, world: World) -> dict[str, Any]:
-    async def get(path: str) -> Any:
-        response = await stack.http.get(path)
+async def snapshot(stack: Stack, world: World, *, plans: tuple[str, ...] = ()) -> dict[str, Any]:
+    """The world customer's rows in every ledger table, and the plan versions of ``plans``."""
+    async with stack.db.session() as session:
+        customer, wallet = (
+            await session.exec(
+                select(Customer, Wallet)
+                .join(Wallet, col(Wallet.customer_id) == col(Customer.id))
+                .where(Customer.external_id == world.customer)
+            )
+        ).one()
+        state: dict[str, Any] = {
+            "customer": customer.model_dump(warnings=False),
+            "wallet": wallet.model_dump(),
+        }
+        for model in (Grant, LedgerEntry, UsageEvent, UsageCounter, Hold):
+            rows = await session.exec(select(model).where(model.customer_id == customer.id))
+            state[model.__tablename__] = sorted(
+                (r.model_dump() for r in rows.all()), key=lambda r: str(sorted(r.items()))
+            )
+        state["outbox"] = (
+            await session.exec(
+                select(func.count())
+                .select_from(OutboxMessage)
+                .where(OutboxMessage.customer_id == customer.id)
+            )
+        ).one()
+        codes = (world.plan, *plans)
+        state["plans"] = [
+            p.model_dump()
+            for p in (
+                await session.exec(
+                    select(Plan).where(col(Plan.code).in_(codes)).order_by(col(Plan.id))
+                )
+            ).all()
+        ]
+    return state
+
+
+async def api_view(stack: Stack, world: World) -> dict[str, Any]:
+    async def get(path: str, **params: Any) -> Any:
+        response = await stack.http.get(path, params=params)
         assert response.status_code == 200, response.text
         return response.json()
 
-    usage = f"/v1/customers/{world.customer}/usage?from={WINDOW[0]}&to={WINDOW[1]}"
-    parts = {
-        "balance": get(f"/v1/customers/{world.customer}/balance"),
-        "ledger": get(f"/v1/customers/{world.customer}/ledger"),
-        "customer": get(f"/v1/customers/{world.customer}"),
-        "plan": get(f"/v1/plans/{world.plan}"),
-        "hold": get(f"/v1/holds/{world.hold}"),
-        "usage": get(usage),
+    return {
+        "balance": await balance(stack, world.customer),
+        "ledger": await ledger(stack, world.customer),
+        "customer": await get(f"/v1/customers/{world.customer}"),
+        "plan": await get(f"/v1/plans/{world.plan}"),
+        "hold": await get(f"/v1/holds/{world.hold}"),
+        "usage": await get(f"/v1/customers/{world.customer}/usage", **WINDOW),
     }
-    return dict(zip(parts, await asyncio.gather(*parts.values()), strict=True))
+
+
+async def customers_named(stack: Stack, external_id: str) -> int:
+    async with stack.db.session() as session:
+        query = select(func.count()).select_from(Customer)
+        count: int = (await session.exec(query.where(Customer.external_id == external_id))).one()
+    return count
 
 
 def assert_error(response: httpx.Response, bad: Bad, names: dict[str, str]) -> None:
@@ -623,15 +707,14 @@ async def test_bad_input_is_a_4xx_and_changes_nothing(
     response = await stack.http.request(bad.method, fill(bad.path, names), **kwargs)
     assert_error(response, bad, names)
 
-    # Nothing changed (every case before this one left the baseline as it was, too).
-    after, new_plan, nobody = await asyncio.gather(
-        snapshot(stack, world),
-        stack.http.get(f"/v1/plans/{names['new_plan']}"),
-        stack.http.get(f"/v1/customers/{names['nobody']}"),
-    )
-    assert after == world.baseline
-    assert new_plan.status_code == 404, new_plan.text
-    assert nobody.status_code == 404, nobody.text
+    # Nothing changed (every case before this one left the baseline as it was, too), and
+    # neither the new plan nor the new customer exists.
+    assert await snapshot(stack, world, plans=(names["new_plan"],)) == world.baseline
+    assert await customers_named(stack, names["nobody"]) == 0
+    if bad.path == "/v1/customers":
+        with pytest.raises(RPCError) as raised:
+            await stack.client.get_workflow_handle(customer_workflow_id(names["nobody"])).describe()
+        assert raised.value.status == RPCStatusCode.NOT_FOUND
 
 
 async def test_a_bad_event_refuses_the_whole_batch(stack: Stack, world: World) -> None:
@@ -643,3 +726,4 @@ async def test_a_bad_event_refuses_the_whole_batch(stack: Stack, world: World) -
     assert response.status_code == 422
     assert "events.1.timestamp" in response.json()["error"]["message"]
     assert await snapshot(stack, world) == world.baseline
+    assert await api_view(stack, world) == world.api

@@ -195,6 +195,14 @@ async def test_rejected_events_say_why_and_move_nothing(stack: Stack, unique_id:
         "decimals": (tokens("decimals", jane, "0." + "1" * 19), "decimal places"),
         "future": (at(now + timedelta(minutes=10), "future"), "future"),
         "old": (at(now - timedelta(days=40), "old"), "older than"),
+        "year-10000": (
+            {**tokens("year-10000", jane, 1), "timestamp": "9999-12-31T23:59:59-12:00"},
+            "future",
+        ),
+        "year-0": (
+            {**tokens("year-0", jane, 1), "timestamp": "0001-01-01T00:00:00+14:00"},
+            "older",
+        ),
     }
     results = await send(stack, *(body for body, _ in bad.values()))
     for result, (name, (_, why)) in zip(results, bad.items(), strict=True):
@@ -218,9 +226,7 @@ async def test_rejected_events_say_why_and_move_nothing(stack: Stack, unique_id:
     }
 
 
-async def test_a_batch_mixes_customers_and_outcomes_in_order(
-    stack: Stack, unique_id: str
-) -> None:
+async def test_a_batch_mixes_customers_and_outcomes_in_order(stack: Stack, unique_id: str) -> None:
     code = plan_code(unique_id)
     await create_plan(stack, rate_card_plan(code))
     jane, john = f"{unique_id}-jane", f"{unique_id}-john"
@@ -248,17 +254,13 @@ async def test_a_batch_mixes_customers_and_outcomes_in_order(
     assert (await balance(stack, john))["available"] == "1.95"
 
 
-async def test_overdraw_leaves_debt_and_a_grant_pays_it_first(
-    stack: Stack, unique_id: str
-) -> None:
+async def test_overdraw_leaves_debt_and_a_grant_pays_it_first(stack: Stack, unique_id: str) -> None:
     jane = await customer_on(stack, unique_id, rate_card_plan(plan_code(unique_id)))
     first = await grant(stack, jane, "0.10")
     hold = await stack.http.post(f"/v1/customers/{jane}/holds", json={"amount": "0.05"})
     assert hold.status_code == 201, hold.text
 
-    results = await send(
-        stack, *(event(f"img{i}", jane, "image_generated") for i in range(3))
-    )
+    results = await send(stack, *(event(f"img{i}", jane, "image_generated") for i in range(3)))
     assert [(r["status"], r["cost"], r["balance_after"]) for r in results] == [
         ("debited", "0.05", "0.05"),
         ("debited", "0.05", "0"),

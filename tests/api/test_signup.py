@@ -21,7 +21,8 @@ async def stripe_customers_for(stack: Stack, external_id: str) -> list[stripe.Cu
     listed = await stack.stripe.client.v1.customers.list_async({"limit": 100})
     found = []
     async for customer in listed.auto_paging_iter():
-        if (customer.metadata or {}).to_dict().get("creditgate_external_id") == external_id:
+        metadata = customer.to_dict().get("metadata") or {}
+        if metadata.get("creditgate_external_id") == external_id:
             found.append(customer)
     return found
 
