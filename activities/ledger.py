@@ -6,6 +6,7 @@ from temporalio import activity
 from activities.models import ExpiredGrant, ExpireGrantsInput, ExpireGrantsResult
 from creditgate.db import Database
 from creditgate.ledger import service
+from creditgate.ledger.tables import GrantRow
 from creditgate.models import Customer, Grant
 from creditgate.money import normalize
 
@@ -21,7 +22,9 @@ class LedgerActivities:
         Idempotent: a retry finds the grants it asked about already expired and reports
         them again; the workflow records each expiry once.
         """
-        expired = {_id(g): g for g in await service.expire(self.db, input.external_id)}
+        expired: dict[int, Grant | GrantRow] = {
+            _id(g): g for g in await service.expire(self.db, input.external_id)
+        }
         pending: list[int] = []
         asked = [i for i in input.grant_ids if i not in expired]
         if asked:
@@ -47,6 +50,6 @@ class LedgerActivities:
         )
 
 
-def _id(grant: Grant) -> int:
+def _id(grant: Grant | GrantRow) -> int:
     assert grant.id is not None
     return grant.id

@@ -7,6 +7,7 @@ from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
 from api.amounts import PositiveAmountIn
 from api.schemas import ExternalId
+from creditgate.ledger.tables import GrantRow, HoldRow
 from creditgate.models import Grant, Hold, LedgerEntry
 from creditgate.money import MoneyStr
 
@@ -76,7 +77,7 @@ class HoldPublic(BaseModel):
     created_at: datetime
 
     @classmethod
-    def of(cls, hold: Hold, external_id: str) -> "HoldPublic":
+    def of(cls, hold: Hold | HoldRow, external_id: str) -> "HoldPublic":
         return cls(
             id=hold.id,
             customer=external_id,
@@ -108,7 +109,7 @@ class GrantPublic(BaseModel):
     status: str
 
     @classmethod
-    def of(cls, grant: Grant) -> "GrantPublic":
+    def of(cls, grant: Grant | GrantRow) -> "GrantPublic":
         assert grant.id is not None
         return cls(
             id=grant.id,

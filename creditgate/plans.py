@@ -1,6 +1,8 @@
 """Plan versions in the database; versions are immutable, so they are cached forever."""
 
+from sqlalchemy import select as sa_select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -47,6 +49,24 @@ async def definition(session: AsyncSession, code: str, version: int) -> PlanDefi
     if cached is None:
         plan = await get_plan(session, code, version)
         cached = _cache[(code, version)] = PlanDefinition.model_validate(plan.definition)
+    return cached
+
+
+async def cached_definition(conn: AsyncConnection, code: str, version: int) -> PlanDefinition:
+    """The same as ``definition`` for Core connections (the ledger's hot path)."""
+    cached = _cache.get((code, version))
+    if cached is None:
+        table = Plan.__table__  # type: ignore[attr-defined]
+        row = (
+            await conn.execute(
+                sa_select(table.c.definition).where(
+                    table.c.code == code, table.c.version == version
+                )
+            )
+        ).first()
+        if row is None:
+            raise NotFound(f"no plan {code!r} version {version}")
+        cached = _cache[(code, version)] = PlanDefinition.model_validate(row[0])
     return cached
 
 

@@ -1,4 +1,7 @@
-"""A customer's wallet locked for one ledger transaction, and everything booked through it."""
+"""A customer's wallet locked for one ledger transaction, and everything booked through it.
+
+Changes are collected in memory and written in a few statements by ``Account.commit``.
+"""
 
 import uuid
 from dataclasses import dataclass, field
@@ -6,181 +9,316 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlmodel import col, select
-from sqlmodel.ext.asyncio.session import AsyncSession
+from sqlalchemy import bindparam, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
 
+from creditgate.ledger import tables as t
 from creditgate.ledger.burn import Lot, burn_key
-from creditgate.models import (
-    Customer,
-    CustomerStatus,
-    Grant,
-    Hold,
-    LedgerEntry,
-    OutboxMessage,
-    Wallet,
-)
+from creditgate.ledger.tables import GrantRow, HoldRow
 
 ZERO = Decimal(0)
+
+_LOCK_COLUMNS = (
+    t.customers.c.id,
+    t.customers.c.external_id,
+    t.customers.c.workflow_id,
+    t.customers.c.status,
+    t.customers.c.plan_code,
+    t.customers.c.plan_version,
+    t.customers.c.period_anchor,
+    t.wallets.c.balance,
+    t.wallets.c.held,
+    t.wallets.c.entitled,
+    t.wallets.c.currency,
+    t.wallets.c.recharge_threshold,
+)
+_GRANT_UPDATE = (
+    update(t.grants)
+    .where(t.grants.c.id == bindparam("grant_id"))
+    .values(
+        remaining=bindparam("remaining"),
+        status=bindparam("status"),
+        expired_amount=bindparam("expired_amount"),
+    )
+)
+_HOLD_UPDATE = (
+    update(t.holds)
+    .where(t.holds.c.id == bindparam("hold_id"))
+    .values(
+        remaining=bindparam("remaining"),
+        status=bindparam("status"),
+        closed_at=bindparam("closed_at"),
+    )
+)
 
 
 @dataclass
 class Account:
-    """Customer + wallet, locked (``FOR UPDATE`` on PostgreSQL; SQLite's BEGIN IMMEDIATE
-    already serializes writers) until the transaction ends."""
+    """Customer + wallet, locked until the transaction ends: ``FOR NO KEY UPDATE`` of both
+    rows on PostgreSQL (so both are current after a lock wait); SQLite's BEGIN IMMEDIATE
+    already serializes writers."""
 
-    session: AsyncSession
-    customer: Customer
-    wallet: Wallet
+    conn: AsyncConnection
     now: datetime
+    customer_id: int
+    external_id: str
+    workflow_id: str
+    status: str
+    plan_code: str
+    plan_version: int
+    period_anchor: datetime
+    balance: Decimal
+    held: Decimal
+    entitled: bool
+    currency: str
+    recharge_threshold: Decimal | None
     start_balance: Decimal = ZERO
     start_available: Decimal = ZERO
-    _grants: list[Grant] | None = field(default=None, repr=False)
+    start_held: Decimal = ZERO
+    start_status: str = ""
+    start_entitled: bool = False
+    _grants: list[GrantRow] | None = field(default=None, repr=False)
+    _dirty_grants: dict[int, GrantRow] = field(default_factory=dict, repr=False)
+    _dirty_holds: dict[str, HoldRow] = field(default_factory=dict, repr=False)
+    _entries: list[dict[str, Any]] = field(default_factory=list, repr=False)
+    _events: list[dict[str, Any]] = field(default_factory=list, repr=False)
+    _outbox: list[dict[str, Any]] = field(default_factory=list, repr=False)
 
     @property
-    def customer_id(self) -> int:
-        assert self.customer.id is not None
-        return self.customer.id
+    def available(self) -> Decimal:
+        # DESIGN.md: available = Σ remaining of unexpired grants − debt − active holds.
+        return self.balance - self.held
 
-    async def active_grants(self) -> list[Grant]:
+    @property
+    def debt(self) -> Decimal:
+        return -self.balance if self.balance < 0 else ZERO
+
+    async def active_grants(self) -> list[GrantRow]:
         """Active grants in burn-down order (loaded once per transaction)."""
         if self._grants is None:
-            rows = await self.session.exec(
-                select(Grant).where(Grant.customer_id == self.customer_id, Grant.status == "active")
+            rows = await self.conn.execute(
+                select(t.grants).where(
+                    t.grants.c.customer_id == self.customer_id, t.grants.c.status == "active"
+                )
             )
-            self._grants = sorted(rows.all(), key=lambda g: burn_key(_lot(g)))
+            self._grants = sorted((GrantRow.of(r) for r in rows), key=lambda g: burn_key(lot(g)))
         return self._grants
 
-    def add_grant_to_cache(self, grant: Grant) -> None:
-        if self._grants is not None:
-            self._grants.append(grant)
-            self._grants.sort(key=lambda g: burn_key(_lot(g)))
+    def grant_changed(self, grant: GrantRow) -> None:
+        self._dirty_grants[grant.id] = grant
+        if grant.status != "active" and self._grants is not None:
+            self._grants = [g for g in self._grants if g.id != grant.id]
 
-    def book(self, kind: str, amount: Decimal, **fields: Any) -> LedgerEntry:
-        """Append a ledger entry and move the wallet balance by ``amount``."""
-        self.wallet.balance += amount
-        entry = LedgerEntry(
-            customer_id=self.customer_id,
-            kind=kind,
-            amount=amount,
-            balance_after=self.wallet.balance,
-            created_at=self.now,
-            **fields,
+    def grant_added(self, grant: GrantRow) -> None:
+        if self._grants is not None and grant.status == "active":
+            self._grants.append(grant)
+            self._grants.sort(key=lambda g: burn_key(lot(g)))
+
+    def hold_changed(self, hold: HoldRow) -> None:
+        self._dirty_holds[hold.id] = hold
+
+    def book(self, kind: str, amount: Decimal, **fields: Any) -> None:
+        """Append a ledger entry and move the balance by ``amount``."""
+        self.balance += amount
+        self._entries.append(
+            {
+                "customer_id": self.customer_id,
+                "kind": kind,
+                "amount": amount,
+                "balance_after": self.balance,
+                "grant_id": fields.get("grant_id"),
+                "event_id": fields.get("event_id"),
+                "hold_id": fields.get("hold_id"),
+                "allocations": fields.get("allocations"),
+                "description": fields.get("description"),
+                "created_at": self.now,
+            }
         )
-        self.session.add(entry)
-        return entry
+
+    def record_event(self, row: dict[str, Any]) -> None:
+        self._events.append(row)
 
     def notify(self, kind: str, payload: dict[str, Any] | None = None) -> None:
         """Queue a lifecycle message for the customer's workflow (sent by the outbox relay)."""
-        self.session.add(
-            OutboxMessage(
-                message_id=f"{kind}-{uuid.uuid4().hex}",
-                customer_id=self.customer_id,
-                workflow_id=self.customer.workflow_id,
-                kind=kind,
-                payload=payload or {},
-                created_at=self.now,
-            )
+        self._outbox.append(
+            {
+                "message_id": f"{kind}-{uuid.uuid4().hex}",
+                "customer_id": self.customer_id,
+                "workflow_id": self.workflow_id,
+                "kind": kind,
+                "payload": payload or {},
+                "created_at": self.now,
+                "attempts": 0,
+            }
         )
 
-    def finish(self) -> None:
-        """Entitlement, status and crossings: called once before the transaction commits.
+    def _crossings(self) -> None:
+        """Entitlement, status and crossings.
 
         ``entitled`` follows the balance (Σ remaining − debt > 0); holds do not cut a customer
         off, they only refuse new holds. The recharge threshold compares ``available``.
         """
-        wallet, customer = self.wallet, self.customer
-        balance = wallet.balance
-        was_entitled = wallet.entitled
-        wallet.entitled = balance > 0
-        if customer.status != CustomerStatus.closed:
-            if was_entitled and not wallet.entitled:
-                customer.status = CustomerStatus.cut_off
-                self.notify("zero", {"balance": str(balance)})
-            elif wallet.entitled and not was_entitled:
-                if customer.status == CustomerStatus.cut_off:
-                    customer.status = CustomerStatus.active
-                self.notify("restored", {"balance": str(balance)})
-        threshold = wallet.recharge_threshold
-        available = wallet.available
-        if threshold is not None and self.start_available > threshold >= available:
-            self.notify("threshold", {"available": str(available), "threshold": str(threshold)})
-        if balance != self.start_balance or wallet.entitled != was_entitled:
-            wallet.updated_at = self.now
-        self.session.add(wallet)
-        self.session.add(customer)
+        was_entitled = self.entitled
+        self.entitled = self.balance > 0
+        if self.status != "closed":
+            if was_entitled and not self.entitled:
+                self.status = "cut_off"
+                self.notify("zero", {"balance": str(self.balance)})
+            elif self.entitled and not was_entitled:
+                if self.status == "cut_off":
+                    self.status = "active"
+                self.notify("restored", {"balance": str(self.balance)})
+        threshold = self.recharge_threshold
+        if threshold is not None and self.start_available > threshold >= self.available:
+            self.notify(
+                "threshold", {"available": str(self.available), "threshold": str(threshold)}
+            )
+
+    async def commit(self) -> None:
+        """Decide crossings, then write everything collected (the caller commits)."""
+        self._crossings()
+        conn = self.conn
+        if self._dirty_grants:
+            await conn.execute(
+                _GRANT_UPDATE,
+                [
+                    {
+                        "grant_id": g.id,
+                        "remaining": g.remaining,
+                        "status": g.status,
+                        "expired_amount": g.expired_amount,
+                    }
+                    for g in self._dirty_grants.values()
+                ],
+            )
+        if self._dirty_holds:
+            await conn.execute(
+                _HOLD_UPDATE,
+                [
+                    {
+                        "hold_id": h.id,
+                        "remaining": h.remaining,
+                        "status": h.status,
+                        "closed_at": h.closed_at,
+                    }
+                    for h in self._dirty_holds.values()
+                ],
+            )
+        if self._events:
+            await conn.execute(t.usage_events.insert(), self._events)
+        if self._entries:
+            await conn.execute(t.ledger_entries.insert(), self._entries)
+        if self._outbox:
+            await conn.execute(t.outbox.insert(), self._outbox)
+        if (
+            self.balance != self.start_balance
+            or self.held != self.start_held
+            or self.entitled != self.start_entitled
+        ):
+            await conn.execute(
+                update(t.wallets)
+                .where(t.wallets.c.customer_id == self.customer_id)
+                .values(
+                    balance=self.balance,
+                    held=self.held,
+                    entitled=self.entitled,
+                    updated_at=self.now,
+                )
+            )
+        if self.status != self.start_status:
+            await conn.execute(
+                update(t.customers)
+                .where(t.customers.c.id == self.customer_id)
+                .values(status=self.status)
+            )
 
 
-def _lot(grant: Grant) -> Lot:
-    assert grant.id is not None
+def lot(grant: GrantRow) -> Lot:
     return Lot(grant.id, grant.remaining, grant.priority, grant.expires_at, grant.created_at)
 
 
 async def lock_account(
-    session: AsyncSession,
+    conn: AsyncConnection,
     now: datetime,
     *,
     external_id: str | None = None,
     customer_id: int | None = None,
 ) -> Account | None:
-    query = select(Customer, Wallet).join(Wallet, col(Wallet.customer_id) == col(Customer.id))
+    query = select(*_LOCK_COLUMNS).join_from(
+        t.customers, t.wallets, t.wallets.c.customer_id == t.customers.c.id
+    )
     if external_id is not None:
-        query = query.where(Customer.external_id == external_id)
+        query = query.where(t.customers.c.external_id == external_id)
     else:
-        query = query.where(Customer.id == customer_id)
-    postgres = session.bind is not None and session.bind.dialect.name == "postgresql"
-    if postgres:
-        query = query.with_for_update(of=Wallet)
-    row = (await session.exec(query)).first()
+        query = query.where(t.customers.c.id == customer_id)
+    if conn.dialect.name == "postgresql":
+        query = query.with_for_update(of=(t.customers, t.wallets), key_share=True)
+    row = (await conn.execute(query)).first()
     if row is None:
         return None
-    customer, wallet = row
-    if postgres:
-        # After waiting for the wallet lock, READ COMMITTED re-reads only the locked wallet
-        # row; the joined customer row is still the version from before the wait (a status
-        # the previous lock holder may have changed). Read it again, now under the lock.
-        await session.refresh(customer)
-    return Account(
-        session=session,
-        customer=customer,
-        wallet=wallet,
+    m = row._mapping
+    account = Account(
+        conn=conn,
         now=now,
-        start_balance=wallet.balance,
-        start_available=wallet.available,
+        customer_id=m["id"],
+        external_id=m["external_id"],
+        workflow_id=m["workflow_id"],
+        status=m["status"],
+        plan_code=m["plan_code"],
+        plan_version=m["plan_version"] or 1,
+        period_anchor=m["period_anchor"],
+        balance=m["balance"],
+        held=m["held"],
+        entitled=m["entitled"],
+        currency=m["currency"],
+        recharge_threshold=m["recharge_threshold"],
     )
+    account.start_balance = account.balance
+    account.start_available = account.available
+    account.start_held = account.held
+    account.start_status = account.status
+    account.start_entitled = account.entitled
+    return account
 
 
-async def expire_due(account: Account) -> list[Grant]:
+async def expire_due(account: Account) -> list[GrantRow]:
     """Expire what remains of grants past ``expires_at`` and holds past their TTL."""
-    expired: list[Grant] = []
+    expired: list[GrantRow] = []
     for grant in list(await account.active_grants()):
         if grant.expires_at is not None and grant.expires_at <= account.now:
             lost = grant.remaining
             grant.remaining = ZERO
             grant.expired_amount = lost
             grant.status = "expired"
-            account.session.add(grant)
+            account.grant_changed(grant)
             if lost > 0:
                 account.book("expiry", -lost, grant_id=grant.id, description="grant expired")
             expired.append(grant)
-    if expired and account._grants is not None:
-        account._grants = [g for g in account._grants if g.status == "active"]
-    if account.wallet.held > 0:
+    if account.held > 0:
         await expire_holds(account)
     return expired
 
 
-async def expire_holds(account: Account) -> None:
-    rows = await account.session.exec(
-        select(Hold).where(Hold.customer_id == account.customer_id, Hold.status == "active")
+async def active_holds(account: Account) -> list[HoldRow]:
+    rows = await account.conn.execute(
+        select(t.holds).where(
+            t.holds.c.customer_id == account.customer_id, t.holds.c.status == "active"
+        )
     )
-    for hold in rows.all():
+    # Holds changed earlier in this transaction are not written yet: use those versions.
+    current = [account._dirty_holds.get(r._mapping["id"]) or HoldRow.of(r) for r in rows]
+    return [h for h in current if h.status == "active"]
+
+
+async def expire_holds(account: Account) -> None:
+    for hold in await active_holds(account):
         if hold.expires_at <= account.now:
             close_hold(account, hold, "expired")
 
 
-def close_hold(account: Account, hold: Hold, status: str) -> None:
-    account.wallet.held -= hold.remaining
+def close_hold(account: Account, hold: HoldRow, status: str) -> None:
+    account.held -= hold.remaining
     hold.remaining = ZERO
     hold.status = status
     hold.closed_at = account.now
-    account.session.add(hold)
+    account.hold_changed(hold)

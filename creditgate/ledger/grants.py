@@ -4,11 +4,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from sqlmodel import select
+from sqlalchemy import select
 
+from creditgate.ledger import tables as t
 from creditgate.ledger.accounts import ZERO, Account
 from creditgate.ledger.errors import LedgerError
-from creditgate.models import Grant
+from creditgate.ledger.tables import GrantRow
 
 SOURCES = frozenset({"purchase", "recharge", "promotional", "adjustment"})
 
@@ -26,7 +27,7 @@ class GrantSpec:
 
 @dataclass(frozen=True)
 class GrantOutcome:
-    grant: Grant
+    grant: GrantRow
     created: bool
     debt_paid: Decimal
 
@@ -40,39 +41,40 @@ async def add_grant(account: Account, spec: GrantSpec) -> GrantOutcome:
         raise LedgerError("expires_at must be in the future")
     if spec.reference is not None:
         existing = (
-            await account.session.exec(
-                select(Grant).where(
-                    Grant.customer_id == account.customer_id, Grant.reference == spec.reference
+            await account.conn.execute(
+                select(t.grants).where(
+                    t.grants.c.customer_id == account.customer_id,
+                    t.grants.c.reference == spec.reference,
                 )
             )
         ).first()
         if existing is not None:
-            return GrantOutcome(existing, created=False, debt_paid=ZERO)
+            return GrantOutcome(GrantRow.of(existing), created=False, debt_paid=ZERO)
 
-    debt = account.wallet.debt
-    debt_paid = min(debt, spec.amount)
+    debt_paid = min(account.debt, spec.amount)
     remaining = spec.amount - debt_paid
-    grant = Grant(
-        customer_id=account.customer_id,
-        amount=spec.amount,
-        remaining=remaining,
-        priority=spec.priority,
-        effective_at=account.now,
-        expires_at=spec.expires_at,
-        source=spec.source,
-        reason=spec.reason,
-        reference=spec.reference,
-        status="active" if remaining > 0 else "depleted",
-        created_at=account.now,
-    )
-    account.session.add(grant)
-    await account.session.flush()
+    values = {
+        "customer_id": account.customer_id,
+        "amount": spec.amount,
+        "remaining": remaining,
+        "priority": spec.priority,
+        "effective_at": account.now,
+        "expires_at": spec.expires_at,
+        "source": spec.source,
+        "reason": spec.reason,
+        "reference": spec.reference,
+        "status": "active" if remaining > 0 else "depleted",
+        "expired_amount": ZERO,
+        "created_at": account.now,
+    }
+    inserted = await account.conn.execute(t.grants.insert().returning(t.grants.c.id), values)
+    fields = {k: v for k, v in values.items() if k != "customer_id"}
+    grant = GrantRow(id=inserted.scalar_one(), **fields)  # type: ignore[arg-type]
     description = spec.reason or spec.source
     if debt_paid:
         description += f" (paid {debt_paid} of debt first)"
     account.book("grant", spec.amount, grant_id=grant.id, description=description[:500])
-    if grant.status == "active":
-        account.add_grant_to_cache(grant)
+    account.grant_added(grant)
     if grant.expires_at is not None and remaining > 0:
         # The customer workflow keeps a durable timer per expiring grant.
         account.notify(

@@ -4,17 +4,18 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from sqlmodel import col, select
-from sqlmodel.ext.asyncio.session import AsyncSession
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from creditgate import plans
 from creditgate.db import Database
+from creditgate.ledger import tables as t
 from creditgate.ledger.accounts import Account, expire_due, expire_holds, lock_account
 from creditgate.ledger.errors import LedgerError, NotFound
 from creditgate.ledger.grants import GrantOutcome, GrantSpec, add_grant
 from creditgate.ledger.holds import place_hold, release
+from creditgate.ledger.tables import GrantRow, HoldRow
 from creditgate.ledger.usage import UsageIn, UsageResult, record_usage, rejected
-from creditgate.models import Grant, Hold
 from creditgate.pricing import rating
 from creditgate.pricing.plan import PlanDefinition
 
@@ -36,32 +37,30 @@ async def ingest(
     results: list[UsageResult | None] = [None] * len(events)
     for external_id, indexes in by_customer.items():
         batch = [events[i] for i in indexes]
-        async with db.transaction() as session:
-            account = await lock_account(session, now, external_id=external_id)
+        async with db.engine.begin() as conn:
+            account = await lock_account(conn, now, external_id=external_id)
             if account is None:
                 out = [rejected(e, f"unknown customer {external_id!r}") for e in batch]
             else:
                 await expire_due(account)
-                plan = await _plan_of(account)
-                version = account.customer.plan_version or 1
-                out = await record_usage(account, plan, version, batch, backdating)
-                account.finish()
+                plan = await _plan_of(conn, account)
+                out = await record_usage(account, plan, batch, backdating)
+                await account.commit()
         for i, result in zip(indexes, out, strict=True):
             results[i] = result
     return [r for r in results if r is not None]
 
 
-async def _plan_of(account: Account) -> PlanDefinition:
-    customer = account.customer
-    return await plans.definition(account.session, customer.plan_code, customer.plan_version or 1)
+async def _plan_of(conn: AsyncConnection, account: Account) -> PlanDefinition:
+    return await plans.cached_definition(conn, account.plan_code, account.plan_version)
 
 
 async def grant(db: Database, external_id: str, spec: GrantSpec) -> GrantOutcome:
-    async with db.transaction() as session:
-        account = await _lock(session, external_id)
+    async with db.engine.begin() as conn:
+        account = await _lock(conn, external_id)
         await expire_due(account)
         outcome = await add_grant(account, spec)
-        account.finish()
+        await account.commit()
     return outcome
 
 
@@ -73,21 +72,23 @@ async def hold(
     estimate: tuple[str, dict[str, object]] | None = None,
     ttl_seconds: int,
     description: str | None = None,
-) -> Hold:
+) -> HoldRow:
     """Place a hold for ``amount``, or for the real-time price of an example event."""
-    async with db.transaction() as session:
-        account = await _lock(session, external_id)
+    async with db.engine.begin() as conn:
+        account = await _lock(conn, external_id)
         await expire_due(account)
         if amount is None:
             assert estimate is not None
-            amount = await _estimate(account, *estimate)
-        placed = place_hold(account, amount, ttl_seconds, description)
-        account.finish()
+            amount = await _estimate(conn, account, *estimate)
+        placed = await place_hold(account, amount, ttl_seconds, description)
+        await account.commit()
     return placed
 
 
-async def _estimate(account: Account, event_type: str, properties: dict[str, object]) -> Decimal:
-    plan = await _plan_of(account)
+async def _estimate(
+    conn: AsyncConnection, account: Account, event_type: str, properties: dict[str, object]
+) -> Decimal:
+    plan = await _plan_of(conn, account)
     meter = rating.meter_for(plan, event_type)
     if meter is None:
         raise LedgerError(f"unknown event type {event_type!r} for this plan")
@@ -98,61 +99,62 @@ async def _estimate(account: Account, event_type: str, properties: dict[str, obj
     choice = rating.select_price(plan, meter, measurement.dimensions)
     if choice is None:
         raise LedgerError("no price applies to this event; hold an amount instead")
-    # Worst case for tiers is the first unit's tier; a hold is an upper estimate.
+    # Priced from a zero running total: an estimate, exact for per_unit prices.
     return rating.realtime_cost(choice.price, measurement.quantity, Decimal(0))
 
 
-async def release_hold(db: Database, hold_id: str) -> Hold:
+async def release_hold(db: Database, hold_id: str) -> HoldRow:
     now = utcnow()
-    async with db.transaction() as session:
-        found = await session.get(Hold, hold_id)
-        if found is None:
+    async with db.engine.begin() as conn:
+        owner = (
+            await conn.execute(select(t.holds.c.customer_id).where(t.holds.c.id == hold_id))
+        ).scalar_one_or_none()
+        if owner is None:
             raise NotFound(f"no hold {hold_id!r}")
-        account = await lock_account(session, now, customer_id=found.customer_id)
+        account = await lock_account(conn, now, customer_id=owner)
         assert account is not None
-        await session.refresh(found)
         await expire_due(account)
+        row = (await conn.execute(select(t.holds).where(t.holds.c.id == hold_id))).one()
+        found = account._dirty_holds.get(hold_id) or HoldRow.of(row)
         result = release(account, found)
-        account.finish()
+        await account.commit()
     return result
 
 
-async def expire(db: Database, external_id: str) -> list[Grant]:
+async def expire(db: Database, external_id: str) -> list[GrantRow]:
     """Expire due grants and holds of one customer (the workflow's expiry timer calls this)."""
-    async with db.transaction() as session:
-        account = await _lock(session, external_id)
+    async with db.engine.begin() as conn:
+        account = await _lock(conn, external_id)
         expired = await expire_due(account)
-        account.finish()
+        await account.commit()
     return expired
 
 
 async def sweep_expired_holds(db: Database, limit: int = 100) -> int:
     """Release holds past their TTL (the relay runs this), so held funds come back on time."""
     now = utcnow()
-    async with db.session() as session:
-        rows = await session.exec(
-            select(Hold.customer_id)
-            .where(Hold.status == "active", col(Hold.expires_at) <= now)
+    async with db.read_engine.connect() as conn:
+        rows = await conn.execute(
+            select(t.holds.c.customer_id)
+            .where(t.holds.c.status == "active", t.holds.c.expires_at <= now)
             .distinct()
             .limit(limit)
         )
-        customer_ids = list(rows.all())
+        customer_ids = [r[0] for r in rows]
     for customer_id in customer_ids:
-        async with db.transaction() as session:
-            account = await lock_account(session, now, customer_id=customer_id)
+        async with db.engine.begin() as conn:
+            account = await lock_account(conn, now, customer_id=customer_id)
             if account is not None:
                 await expire_due(account)
-                if account.wallet.held == 0:
-                    # expire_due skips holds when nothing is held, but a hold fully settled
-                    # by usage is still active (remaining 0) until its TTL: close it here, or
-                    # the sweep finds this customer again forever.
+                if account.held == 0:
+                    # Holds fully used by events still count as active until their TTL.
                     await expire_holds(account)
-                account.finish()
+                await account.commit()
     return len(customer_ids)
 
 
-async def _lock(session: AsyncSession, external_id: str) -> Account:
-    account = await lock_account(session, utcnow(), external_id=external_id)
+async def _lock(conn: AsyncConnection, external_id: str) -> Account:
+    account = await lock_account(conn, utcnow(), external_id=external_id)
     if account is None:
         raise NotFound(f"no customer with external_id {external_id!r}")
     return account

@@ -5,12 +5,15 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlmodel import col, select
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from creditgate.ledger.accounts import ZERO, Account
-from creditgate.ledger.burn import Lot, burn_down
+from creditgate.ledger import tables as t
+from creditgate.ledger.accounts import ZERO, Account, lot
+from creditgate.ledger.burn import burn_down
 from creditgate.ledger.holds import settle_against_hold
-from creditgate.models import Hold, UsageCounter, UsageEvent
+from creditgate.ledger.tables import HoldRow
 from creditgate.money import to_str
 from creditgate.periods import period_bounds
 from creditgate.pricing import rating
@@ -54,32 +57,37 @@ class _Rated:
     cost: Decimal
 
 
+@dataclass
+class _Counters:
+    """Running quantities per (period start, price key), written once at the end."""
+
+    values: dict[tuple[datetime, str], Decimal] = field(default_factory=dict)
+    stored: set[tuple[datetime, str]] = field(default_factory=set)
+    dirty: set[tuple[datetime, str]] = field(default_factory=set)
+
+
 async def record_usage(
     account: Account,
     plan: PlanDefinition,
-    plan_version: int,
     events: list[UsageIn],
     backdating: timedelta,
 ) -> list[UsageResult]:
     """Debit each event exactly once; results in the order given."""
-    session, now = account.session, account.now
+    conn, now = account.conn, account.now
     ids = list({e.id for e in events})
-    seen: dict[str, Decimal] = {}
-    if ids:
-        rows = await session.exec(
-            select(col(UsageEvent.event_id), col(UsageEvent.cost)).where(
-                UsageEvent.customer_id == account.customer_id, col(UsageEvent.event_id).in_(ids)
-            )
+    rows = await conn.execute(
+        select(t.usage_events.c.event_id, t.usage_events.c.cost).where(
+            t.usage_events.c.customer_id == account.customer_id,
+            t.usage_events.c.event_id.in_(ids),
         )
-        seen = dict(rows.all())
-    holds: dict[str, Hold | None] = {}
-    counters: dict[tuple[datetime, str], UsageCounter] = {}
+    )
+    seen: dict[str, Decimal] = {r[0]: r[1] for r in rows}
+    holds: dict[str, HoldRow | None] = {}
+    counters = _Counters()
     results: list[UsageResult] = []
     for event in events:
         if event.id in seen:
-            results.append(
-                UsageResult(event.id, "duplicate", seen[event.id], account.wallet.balance)
-            )
+            results.append(UsageResult(event.id, "duplicate", seen[event.id], account.balance))
             continue
         timestamp = event.timestamp or now
         if timestamp > now + FUTURE_TOLERANCE:
@@ -89,19 +97,16 @@ async def record_usage(
             days = backdating.days
             results.append(rejected(event, f"timestamp is older than the {days}-day window"))
             continue
-        hold: Hold | None = None
+        hold: HoldRow | None = None
         if event.hold_id is not None:
             if event.hold_id not in holds:
-                found = await session.get(Hold, event.hold_id)
-                holds[event.hold_id] = (
-                    found if found and found.customer_id == account.customer_id else None
-                )
+                holds[event.hold_id] = await _hold(account, event.hold_id)
             hold = holds[event.hold_id]
             if hold is None:
                 results.append(rejected(event, f"unknown hold {event.hold_id!r}"))
                 continue
         try:
-            rated = await _rate(account, plan, plan_version, event, timestamp, counters)
+            rated = await _rate(account, plan, event, timestamp, counters)
         except rating.RejectedEvent as err:
             results.append(rejected(event, err.reason))
             continue
@@ -118,36 +123,43 @@ async def record_usage(
             hold_id=event.hold_id if settled else None,
             allocations=allocations,
         )
-        session.add(
-            UsageEvent(
-                customer_id=account.customer_id,
-                event_id=event.id,
-                event_type=event.event_type,
-                timestamp=timestamp,
-                received_at=now,
-                meter_code=rated.meter_code,
-                dimensions=rated.measurement.dimensions,
-                quantity=rated.measurement.quantity,
-                distinct_value=rated.measurement.distinct_value,
-                cost=rated.cost,
-                price_index=rated.price_index,
-                plan_version=plan_version,
-                hold_id=event.hold_id,
-                properties=event.properties,
-            )
+        account.record_event(
+            {
+                "customer_id": account.customer_id,
+                "event_id": event.id,
+                "event_type": event.event_type,
+                "timestamp": timestamp,
+                "received_at": now,
+                "meter_code": rated.meter_code,
+                "dimensions": rated.measurement.dimensions,
+                "quantity": rated.measurement.quantity,
+                "distinct_value": rated.measurement.distinct_value,
+                "cost": rated.cost,
+                "price_index": rated.price_index,
+                "plan_version": account.plan_version,
+                "hold_id": event.hold_id,
+                "properties": event.properties,
+            }
         )
         seen[event.id] = rated.cost
-        results.append(UsageResult(event.id, "debited", rated.cost, account.wallet.balance))
+        results.append(UsageResult(event.id, "debited", rated.cost, account.balance))
+    await _write_counters(account, counters)
     return results
+
+
+async def _hold(account: Account, hold_id: str) -> HoldRow | None:
+    row = (await account.conn.execute(select(t.holds).where(t.holds.c.id == hold_id))).first()
+    if row is None or row._mapping["customer_id"] != account.customer_id:
+        return None
+    return HoldRow.of(row)
 
 
 async def _rate(
     account: Account,
     plan: PlanDefinition,
-    plan_version: int,
     event: UsageIn,
     timestamp: datetime,
-    counters: dict[tuple[datetime, str], UsageCounter],
+    counters: _Counters,
 ) -> _Rated:
     meter = rating.meter_for(plan, event.event_type)
     if meter is None:
@@ -161,36 +173,56 @@ async def _rate(
         return _Rated(meter.code, measurement, None, ZERO)
     cumulative = ZERO
     if choice.price.model in RUNNING_TOTAL:
-        _, start, _ = period_bounds(account.customer.period_anchor, plan.period, timestamp)
-        key = f"{plan.code}@{plan_version}#{choice.index}"
-        counter = counters.get((start, key))
-        if counter is None:
-            counter = await account.session.get(
-                UsageCounter, (account.customer_id, start, key)
-            ) or UsageCounter(
-                customer_id=account.customer_id, period_start=start, price_key=key, quantity=ZERO
-            )
-            counters[(start, key)] = counter
-        cumulative = counter.quantity
-        counter.quantity = cumulative + measurement.quantity
-        account.session.add(counter)
+        _, start, _ = period_bounds(account.period_anchor, plan.period, timestamp)
+        key = (start, f"{plan.code}@{account.plan_version}#{choice.index}")
+        if key not in counters.values:
+            row = (
+                await account.conn.execute(
+                    select(t.usage_counters.c.quantity).where(
+                        t.usage_counters.c.customer_id == account.customer_id,
+                        t.usage_counters.c.period_start == key[0],
+                        t.usage_counters.c.price_key == key[1],
+                    )
+                )
+            ).first()
+            counters.values[key] = row[0] if row else ZERO
+            if row:
+                counters.stored.add(key)
+        cumulative = counters.values[key]
+        counters.values[key] = cumulative + measurement.quantity
+        counters.dirty.add(key)
     cost = rating.realtime_cost(choice.price, measurement.quantity, cumulative)
     return _Rated(meter.code, measurement, choice.index, cost)
+
+
+async def _write_counters(account: Account, counters: _Counters) -> None:
+    insert = pg_insert if account.conn.dialect.name == "postgresql" else sqlite_insert
+    for key in counters.dirty:
+        values = {
+            "customer_id": account.customer_id,
+            "period_start": key[0],
+            "price_key": key[1],
+            "quantity": counters.values[key],
+        }
+        statement = insert(t.usage_counters).values(values)
+        await account.conn.execute(
+            statement.on_conflict_do_update(
+                index_elements=["customer_id", "period_start", "price_key"],
+                set_={"quantity": statement.excluded.quantity},
+            )
+        )
 
 
 async def _burn(account: Account, cost: Decimal) -> list[dict[str, Any]]:
     if cost <= 0:
         return []
     grants = await account.active_grants()
-    lots = [Lot(g.id or 0, g.remaining, g.priority, g.expires_at, g.created_at) for g in grants]
-    allocations, _debt = burn_down(lots, cost)
+    allocations, _debt = burn_down([lot(g) for g in grants], cost)
     by_id = {g.id: g for g in grants}
     for grant_id, taken in allocations:
         grant = by_id[grant_id]
         grant.remaining -= taken
         if grant.remaining == 0:
             grant.status = "depleted"
-        account.session.add(grant)
-    if any(g.status == "depleted" for g in grants):
-        account._grants = [g for g in grants if g.status == "active"]
+        account.grant_changed(grant)
     return [{"grant_id": gid, "amount": to_str(taken)} for gid, taken in allocations]
