@@ -32,12 +32,14 @@ class TemporalConnection:
         return self._client
 
 
-def get_settings_dep(request: Request) -> Settings:
+# Dependencies are ``async def`` so FastAPI runs them on the event loop, not in its
+# threadpool (a thread hop per dependency per request on the hot path).
+async def get_settings_dep(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
 
-def get_db(request: Request) -> Database:
+async def get_db(request: Request) -> Database:
     db: Database = request.app.state.db
     return db
 
@@ -58,7 +60,7 @@ async def get_temporal(request: Request) -> Client:
 _bearer = HTTPBearer(auto_error=False, description="Creditgate API key")
 
 
-def require_api_key(
+async def require_api_key(
     settings: Annotated[Settings, Depends(get_settings_dep)],
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> None:

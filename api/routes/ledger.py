@@ -42,7 +42,7 @@ async def _customer(session: SessionDep, external_id: str) -> CustomerWithWallet
 
 
 @router.post("/events", response_model=EventBatchResult, response_model_exclude_none=True)
-async def record_events(body: EventBatch, db: DbDep, settings: SettingsDep) -> EventBatchResult:
+async def record_events(body: EventBatch, db: DbDep, settings: SettingsDep) -> Response:
     """Rate and debit 1 to 1,000 usage events now; each gets its own result.
 
     ``sum`` and ``count`` meters are priced per event in real time; ``max``, ``last`` and
@@ -61,7 +61,7 @@ async def record_events(body: EventBatch, db: DbDep, settings: SettingsDep) -> E
         for e in body.events
     ]
     results = await service.ingest(db, events, timedelta(days=settings.backdating_days))
-    return EventBatchResult(
+    answer = EventBatchResult(
         results=[
             EventResultOut(
                 id=r.id,
@@ -73,22 +73,26 @@ async def record_events(body: EventBatch, db: DbDep, settings: SettingsDep) -> E
             for r in results
         ]
     )
+    # Serialized once here; returning the model would validate it again.
+    return Response(answer.model_dump_json(exclude_none=True), media_type="application/json")
 
 
 @router.get("/customers/{external_id}/balance", response_model=BalancePublic)
-async def read_balance(external_id: ExternalId, session: SessionDep) -> BalancePublic:
-    stored = await _customer(session, external_id)
-    assert stored.customer.id is not None
-    wallet = stored.wallet
-    grants = await reads.active_grants(session, stored.customer.id)
-    return BalancePublic(
-        available=wallet.available,
+async def read_balance(external_id: ExternalId, db: DbDep) -> Response:
+    """Available, held, debt and entitlement, with the active grants in burn-down order."""
+    found = await reads.balance(db, external_id)
+    if found is None:
+        raise ApiError(404, "not_found", f"no customer with external_id {external_id!r}")
+    wallet, grants = found
+    answer = BalancePublic(
+        available=wallet.balance - wallet.held,
         held=wallet.held,
-        debt=wallet.debt,
+        debt=-wallet.balance if wallet.balance < 0 else Decimal(0),
         entitled=wallet.entitled,
         currency=wallet.currency,
         grants=[GrantPublic.of(g) for g in grants],
     )
+    return Response(answer.model_dump_json(), media_type="application/json")
 
 
 @router.post(

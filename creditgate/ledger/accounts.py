@@ -41,6 +41,49 @@ _GRANT_UPDATE = (
         expired_amount=bindparam("expired_amount"),
     )
 )
+_ACTIVE_GRANTS = select(t.grants).where(
+    t.grants.c.customer_id == bindparam("customer_id"), t.grants.c.status == "active"
+)
+_WALLET_UPDATE = (
+    update(t.wallets)
+    .where(t.wallets.c.customer_id == bindparam("wallet_customer_id"))
+    .values(
+        balance=bindparam("balance"),
+        held=bindparam("held"),
+        entitled=bindparam("entitled"),
+        updated_at=bindparam("updated_at"),
+    )
+)
+_STATUS_UPDATE = (
+    update(t.customers)
+    .where(t.customers.c.id == bindparam("customer_id"))
+    .values(status=bindparam("status"))
+)
+_INSERT_EVENTS = t.usage_events.insert()
+_INSERT_ENTRIES = t.ledger_entries.insert()
+_INSERT_OUTBOX = t.outbox.insert()
+_LOCK_BASE = select(*_LOCK_COLUMNS).join_from(
+    t.customers, t.wallets, t.wallets.c.customer_id == t.customers.c.id
+)
+# Statements are built once: building and cache-keying a statement per call cost more CPU
+# than running it.
+_LOCKS = {
+    (by_external_id, postgres): (
+        _LOCK_BASE.where(
+            t.customers.c.external_id == bindparam("key")
+            if by_external_id
+            else t.customers.c.id == bindparam("key")
+        ).with_for_update(of=(t.customers, t.wallets), key_share=True)
+        if postgres
+        else _LOCK_BASE.where(
+            t.customers.c.external_id == bindparam("key")
+            if by_external_id
+            else t.customers.c.id == bindparam("key")
+        )
+    )
+    for by_external_id in (True, False)
+    for postgres in (True, False)
+}
 _HOLD_UPDATE = (
     update(t.holds)
     .where(t.holds.c.id == bindparam("hold_id"))
@@ -96,11 +139,7 @@ class Account:
     async def active_grants(self) -> list[GrantRow]:
         """Active grants in burn-down order (loaded once per transaction)."""
         if self._grants is None:
-            rows = await self.conn.execute(
-                select(t.grants).where(
-                    t.grants.c.customer_id == self.customer_id, t.grants.c.status == "active"
-                )
-            )
+            rows = await self.conn.execute(_ACTIVE_GRANTS, {"customer_id": self.customer_id})
             self._grants = sorted((GrantRow.of(r) for r in rows), key=lambda g: burn_key(lot(g)))
         return self._grants
 
@@ -205,31 +244,29 @@ class Account:
                 ],
             )
         if self._events:
-            await conn.execute(t.usage_events.insert(), self._events)
+            await conn.execute(_INSERT_EVENTS, self._events)
         if self._entries:
-            await conn.execute(t.ledger_entries.insert(), self._entries)
+            await conn.execute(_INSERT_ENTRIES, self._entries)
         if self._outbox:
-            await conn.execute(t.outbox.insert(), self._outbox)
+            await conn.execute(_INSERT_OUTBOX, self._outbox)
         if (
             self.balance != self.start_balance
             or self.held != self.start_held
             or self.entitled != self.start_entitled
         ):
             await conn.execute(
-                update(t.wallets)
-                .where(t.wallets.c.customer_id == self.customer_id)
-                .values(
-                    balance=self.balance,
-                    held=self.held,
-                    entitled=self.entitled,
-                    updated_at=self.now,
-                )
+                _WALLET_UPDATE,
+                {
+                    "wallet_customer_id": self.customer_id,
+                    "balance": self.balance,
+                    "held": self.held,
+                    "entitled": self.entitled,
+                    "updated_at": self.now,
+                },
             )
         if self.status != self.start_status:
             await conn.execute(
-                update(t.customers)
-                .where(t.customers.c.id == self.customer_id)
-                .values(status=self.status)
+                _STATUS_UPDATE, {"customer_id": self.customer_id, "status": self.status}
             )
 
 
@@ -244,16 +281,10 @@ async def lock_account(
     external_id: str | None = None,
     customer_id: int | None = None,
 ) -> Account | None:
-    query = select(*_LOCK_COLUMNS).join_from(
-        t.customers, t.wallets, t.wallets.c.customer_id == t.customers.c.id
-    )
-    if external_id is not None:
-        query = query.where(t.customers.c.external_id == external_id)
-    else:
-        query = query.where(t.customers.c.id == customer_id)
-    if conn.dialect.name == "postgresql":
-        query = query.with_for_update(of=(t.customers, t.wallets), key_share=True)
-    row = (await conn.execute(query)).first()
+    by_external_id = external_id is not None
+    query = _LOCKS[(by_external_id, conn.dialect.name == "postgresql")]
+    key = external_id if by_external_id else customer_id
+    row = (await conn.execute(query, {"key": key})).first()
     if row is None:
         return None
     m = row._mapping

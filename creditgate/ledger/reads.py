@@ -4,10 +4,17 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
+from sqlalchemy import bindparam
+from sqlalchemy import select as core_select
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from creditgate.customers import CustomerWithWallet
+from creditgate.db import Database
+from creditgate.ledger import tables as t
+from creditgate.ledger.accounts import lot
+from creditgate.ledger.burn import burn_key
+from creditgate.ledger.tables import GrantRow
 from creditgate.models import Grant, LedgerEntry, UsageEvent
 from creditgate.pricing import rating
 from creditgate.pricing.plan import PlanDefinition
@@ -20,6 +27,44 @@ async def active_grants(session: AsyncSession, customer_id: int) -> list[Grant]:
         .order_by(col(Grant.priority), col(Grant.id))
     )
     return list(rows.all())
+
+
+@dataclass(frozen=True)
+class WalletView:
+    balance: Decimal
+    held: Decimal
+    entitled: bool
+    currency: str
+
+
+_WALLET_BY_EXTERNAL_ID = (
+    select(  # type: ignore[call-overload]
+        t.wallets.c.customer_id,
+        t.wallets.c.balance,
+        t.wallets.c.held,
+        t.wallets.c.entitled,
+        t.wallets.c.currency,
+    )
+    .join_from(t.customers, t.wallets, t.wallets.c.customer_id == t.customers.c.id)
+    .where(t.customers.c.external_id == bindparam("external_id"))
+)
+_ACTIVE_GRANTS = core_select(t.grants).where(
+    t.grants.c.customer_id == bindparam("customer_id"), t.grants.c.status == "active"
+)
+
+
+async def balance(db: Database, external_id: str) -> tuple[WalletView, list[GrantRow]] | None:
+    """The balance read: the wallet by an indexed lookup, then its active grants."""
+    async with db.read_engine.connect() as conn:
+        row = (await conn.execute(_WALLET_BY_EXTERNAL_ID, {"external_id": external_id})).first()
+        if row is None:
+            return None
+        customer_id, balance_, held, entitled, currency = row
+        grants = [
+            GrantRow.of(g) for g in await conn.execute(_ACTIVE_GRANTS, {"customer_id": customer_id})
+        ]
+    grants.sort(key=lambda g: burn_key(lot(g)))
+    return WalletView(balance_, held, entitled, currency), grants
 
 
 async def ledger_page(

@@ -14,6 +14,7 @@ from creditgate.ledger.accounts import Account, expire_due, expire_holds, lock_a
 from creditgate.ledger.errors import LedgerError, NotFound
 from creditgate.ledger.grants import GrantOutcome, GrantSpec, add_grant
 from creditgate.ledger.holds import place_hold, release
+from creditgate.ledger.retry import on_dead_connection
 from creditgate.ledger.tables import GrantRow, HoldRow
 from creditgate.ledger.usage import UsageIn, UsageResult, record_usage, rejected
 from creditgate.pricing import rating
@@ -37,15 +38,21 @@ async def ingest(
     results: list[UsageResult | None] = [None] * len(events)
     for external_id, indexes in by_customer.items():
         batch = [events[i] for i in indexes]
-        async with db.engine.begin() as conn:
-            account = await lock_account(conn, now, external_id=external_id)
-            if account is None:
-                out = [rejected(e, f"unknown customer {external_id!r}") for e in batch]
-            else:
+
+        async def debit(
+            external_id: str = external_id, batch: list[UsageIn] = batch
+        ) -> list[UsageResult]:
+            async with db.write() as conn:
+                account = await lock_account(conn, now, external_id=external_id)
+                if account is None:
+                    return [rejected(e, f"unknown customer {external_id!r}") for e in batch]
                 await expire_due(account)
                 plan = await _plan_of(conn, account)
                 out = await record_usage(account, plan, batch, backdating)
                 await account.commit()
+                return out
+
+        out = await on_dead_connection(debit)
         for i, result in zip(indexes, out, strict=True):
             results[i] = result
     return [r for r in results if r is not None]
@@ -56,7 +63,7 @@ async def _plan_of(conn: AsyncConnection, account: Account) -> PlanDefinition:
 
 
 async def grant(db: Database, external_id: str, spec: GrantSpec) -> GrantOutcome:
-    async with db.engine.begin() as conn:
+    async with db.write() as conn:
         account = await _lock(conn, external_id)
         await expire_due(account)
         outcome = await add_grant(account, spec)
@@ -74,7 +81,7 @@ async def hold(
     description: str | None = None,
 ) -> HoldRow:
     """Place a hold for ``amount``, or for the real-time price of an example event."""
-    async with db.engine.begin() as conn:
+    async with db.write() as conn:
         account = await _lock(conn, external_id)
         await expire_due(account)
         if amount is None:
@@ -105,7 +112,7 @@ async def _estimate(
 
 async def release_hold(db: Database, hold_id: str) -> HoldRow:
     now = utcnow()
-    async with db.engine.begin() as conn:
+    async with db.write() as conn:
         owner = (
             await conn.execute(select(t.holds.c.customer_id).where(t.holds.c.id == hold_id))
         ).scalar_one_or_none()
@@ -123,7 +130,7 @@ async def release_hold(db: Database, hold_id: str) -> HoldRow:
 
 async def expire(db: Database, external_id: str) -> list[GrantRow]:
     """Expire due grants and holds of one customer (the workflow's expiry timer calls this)."""
-    async with db.engine.begin() as conn:
+    async with db.write() as conn:
         account = await _lock(conn, external_id)
         expired = await expire_due(account)
         await account.commit()
@@ -142,7 +149,7 @@ async def sweep_expired_holds(db: Database, limit: int = 100) -> int:
         )
         customer_ids = [r[0] for r in rows]
     for customer_id in customer_ids:
-        async with db.engine.begin() as conn:
+        async with db.write() as conn:
             account = await lock_account(conn, now, customer_id=customer_id)
             if account is not None:
                 await expire_due(account)

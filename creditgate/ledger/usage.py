@@ -5,7 +5,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -24,6 +24,13 @@ FUTURE_TOLERANCE = timedelta(minutes=5)
 # (pro rata on the rounded running total, so a period's debits add up without drift).
 # per_unit is q × unit_amount, exact at 18 places for any realistic amounts.
 RUNNING_TOTAL = frozenset({"tiered_graduated", "tiered_volume", "package"})
+
+
+_SEEN = select(t.usage_events.c.event_id, t.usage_events.c.cost).where(
+    t.usage_events.c.customer_id == bindparam("customer_id"),
+    t.usage_events.c.event_id.in_(bindparam("ids", expanding=True)),
+)
+_HOLD = select(t.holds).where(t.holds.c.id == bindparam("hold_id"))
 
 
 @dataclass(frozen=True)
@@ -75,12 +82,7 @@ async def record_usage(
     """Debit each event exactly once; results in the order given."""
     conn, now = account.conn, account.now
     ids = list({e.id for e in events})
-    rows = await conn.execute(
-        select(t.usage_events.c.event_id, t.usage_events.c.cost).where(
-            t.usage_events.c.customer_id == account.customer_id,
-            t.usage_events.c.event_id.in_(ids),
-        )
-    )
+    rows = await conn.execute(_SEEN, {"customer_id": account.customer_id, "ids": ids})
     seen: dict[str, Decimal] = {r[0]: r[1] for r in rows}
     holds: dict[str, HoldRow | None] = {}
     counters = _Counters()
@@ -148,7 +150,7 @@ async def record_usage(
 
 
 async def _hold(account: Account, hold_id: str) -> HoldRow | None:
-    row = (await account.conn.execute(select(t.holds).where(t.holds.c.id == hold_id))).first()
+    row = (await account.conn.execute(_HOLD, {"hold_id": hold_id})).first()
     if row is None or row._mapping["customer_id"] != account.customer_id:
         return None
     return HoldRow.of(row)
