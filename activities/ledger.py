@@ -6,7 +6,6 @@ from temporalio import activity
 from activities.models import ExpiredGrant, ExpireGrantsInput, ExpireGrantsResult
 from creditgate.db import Database
 from creditgate.ledger import service
-from creditgate.ledger.tables import GrantRow
 from creditgate.models import Customer, Grant
 from creditgate.money import normalize
 
@@ -22,8 +21,11 @@ class LedgerActivities:
         Idempotent: a retry finds the grants it asked about already expired and reports
         them again; the workflow records each expiry once.
         """
-        expired: dict[int, Grant | GrantRow] = {
-            _id(g): g for g in await service.expire(self.db, input.external_id)
+        expired = {
+            g.id: ExpiredGrant(
+                grant_id=g.id, amount=normalize(g.expired_amount), expires_at=g.expires_at
+            )
+            for g in await service.expire(self.db, input.external_id)
         }
         pending: list[int] = []
         asked = [i for i in input.grant_ids if i not in expired]
@@ -35,21 +37,15 @@ class LedgerActivities:
                     .where(Customer.external_id == input.external_id, col(Grant.id).in_(asked))
                 )
                 for grant in rows.all():
+                    assert grant.id is not None
                     if grant.status == "expired":
-                        expired[_id(grant)] = grant
+                        expired[grant.id] = ExpiredGrant(
+                            grant_id=grant.id,
+                            amount=normalize(grant.expired_amount),
+                            expires_at=grant.expires_at,
+                        )
                     elif grant.status == "active":
-                        pending.append(_id(grant))
+                        pending.append(grant.id)
         return ExpireGrantsResult(
-            expired=[
-                ExpiredGrant(
-                    grant_id=gid, amount=normalize(g.expired_amount), expires_at=g.expires_at
-                )
-                for gid, g in sorted(expired.items())
-            ],
-            pending=sorted(pending),
+            expired=[expired[gid] for gid in sorted(expired)], pending=sorted(pending)
         )
-
-
-def _id(grant: Grant | GrantRow) -> int:
-    assert grant.id is not None
-    return grant.id

@@ -8,6 +8,7 @@ Temporal is not started: the API points at a closed port, so the hot path must n
 """
 
 import argparse
+import asyncio
 import json
 import os
 import signal
@@ -27,6 +28,8 @@ from bench.pg import (
     start_cluster,
 )
 from bench.server import ApiServer
+from creditgate.checker import Violation, check
+from creditgate.db import Database
 from tests.support.postgres import PostgresCluster
 
 API_KEY = "cg_bench_key"
@@ -87,6 +90,14 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--batch-connections", type=int, default=4, help="concurrent batch requests"
     )
     parser.add_argument("--json", metavar="PATH", help="also write the figures as JSON")
+    parser.add_argument(
+        "--markdown", metavar="PATH", help="also write the table as Markdown (for the README)"
+    )
+    parser.add_argument(
+        "--check",
+        action="store_true",
+        help="afterwards, verify the ledger invariants (creditgate check) over everything written",
+    )
     args = parser.parse_args(argv)
     args.worker_counts = [int(w) for w in args.workers.split(",") if w.strip()]
     return args
@@ -112,14 +123,20 @@ def main(argv: list[str] | None = None) -> int:
         figures = _baseline_figures(spread, hot)
         url = cluster.create_database(fixtures.APP_DB)
         _say(f"migrating and adding {args.customers} customers + 1 hot one ...")
+        setup_started = time.monotonic()
         fixtures.prepare(url, args.customers)
+        _say(f"  ready in {time.monotonic() - setup_started:.0f}s")
         for workers in args.worker_counts:
             figures += _measure_api(cluster, url, workers, args, spread, hot)
+        if args.check:
+            _check_ledger(url)
     finally:
         if cluster is not None:
             cluster.stop()
     _say(f"load average at the end {_loadavg()}; took {time.monotonic() - started:.0f}s")
     _print_table(figures)
+    if args.markdown:
+        _write_markdown(args.markdown, figures, args)
     if args.json:
         with open(args.json, "w") as out:
             json.dump([{**asdict(f), "ratio": f.ratio, "result": f.result} for f in figures], out)
@@ -180,6 +197,7 @@ def _measure_api(
     with ApiServer(url, API_KEY, workers=workers) as api:
         _check_without_temporal(api)
         api.start_sampling()
+        cpu_ms: dict[str, float] = {}
 
         def load(mode: str, phase: str, seconds: int, **kw: int | str) -> WrkResult:
             cpu0 = api.cpu_seconds()
@@ -196,12 +214,19 @@ def _measure_api(
             )
             cpu = api.cpu_seconds() - cpu0
             per_request = cpu / result.requests * 1000 if result.requests else 0.0
+            cpu_ms[phase] = per_request
             _say(
                 f"  {phase}: {result.rps:,.0f} req/s, p50 {result.p50_ms:.1f} ms, "
                 f"p99 {result.p99_ms:.1f} ms, max {result.max_ms:.0f} ms, "
                 f"API CPU {cpu / result.seconds * 100:.0f}% ({per_request:.2f} ms/request)"
                 + (f", errors {result.errors}" if result.errors else "")
             )
+            if result.requests == 0:
+                _say(f"    no {phase} request completed in {seconds}s: give it more --seconds")
+            # Requests wrk left in flight must not eat into the next phase.
+            drained = api.wait_idle()
+            if drained > 1.5:
+                _say(f"    waited {drained:.1f}s for requests still in flight")
             return result
 
         load("events", "warmup", WARMUP_SECONDS, connections=args.connections)
@@ -237,10 +262,12 @@ def _measure_api(
         _fig(f"hot wallet req/s {tag} c={c}", hot.rps, "req/s", None, pg_hot.tps, "1-row tps",
              hot),
         _fig(f"hot wallet p99 {tag}", hot.p99_ms, "ms", None, pg_hot.p99_ms, "1-row p99", hot),
+        Figure(f"single-event API CPU {tag}", cpu_ms["single"], "ms/request"),
         _fig(f"balance read req/s {tag} c={c}", balance.rps, "req/s", None, pg.tps, "tps",
              balance),
         _fig(f"balance read p99 {tag}", balance.p99_ms, "ms", BALANCE_P99, pg.p99_ms, "p99",
              balance),
+        Figure(f"balance read API CPU {tag}", cpu_ms["balance"], "ms/request"),
         Figure(f"API RSS max {tag}", rss_mb, "MB", RSS_MB),
     ]  # fmt: skip
 
@@ -291,13 +318,50 @@ def _check_rows(cluster: PostgresCluster, prefix: str, answered: int) -> None:
     _say(f"    {stored:,} events stored for {answered:,} answered")
 
 
-def _print_table(figures: list[Figure]) -> None:
+def _check_ledger(url: str) -> None:
+    _say("checking the ledger invariants over everything the run wrote ...")
+    violations = asyncio.run(_violations(url))
+    for violation in violations[:20]:
+        _say(f"  {violation}")
+    if violations:
+        raise RuntimeError(f"{len(violations)} ledger invariant violations")
+    _say("  no violations")
+
+
+async def _violations(url: str) -> list[Violation]:
+    db = Database(url)
+    try:
+        return await check(db)
+    finally:
+        await db.dispose()
+
+
+def _rows(figures: list[Figure]) -> list[tuple[str, str, str, str, str]]:
     rows = [("figure", "value", "target", "vs pgbench", "result")]
     for f in figures:
         value = f"{f.value:,.0f} {f.unit}" if f.value >= 100 else f"{f.value:,.2f} {f.unit}"
         target = f"{f.target} {f.unit}" if f.target else ""
         ratio = f"{f.ratio:.2f}× {f.basis}" if f.ratio is not None else ""
         rows.append((f.name, value, target, ratio, f.result))
+    return rows
+
+
+def _write_markdown(path: str, figures: list[Figure], args: argparse.Namespace) -> None:
+    rows = _rows(figures)
+    lines = [
+        f"`python -m bench.ledger --seconds {args.seconds}` on {os.cpu_count()} CPUs, "
+        f"{time.strftime('%Y-%m-%d')}:",
+        "",
+        "| " + " | ".join(rows[0]) + " |",
+        "|" + "---|" * len(rows[0]),
+        *("| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |" for row in rows[1:]),
+    ]
+    with open(path, "w") as out:
+        out.write("\n".join(lines) + "\n")
+
+
+def _print_table(figures: list[Figure]) -> None:
+    rows = _rows(figures)
     widths = [max(len(row[i]) for row in rows) for i in range(5)]
     line: Callable[[tuple[str, ...]], str] = lambda row: "  ".join(  # noqa: E731
         cell.ljust(width) for cell, width in zip(row, widths, strict=True)

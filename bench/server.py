@@ -121,6 +121,19 @@ class ApiServer:
     def cpu_seconds(self) -> float:
         return sum(_cpu_seconds(pid) for pid in self.worker_pids())
 
+    def wait_idle(
+        self, busy_below: float = 0.1, window: float = 0.5, timeout: float = 120.0
+    ) -> float:
+        """Wait until requests still in flight after a load phase are done (CPU use falls
+        below ``busy_below`` of a core); returns the seconds waited."""
+        started = time.monotonic()
+        while time.monotonic() - started < timeout:
+            before = self.cpu_seconds()
+            time.sleep(window)
+            if self.cpu_seconds() - before < busy_below * window:
+                break
+        return time.monotonic() - started
+
     def start_sampling(self) -> None:
         self._sampling.set()
         self._sampler = threading.Thread(target=self._sample, name="rss-sampler", daemon=True)

@@ -19,6 +19,8 @@ import sys
 import tempfile
 import traceback
 import uuid
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -29,13 +31,16 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from creditgate.db import Database
+from creditgate.ledger import service
+from creditgate.ledger.grants import GrantSpec
 from creditgate.migrate import upgrade
 from creditgate.stripe_gateway import StripeGateway
 from tests.support.localstripe import LocalStripe
 from tests.support.waiting import eventually
 from worker.registry import build_worker
+from worker.relay import OutboxRelay
 from workflows.customer import CustomerWorkflow, customer_workflow_id
-from workflows.models import CustomerProfile, CustomerWorkflowInput, SignupResult
+from workflows.models import CustomerProfile, CustomerState, CustomerWorkflowInput, SignupResult
 from workflows.search_attributes import ALL as SEARCH_ATTRIBUTES
 
 HISTORIES = Path(__file__).resolve().parent / "histories"
@@ -61,6 +66,35 @@ async def signup(client: Client, profile: CustomerProfile) -> SignupResult:
 async def has_event(handle: WorkflowHandle[Any, Any], event_type: int) -> bool:
     history = await handle.fetch_history()
     return any(event.event_type == event_type for event in history.events)
+
+
+async def lifecycle(client: Client, db: Database, handle: WorkflowHandle[Any, Any]) -> None:
+    """Ledger notices through the outbox relay, and a grant expiring on the workflow's timer:
+    restored + grant_added on the grant, then the timer's expiry takes the balance to zero."""
+    stop = asyncio.Event()
+    relay = asyncio.create_task(OutboxRelay(db, client).run(stop))
+    try:
+        expires = datetime.now(UTC) + timedelta(seconds=3)
+        await service.grant(
+            db,
+            EXTERNAL_ID,
+            GrantSpec(amount=Decimal("1.00"), source="promotional", expires_at=expires),
+        )
+
+        async def state() -> CustomerState:
+            found: CustomerState = await handle.query(CustomerWorkflow.get_state)
+            return found
+
+        await eventually(state, lambda s: s.grant_expiries != {}, what="the expiry timer")
+        await eventually(
+            state,
+            lambda s: s.status == "cut_off" and not s.grant_expiries,
+            timeout=30,
+            what="the grant to expire and the customer to be cut off",
+        )
+    finally:
+        stop.set()
+        await relay
 
 
 async def record() -> dict[str, str]:
@@ -105,6 +139,7 @@ async def record() -> dict[str, str]:
                     what="the continued run to publish its search attributes",
                 )
                 assert (await continued.query(CustomerWorkflow.get_state)).run_number == 2
+                await lifecycle(env.client, db, continued)
 
                 runs = {
                     "customer_signup.json": first_run,

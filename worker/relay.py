@@ -21,7 +21,7 @@ import time
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
-from sqlmodel import col, func, select, update
+from sqlmodel import col, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 from sqlmodel.sql.expression import SelectOfScalar
 from temporalio.client import Client
@@ -93,7 +93,7 @@ class OutboxRelay:
             )
             if not rows:
                 return 0
-            rows = await self._first_in_line(session, rows)
+            rows = await self._in_order(session, rows)
             outcomes = await self._deliver(rows)
             now = datetime.now(UTC)
             for row in rows:
@@ -144,25 +144,34 @@ class OutboxRelay:
             query = query.where(col(OutboxMessage.workflow_id).not_in(list(self._retry_at)))
         return query.order_by(col(OutboxMessage.id)).limit(self.batch_size)
 
-    async def _first_in_line(
+    async def _in_order(
         self, session: AsyncSession, rows: list[OutboxMessage]
     ) -> list[OutboxMessage]:
-        """Drop the rows of workflows whose earlier rows another relay holds right now, so a
-        workflow's messages never overtake each other."""
-        first: dict[str, int] = {}
-        for row in rows:
-            assert row.id is not None
-            first.setdefault(row.workflow_id, row.id)
-        earliest = await session.exec(
-            select(OutboxMessage.workflow_id, func.min(OutboxMessage.id))
+        """Keep, per workflow, only the rows no other unsent row of it precedes.
+
+        Another relay may hold some of a workflow's rows (``SKIP LOCKED`` passed over them,
+        possibly in the middle of our batch): its rows from the first one we do not hold on
+        wait for a later pass, so a workflow's messages never overtake each other.
+        """
+        held = {row.id for row in rows}
+        unsent = await session.exec(
+            select(OutboxMessage.workflow_id, OutboxMessage.id)
             .where(
                 col(OutboxMessage.sent_at).is_(None),
-                col(OutboxMessage.workflow_id).in_(list(first)),
+                col(OutboxMessage.workflow_id).in_({row.workflow_id for row in rows}),
+                col(OutboxMessage.id) <= max(row.id or 0 for row in rows),
             )
-            .group_by(col(OutboxMessage.workflow_id))
+            .order_by(col(OutboxMessage.id))
         )
-        behind = {wf for wf, min_id in earliest.all() if min_id is not None and min_id < first[wf]}
-        return [row for row in rows if row.workflow_id not in behind]
+        gap: dict[str, int] = {}  # workflow id → its first unsent row someone else holds
+        for workflow_id, row_id in unsent.all():
+            if row_id is not None and row_id not in held:
+                gap.setdefault(workflow_id, row_id)
+        return [
+            row
+            for row in rows
+            if row.workflow_id not in gap or (row.id or 0) < gap[row.workflow_id]
+        ]
 
     # -- signalling ------------------------------------------------------------------------------
 

@@ -17,6 +17,7 @@ from creditgate.customers import register_customer
 from creditgate.db import Database
 from creditgate.ledger import service
 from creditgate.ledger.grants import GrantSpec
+from creditgate.ledger.tables import GrantRow
 from creditgate.ledger.usage import UsageIn
 from creditgate.models import Customer, Grant, Hold, LedgerEntry, OutboxMessage, Wallet
 from creditgate.plans import create_plan
@@ -68,7 +69,7 @@ class Ledger:
 
     async def grant(
         self, amount: str | Decimal, external_id: str | None = None, **kw: Any
-    ) -> Grant:
+    ) -> GrantRow:
         kw.setdefault("source", "promotional")
         spec = GrantSpec(amount=Decimal(amount), **kw)
         outcome = await service.grant(self.db, external_id or self.customer, spec)
@@ -167,6 +168,18 @@ class Ledger:
             assert grant is not None
             grant.expires_at = expires_at
             session.add(grant)
+
+    async def set_recharge_threshold(
+        self, threshold: Decimal | None, who: str | None = None
+    ) -> None:
+        """What configuring auto-recharge stores on the wallet (the ledger only reads it)."""
+        customer = await self.customer_row(who)
+        async with self.db.transaction() as session:
+            wallet = (
+                await session.exec(select(Wallet).where(Wallet.customer_id == customer.id))
+            ).one()
+            wallet.recharge_threshold = threshold
+            session.add(wallet)
 
     async def backdate_hold(self, hold_id: str, expires_at: datetime) -> None:
         """Move a hold's TTL into the past."""

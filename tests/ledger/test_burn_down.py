@@ -495,3 +495,18 @@ async def test_the_sweep_reaches_every_customer(ledger: Ledger) -> None:
     assert swept == [1, 1, 0]
     assert [(await ledger.get_hold(h)).status for h in holds] == ["expired", "expired"]
     assert await check(ledger.db) == []
+
+
+async def test_one_threshold_message_per_crossing(ledger: Ledger) -> None:
+    await ledger.grant("0.10")
+    await ledger.set_recharge_threshold(D("0.05"))
+    assert await ledger.calls("a", "b", "c", "d") == ["debited"] * 4  # 0.10 → 0.06
+    assert await ledger.outbox() == ["restored"]
+    assert await ledger.calls("e", "f") == ["debited"] * 2  # crosses: 0.06 → 0.04
+    assert await ledger.calls("g") == ["debited"]  # stays below
+    assert await ledger.outbox() == ["restored", "threshold"]
+    # A hold lowers available too; after a top-up, crossing again is a new crossing.
+    await ledger.grant("1")
+    await service.hold(ledger.db, ledger.customer, amount=D("0.99"), ttl_seconds=600)
+    assert await ledger.outbox() == ["restored", "threshold", "threshold"]
+    assert await check(ledger.db) == []

@@ -4,7 +4,7 @@ race also on a SQLite file). Synchronisation is by the database itself, never by
 import asyncio
 import random
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from decimal import Decimal
 
 import pytest
@@ -15,6 +15,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from creditgate.checker import check
 from creditgate.ledger import service
 from creditgate.ledger.errors import InsufficientFunds
+from creditgate.ledger.tables import HoldRow
 from creditgate.ledger.usage import UsageIn, UsageResult
 from creditgate.migrate import upgrade
 from creditgate.models import CustomerStatus, Hold, LedgerEntry
@@ -76,7 +77,9 @@ async def send(ledger: Ledger, ids: list[str], singles: int) -> list[UsageResult
 
 async def test_many_clients_one_wallet_debit_each_id_once(pg_ledger: Ledger) -> None:
     ledger = pg_ledger
-    await ledger.grant("100.00")
+    # 5,760 distinct calls cost 57.60: the wallet crosses the threshold and zero on the way.
+    await ledger.grant("50.00")
+    await ledger.set_recharge_threshold(D("10"))
     plans = client_plans()
     distinct = {event_id for ids in plans for event_id in ids}
     assert len(distinct) == CLIENTS * (EVENTS_PER_CLIENT - EVENTS_PER_CLIENT // 10)
@@ -104,19 +107,23 @@ async def test_many_clients_one_wallet_debit_each_id_once(pg_ledger: Ledger) -> 
     per_event = Counter(e.event_id for e in entries if e.kind == "debit")
     assert set(per_event) == distinct
     assert set(per_event.values()) == {1}
-    wallet = await ledger.wallet()
     total_cost = -sum((e.amount for e in entries if e.kind == "debit"), D(0))
     assert total_cost == len(distinct) * CALL_PRICE
+    customer, wallet = await ledger.account()
     assert wallet.balance == sum((e.amount for e in entries), D(0))
-    assert wallet.balance == D("100.00") - len(distinct) * CALL_PRICE
+    assert wallet.balance == D("50.00") - len(distinct) * CALL_PRICE
     # Each transaction continued from the previous one's balance.
-    assert [e.balance_after for e in entries] == list(_running(e.amount for e in entries))
+    assert [e.balance_after for e in entries] == _running(e.amount for e in entries)
+    # One lifecycle message per crossing, not one per event.
+    assert wallet.debt == D("7.60") and not wallet.entitled
+    assert customer.status == CustomerStatus.cut_off
+    assert Counter(await ledger.outbox()) == {"restored": 1, "threshold": 1, "zero": 1}
     assert await check(ledger.db) == []
 
 
-def _running(amounts: object) -> list[Decimal]:
+def _running(amounts: Iterable[Decimal]) -> list[Decimal]:
     total, out = D(0), []
-    for amount in amounts:  # type: ignore[attr-defined]
+    for amount in amounts:
         total += amount
         out.append(total)
     return out
@@ -126,7 +133,7 @@ async def hold_race(ledger: Ledger, holds: int = 100) -> None:
     await ledger.grant("10.00")
     gate = asyncio.Event()
 
-    async def one() -> Hold | None:
+    async def one() -> HoldRow | None:
         await gate.wait()
         try:
             return await service.hold(ledger.db, ledger.customer, amount=D("1.00"), ttl_seconds=600)

@@ -180,19 +180,20 @@ async def test_row_for_a_missing_workflow_is_retried_not_dropped(
     assert kinds(state, "restored") == ["restored"]
 
 
-async def test_two_relays_on_postgres_send_each_row_once_and_in_order(
+async def test_three_relays_on_postgres_send_each_row_once_and_in_order(
     stack: Stack, pg_db: Database, unique_id: str
 ) -> None:
+    count = 60
     await sign_up(stack, unique_id)
     customer_id = await mirror_customer(pg_db, unique_id)
-    ids = await write_threshold_rows(pg_db, unique_id, customer_id, count=40)
+    ids = await write_threshold_rows(pg_db, unique_id, customer_id, count=count)
 
     stop = asyncio.Event()
-    relays = [OutboxRelay(pg_db, stack.client, poll_interval=0.01, batch_size=7) for _ in "ab"]
+    relays = [OutboxRelay(pg_db, stack.client, poll_interval=0.01, batch_size=5) for _ in "abc"]
     running = [asyncio.create_task(relay.run(stop)) for relay in relays]
     try:
         state = await state_when(
-            stack, unique_id, lambda s: len(kinds(s, "threshold")) == 40, "40 notices"
+            stack, unique_id, lambda s: len(kinds(s, "threshold")) == count, "all notices"
         )
         await eventually(
             lambda: outbox_rows(pg_db, unique_id),
@@ -203,10 +204,10 @@ async def test_two_relays_on_postgres_send_each_row_once_and_in_order(
         stop.set()
         await asyncio.gather(*running)
 
-    assert await ledger_notice_signals(stack, unique_id) == 40
+    assert await ledger_notice_signals(stack, unique_id) == count
     assert [m for m in state.processed_message_ids if m.startswith("threshold-")] == ids
     available = [e.message.split()[1] for e in state.timeline if e.kind == "threshold"]
-    assert available == [str(n) for n in range(40)]
+    assert available == [str(n) for n in range(count)]
 
 
 async def test_expired_hold_is_released_by_the_relay_sweep(stack: Stack, unique_id: str) -> None:
