@@ -1,12 +1,10 @@
 """Request dependencies: settings, database, Temporal client, API-key auth."""
 
 import asyncio
-import secrets
 from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import Depends, Request
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio.client import Client
 
@@ -55,23 +53,6 @@ async def get_temporal(request: Request) -> Client:
         return await connection.get()
     except RuntimeError as err:
         raise ApiError(503, "temporal_unavailable", f"Temporal is unreachable: {err}") from err
-
-
-_bearer = HTTPBearer(auto_error=False, description="Creditgate API key")
-
-
-async def require_api_key(
-    settings: Annotated[Settings, Depends(get_settings_dep)],
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> None:
-    supplied = credentials.credentials if credentials else ""
-    if not secrets.compare_digest(supplied.encode(), settings.api_key.encode()):
-        raise ApiError(
-            401,
-            "unauthorized",
-            "missing or invalid API key (send Authorization: Bearer <key>)",
-            headers={"WWW-Authenticate": "Bearer"},
-        )
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]

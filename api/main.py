@@ -3,13 +3,14 @@
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse
 from temporalio.client import Client
 
 from api import errors
+from api.auth import ApiKeyAuth, document_security
 from api.body_limit import ContentLengthLimit
-from api.deps import TemporalConnection, require_api_key
+from api.deps import TemporalConnection
 from api.routes import customers, health, ledger, plans
 from creditgate import __version__
 from creditgate.db import Database
@@ -53,13 +54,15 @@ def create_app(
     )
     errors.install(app)
     app.add_middleware(ContentLengthLimit, max_bytes=MAX_BODY_BYTES)
+    app.add_middleware(ApiKeyAuth, api_key=settings.api_key)
     app.add_exception_handler(LedgerError, _ledger_error)
-    v1 = APIRouter(prefix="/v1", dependencies=[Depends(require_api_key)])
+    v1 = APIRouter(prefix="/v1")
     v1.include_router(plans.router)
     v1.include_router(customers.router)
     v1.include_router(ledger.router)
     app.include_router(v1)
     app.include_router(health.router)
+    document_security(app)
     return app
 
 

@@ -4,9 +4,9 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query, Response, status
+from fastapi import APIRouter, Header, Query, Request, Response, status
 
-from api.deps import DbDep, SessionDep, SettingsDep
+from api.deps import DbDep, SessionDep
 from api.errors import ApiError
 from api.ledger_schemas import (
     BalancePublic,
@@ -42,7 +42,7 @@ async def _customer(session: SessionDep, external_id: str) -> CustomerWithWallet
 
 
 @router.post("/events", response_model=EventBatchResult, response_model_exclude_none=True)
-async def record_events(body: EventBatch, db: DbDep, settings: SettingsDep) -> Response:
+async def record_events(body: EventBatch, request: Request) -> Response:
     """Rate and debit 1 to 1,000 usage events now; each gets its own result.
 
     ``sum`` and ``count`` meters are priced per event in real time; ``max``, ``last`` and
@@ -60,7 +60,10 @@ async def record_events(body: EventBatch, db: DbDep, settings: SettingsDep) -> R
         )
         for e in body.events
     ]
-    results = await service.ingest(db, events, timedelta(days=settings.backdating_days))
+    # The hot path reads app state directly instead of resolving dependencies.
+    state = request.app.state
+    backdating = timedelta(days=state.settings.backdating_days)
+    results = await service.ingest(state.db, events, backdating)
     answer = EventBatchResult(
         results=[
             EventResultOut(
@@ -78,9 +81,9 @@ async def record_events(body: EventBatch, db: DbDep, settings: SettingsDep) -> R
 
 
 @router.get("/customers/{external_id}/balance", response_model=BalancePublic)
-async def read_balance(external_id: ExternalId, db: DbDep) -> Response:
+async def read_balance(external_id: ExternalId, request: Request) -> Response:
     """Available, held, debt and entitlement, with the active grants in burn-down order."""
-    found = await reads.balance(db, external_id)
+    found = await reads.balance(request.app.state.db, external_id)
     if found is None:
         raise ApiError(404, "not_found", f"no customer with external_id {external_id!r}")
     wallet, grants = found

@@ -1,0 +1,65 @@
+"""Bearer API-key check for every ``/v1`` route, as ASGI middleware.
+
+A middleware rather than a FastAPI dependency: it runs before routing and body parsing, so a
+request without a valid key costs almost nothing, and the hot path resolves no dependency.
+"""
+
+import secrets
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from api.errors import error_response
+
+PROTECTED_PREFIX = "/v1/"
+SCHEME = "ApiKey"
+
+
+class ApiKeyAuth:
+    def __init__(self, app: ASGIApp, api_key: str) -> None:
+        self.app = app
+        self.expected = api_key.encode()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"].startswith(PROTECTED_PREFIX):
+            supplied = b""
+            for name, value in scope["headers"]:
+                if name == b"authorization":
+                    scheme, _, token = value.partition(b" ")
+                    if scheme.lower() == b"bearer":
+                        supplied = token.strip()
+                    break
+            if not secrets.compare_digest(supplied, self.expected):
+                response = error_response(
+                    401,
+                    "unauthorized",
+                    "missing or invalid API key (send Authorization: Bearer <key>)",
+                    headers={"WWW-Authenticate": "Bearer"},
+                )
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+def document_security(app: FastAPI) -> None:
+    """Show the bearer scheme on every /v1 operation in the OpenAPI document and /docs."""
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = get_openapi(
+            title=app.title, version=app.version, summary=app.summary, routes=app.routes
+        )
+        schema.setdefault("components", {})["securitySchemes"] = {
+            SCHEME: {"type": "http", "scheme": "bearer", "description": "Creditgate API key"}
+        }
+        for path, operations in schema.get("paths", {}).items():
+            if path.startswith(PROTECTED_PREFIX):
+                for operation in operations.values():
+                    operation["security"] = [{SCHEME: []}]
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
