@@ -296,8 +296,8 @@ class DevStack:
             "Try (the README walks through plans, credits, usage and holds):",
             f"  curl -s -X POST {self.api_url()}/v1/customers -H 'Authorization: Bearer {key}' \\",
             "       -H 'Content-Type: application/json' \\",
-            "       -d '{\"external_id\": \"user_demo\", \"name\": \"Demo\", "
-            "\"email\": \"demo@example.com\"}'",
+            '       -d \'{"external_id": "user_demo", "name": "Demo", '
+            '"email": "demo@example.com"}\'',
             "",
             "Ctrl-C stops everything.",
         ]

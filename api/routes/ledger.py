@@ -65,16 +65,7 @@ async def record_events(body: EventBatch, request: Request) -> Response:
     backdating = timedelta(days=state.settings.backdating_days)
     results = await service.ingest(state.db, events, backdating)
     answer = EventBatchResult(
-        results=[
-            EventResultOut(
-                id=r.id,
-                status=r.status,
-                cost=r.cost,
-                balance_after=r.balance_after,
-                reason=r.reason,
-            )
-            for r in results
-        ]
+        results=[EventResultOut.model_validate(r, from_attributes=True) for r in results]
     )
     # Serialized once here; returning the model would validate it again.
     return Response(answer.model_dump_json(exclude_none=True), media_type="application/json")
@@ -214,17 +205,7 @@ async def read_usage(
         start=start,
         end=end,
         group_by=group_by or [],
-        usage=[
-            UsageLine(
-                meter=g.meter,
-                aggregation=g.aggregation,
-                dimensions=g.dimensions,
-                quantity=g.quantity,
-                cost=g.cost,
-                events=g.events,
-            )
-            for g in groups
-        ],
+        usage=[UsageLine.model_validate(g, from_attributes=True) for g in groups],
         total_cost=sum((g.cost for g in groups), Decimal(0)),
     )
 

@@ -9,7 +9,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import Select, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from creditgate.ledger import tables as t
@@ -65,22 +65,20 @@ _INSERT_OUTBOX = t.outbox.insert()
 _LOCK_BASE = select(*_LOCK_COLUMNS).join_from(
     t.customers, t.wallets, t.wallets.c.customer_id == t.customers.c.id
 )
+
+
+def _lock_statement(by_external_id: bool, postgres: bool) -> Select[Any]:
+    key = t.customers.c.external_id if by_external_id else t.customers.c.id
+    statement = _LOCK_BASE.where(key == bindparam("key"))
+    if postgres:
+        statement = statement.with_for_update(of=(t.customers, t.wallets), key_share=True)
+    return statement
+
+
 # Statements are built once: building and cache-keying a statement per call cost more CPU
 # than running it.
 _LOCKS = {
-    (by_external_id, postgres): (
-        _LOCK_BASE.where(
-            t.customers.c.external_id == bindparam("key")
-            if by_external_id
-            else t.customers.c.id == bindparam("key")
-        ).with_for_update(of=(t.customers, t.wallets), key_share=True)
-        if postgres
-        else _LOCK_BASE.where(
-            t.customers.c.external_id == bindparam("key")
-            if by_external_id
-            else t.customers.c.id == bindparam("key")
-        )
-    )
+    (by_external_id, postgres): _lock_statement(by_external_id, postgres)
     for by_external_id in (True, False)
     for postgres in (True, False)
 }
