@@ -2,6 +2,7 @@
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse
@@ -14,6 +15,7 @@ from api.deps import TemporalConnection
 from api.routes import customers, health, ledger, plans
 from creditgate import __version__
 from creditgate.db import Database
+from creditgate.ledger.batcher import IngestBatcher
 from creditgate.ledger.errors import LedgerError
 from creditgate.settings import Settings, get_settings
 
@@ -38,6 +40,7 @@ def create_app(
         owned_db = db is None
         app.state.settings = settings
         app.state.db = db or Database(settings.database_url)
+        app.state.ingest = IngestBatcher(app.state.db, timedelta(days=settings.backdating_days))
         app.state.temporal = TemporalConnection(settings, temporal_client)
         yield
         if owned_db:

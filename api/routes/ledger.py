@@ -60,10 +60,9 @@ async def record_events(body: EventBatch, request: Request) -> Response:
         )
         for e in body.events
     ]
-    # The hot path reads app state directly instead of resolving dependencies.
-    state = request.app.state
-    backdating = timedelta(days=state.settings.backdating_days)
-    results = await service.ingest(state.db, events, backdating)
+    # Concurrent requests share ledger transactions (group commit, see IngestBatcher); the
+    # hot path reads app state directly instead of resolving dependencies.
+    results = await request.app.state.ingest.submit(events)
     answer = EventBatchResult(
         results=[EventResultOut.model_validate(r, from_attributes=True) for r in results]
     )

@@ -1,6 +1,6 @@
 """A customer's wallet locked for one ledger transaction, and everything booked through it.
 
-Changes are collected in memory and written in a few statements by ``Account.commit``.
+Changes are collected in memory (``Writes``) and written in a few statements at the end.
 """
 
 import uuid
@@ -9,12 +9,13 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Select, bindparam, select, update
+from sqlalchemy import Select, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from creditgate.ledger import tables as t
 from creditgate.ledger.burn import Lot, burn_key
 from creditgate.ledger.tables import GrantRow, HoldRow
+from creditgate.ledger.writes import Writes
 
 ZERO = Decimal(0)
 
@@ -32,36 +33,10 @@ _LOCK_COLUMNS = (
     t.wallets.c.currency,
     t.wallets.c.recharge_threshold,
 )
-_GRANT_UPDATE = (
-    update(t.grants)
-    .where(t.grants.c.id == bindparam("grant_id"))
-    .values(
-        remaining=bindparam("remaining"),
-        status=bindparam("status"),
-        expired_amount=bindparam("expired_amount"),
-    )
-)
 _ACTIVE_GRANTS = select(t.grants).where(
-    t.grants.c.customer_id == bindparam("customer_id"), t.grants.c.status == "active"
+    t.grants.c.customer_id.in_(bindparam("customer_ids", expanding=True)),
+    t.grants.c.status == "active",
 )
-_WALLET_UPDATE = (
-    update(t.wallets)
-    .where(t.wallets.c.customer_id == bindparam("wallet_customer_id"))
-    .values(
-        balance=bindparam("balance"),
-        held=bindparam("held"),
-        entitled=bindparam("entitled"),
-        updated_at=bindparam("updated_at"),
-    )
-)
-_STATUS_UPDATE = (
-    update(t.customers)
-    .where(t.customers.c.id == bindparam("customer_id"))
-    .values(status=bindparam("status"))
-)
-_INSERT_EVENTS = t.usage_events.insert()
-_INSERT_ENTRIES = t.ledger_entries.insert()
-_INSERT_OUTBOX = t.outbox.insert()
 _LOCK_BASE = select(*_LOCK_COLUMNS).join_from(
     t.customers, t.wallets, t.wallets.c.customer_id == t.customers.c.id
 )
@@ -77,20 +52,21 @@ def _lock_statement(by_external_id: bool, postgres: bool) -> Select[Any]:
 
 # Statements are built once: building and cache-keying a statement per call cost more CPU
 # than running it.
+_MANY_LOCKS = {
+    postgres: (
+        _LOCK_BASE.where(t.customers.c.external_id.in_(bindparam("keys", expanding=True)))
+        .order_by(t.customers.c.id)
+        .with_for_update(of=(t.customers, t.wallets), key_share=True)
+        if postgres
+        else _LOCK_BASE.where(t.customers.c.external_id.in_(bindparam("keys", expanding=True)))
+    )
+    for postgres in (True, False)
+}
 _LOCKS = {
     (by_external_id, postgres): _lock_statement(by_external_id, postgres)
     for by_external_id in (True, False)
     for postgres in (True, False)
 }
-_HOLD_UPDATE = (
-    update(t.holds)
-    .where(t.holds.c.id == bindparam("hold_id"))
-    .values(
-        remaining=bindparam("remaining"),
-        status=bindparam("status"),
-        closed_at=bindparam("closed_at"),
-    )
-)
 
 
 @dataclass
@@ -119,11 +95,7 @@ class Account:
     start_status: str = ""
     start_entitled: bool = False
     _grants: list[GrantRow] | None = field(default=None, repr=False)
-    _dirty_grants: dict[int, GrantRow] = field(default_factory=dict, repr=False)
-    _dirty_holds: dict[str, HoldRow] = field(default_factory=dict, repr=False)
-    _entries: list[dict[str, Any]] = field(default_factory=list, repr=False)
-    _events: list[dict[str, Any]] = field(default_factory=list, repr=False)
-    _outbox: list[dict[str, Any]] = field(default_factory=list, repr=False)
+    writes: Writes = field(default_factory=Writes, repr=False)
 
     @property
     def available(self) -> Decimal:
@@ -137,12 +109,16 @@ class Account:
     async def active_grants(self) -> list[GrantRow]:
         """Active grants in burn-down order (loaded once per transaction)."""
         if self._grants is None:
-            rows = await self.conn.execute(_ACTIVE_GRANTS, {"customer_id": self.customer_id})
-            self._grants = sorted((GrantRow.of(r) for r in rows), key=lambda g: burn_key(lot(g)))
+            rows = await self.conn.execute(_ACTIVE_GRANTS, {"customer_ids": [self.customer_id]})
+            self.set_grants([GrantRow.of(r) for r in rows])
+        assert self._grants is not None
         return self._grants
 
+    def set_grants(self, grants: list[GrantRow]) -> None:
+        self._grants = sorted(grants, key=lambda g: burn_key(lot(g)))
+
     def grant_changed(self, grant: GrantRow) -> None:
-        self._dirty_grants[grant.id] = grant
+        self.writes.grants[grant.id] = grant
         if grant.status != "active" and self._grants is not None:
             self._grants = [g for g in self._grants if g.id != grant.id]
 
@@ -152,12 +128,12 @@ class Account:
             self._grants.sort(key=lambda g: burn_key(lot(g)))
 
     def hold_changed(self, hold: HoldRow) -> None:
-        self._dirty_holds[hold.id] = hold
+        self.writes.holds[hold.id] = hold
 
     def book(self, kind: str, amount: Decimal, **fields: Any) -> None:
         """Append a ledger entry and move the balance by ``amount``."""
         self.balance += amount
-        self._entries.append(
+        self.writes.entries.append(
             {
                 "customer_id": self.customer_id,
                 "kind": kind,
@@ -173,11 +149,11 @@ class Account:
         )
 
     def record_event(self, row: dict[str, Any]) -> None:
-        self._events.append(row)
+        self.writes.events.append(row)
 
     def notify(self, kind: str, payload: dict[str, Any] | None = None) -> None:
         """Queue a lifecycle message for the customer's workflow (sent by the outbox relay)."""
-        self._outbox.append(
+        self.writes.outbox.append(
             {
                 "message_id": f"{kind}-{uuid.uuid4().hex}",
                 "customer_id": self.customer_id,
@@ -211,61 +187,30 @@ class Account:
                 "threshold", {"available": str(self.available), "threshold": str(threshold)}
             )
 
-    async def commit(self) -> None:
-        """Decide crossings, then write everything collected (the caller commits)."""
+    def finish(self) -> None:
+        """Decide crossings and stage the wallet and status writes (flushed with the rest)."""
         self._crossings()
-        conn = self.conn
-        if self._dirty_grants:
-            await conn.execute(
-                _GRANT_UPDATE,
-                [
-                    {
-                        "grant_id": g.id,
-                        "remaining": g.remaining,
-                        "status": g.status,
-                        "expired_amount": g.expired_amount,
-                    }
-                    for g in self._dirty_grants.values()
-                ],
-            )
-        if self._dirty_holds:
-            await conn.execute(
-                _HOLD_UPDATE,
-                [
-                    {
-                        "hold_id": h.id,
-                        "remaining": h.remaining,
-                        "status": h.status,
-                        "closed_at": h.closed_at,
-                    }
-                    for h in self._dirty_holds.values()
-                ],
-            )
-        if self._events:
-            await conn.execute(_INSERT_EVENTS, self._events)
-        if self._entries:
-            await conn.execute(_INSERT_ENTRIES, self._entries)
-        if self._outbox:
-            await conn.execute(_INSERT_OUTBOX, self._outbox)
         if (
             self.balance != self.start_balance
             or self.held != self.start_held
             or self.entitled != self.start_entitled
         ):
-            await conn.execute(
-                _WALLET_UPDATE,
+            self.writes.wallets.append(
                 {
                     "wallet_customer_id": self.customer_id,
                     "balance": self.balance,
                     "held": self.held,
                     "entitled": self.entitled,
                     "updated_at": self.now,
-                },
+                }
             )
         if self.status != self.start_status:
-            await conn.execute(
-                _STATUS_UPDATE, {"customer_id": self.customer_id, "status": self.status}
-            )
+            self.writes.statuses.append({"customer_id": self.customer_id, "status": self.status})
+
+    async def commit(self) -> None:
+        """``finish`` and write everything collected (the caller commits the transaction)."""
+        self.finish()
+        await self.writes.flush(self.conn)
 
 
 def lot(grant: GrantRow) -> Lot:
@@ -285,10 +230,14 @@ async def lock_account(
     row = (await conn.execute(query, {"key": key})).first()
     if row is None:
         return None
-    m = row._mapping
+    return _account(conn, now, row._mapping, Writes())
+
+
+def _account(conn: AsyncConnection, now: datetime, m: Any, writes: Writes) -> Account:
     account = Account(
         conn=conn,
         now=now,
+        writes=writes,
         customer_id=m["id"],
         external_id=m["external_id"],
         workflow_id=m["workflow_id"],
@@ -308,6 +257,25 @@ async def lock_account(
     account.start_status = account.status
     account.start_entitled = account.entitled
     return account
+
+
+async def lock_accounts(
+    conn: AsyncConnection, now: datetime, external_ids: list[str]
+) -> dict[str, Account]:
+    """Lock several customers at once (in id order, so concurrent batches cannot deadlock),
+    with their active grants loaded; they share one ``Writes``."""
+    postgres = conn.dialect.name == "postgresql"
+    rows = (await conn.execute(_MANY_LOCKS[postgres], {"keys": sorted(set(external_ids))})).all()
+    writes = Writes()
+    accounts = {r._mapping["external_id"]: _account(conn, now, r._mapping, writes) for r in rows}
+    if accounts:
+        by_id = {a.customer_id: a for a in accounts.values()}
+        grants: dict[int, list[GrantRow]] = {cid: [] for cid in by_id}
+        for g in await conn.execute(_ACTIVE_GRANTS, {"customer_ids": list(by_id)}):
+            grants[g._mapping["customer_id"]].append(GrantRow.of(g))
+        for cid, account in by_id.items():
+            account.set_grants(grants[cid])
+    return accounts
 
 
 async def expire_due(account: Account) -> list[GrantRow]:
@@ -335,7 +303,7 @@ async def active_holds(account: Account) -> list[HoldRow]:
         )
     )
     # Holds changed earlier in this transaction are not written yet: use those versions.
-    current = [account._dirty_holds.get(r._mapping["id"]) or HoldRow.of(r) for r in rows]
+    current = [account.writes.holds.get(r._mapping["id"]) or HoldRow.of(r) for r in rows]
     return [h for h in current if h.status == "active"]
 
 

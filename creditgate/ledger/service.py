@@ -10,13 +10,25 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from creditgate import plans
 from creditgate.db import Database
 from creditgate.ledger import tables as t
-from creditgate.ledger.accounts import Account, expire_due, expire_holds, lock_account
+from creditgate.ledger.accounts import (
+    Account,
+    expire_due,
+    expire_holds,
+    lock_account,
+    lock_accounts,
+)
 from creditgate.ledger.errors import LedgerError, NotFound
 from creditgate.ledger.grants import GrantOutcome, GrantSpec, add_grant
 from creditgate.ledger.holds import place_hold, release
 from creditgate.ledger.retry import on_dead_connection
 from creditgate.ledger.tables import GrantRow, HoldRow
-from creditgate.ledger.usage import UsageIn, UsageResult, record_usage, rejected
+from creditgate.ledger.usage import (
+    UsageIn,
+    UsageResult,
+    already_recorded,
+    record_usage,
+    rejected,
+)
 from creditgate.pricing import rating
 from creditgate.pricing.plan import PlanDefinition
 
@@ -30,32 +42,37 @@ def utcnow() -> datetime:
 async def ingest(
     db: Database, events: Sequence[UsageIn], backdating: timedelta = DEFAULT_BACKDATING
 ) -> list[UsageResult]:
-    """Rate and debit a batch: one transaction per customer in it; results in input order."""
+    """Rate and debit a batch in one transaction (every customer in it locked, in id order);
+    results in input order."""
     now = utcnow()
     by_customer: dict[str, list[int]] = {}
     for index, event in enumerate(events):
         by_customer.setdefault(event.customer, []).append(index)
-    results: list[UsageResult | None] = [None] * len(events)
-    for external_id, indexes in by_customer.items():
-        batch = [events[i] for i in indexes]
 
-        async def debit(
-            external_id: str = external_id, batch: list[UsageIn] = batch
-        ) -> list[UsageResult]:
-            async with db.write() as conn:
-                account = await lock_account(conn, now, external_id=external_id)
+    async def debit() -> list[UsageResult]:
+        results: list[UsageResult | None] = [None] * len(events)
+        async with db.write() as conn:
+            accounts = await lock_accounts(conn, now, list(by_customer))
+            seen = await already_recorded(conn, accounts, events)
+            for external_id, indexes in by_customer.items():
+                batch = [events[i] for i in indexes]
+                account = accounts.get(external_id)
                 if account is None:
-                    return [rejected(e, f"unknown customer {external_id!r}") for e in batch]
-                await expire_due(account)
-                plan = await _plan_of(conn, account)
-                out = await record_usage(account, plan, batch, backdating)
-                await account.commit()
-                return out
+                    out = [rejected(e, f"unknown customer {external_id!r}") for e in batch]
+                else:
+                    await expire_due(account)
+                    plan = await _plan_of(conn, account)
+                    out = await record_usage(
+                        account, plan, batch, backdating, seen.get(account.customer_id, {})
+                    )
+                    account.finish()
+                for i, result in zip(indexes, out, strict=True):
+                    results[i] = result
+            if accounts:
+                await next(iter(accounts.values())).writes.flush(conn)
+        return [r for r in results if r is not None]
 
-        out = await on_dead_connection(debit)
-        for i, result in zip(indexes, out, strict=True):
-            results[i] = result
-    return [r for r in results if r is not None]
+    return await on_dead_connection(debit)
 
 
 async def _plan_of(conn: AsyncConnection, account: Account) -> PlanDefinition:
@@ -122,7 +139,7 @@ async def release_hold(db: Database, hold_id: str) -> HoldRow:
         assert account is not None
         await expire_due(account)
         row = (await conn.execute(select(t.holds).where(t.holds.c.id == hold_id))).one()
-        found = account._dirty_holds.get(hold_id) or HoldRow.of(row)
+        found = account.writes.holds.get(hold_id) or HoldRow.of(row)
         result = release(account, found)
         await account.commit()
     return result

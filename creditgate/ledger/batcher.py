@@ -1,0 +1,71 @@
+"""Group commit for usage events: concurrent requests share ledger transactions.
+
+While a transaction is in flight, requests that arrive queue up; the next transaction takes
+all of them (up to ``max_events``). Idle, a request is its own batch and waits for nothing;
+under load the per-transaction cost (locks, round trips, commit) is paid once per batch
+instead of once per request. Each request still gets its own per-event results, and
+everything is decided under the same locks and rules as ``service.ingest``.
+"""
+
+import asyncio
+from collections import deque
+from datetime import timedelta
+
+from creditgate.db import Database
+from creditgate.ledger import service
+from creditgate.ledger.usage import UsageIn, UsageResult
+
+Pending = tuple[list[UsageIn], asyncio.Future[list[UsageResult]]]
+
+
+class IngestBatcher:
+    def __init__(
+        self,
+        db: Database,
+        backdating: timedelta = service.DEFAULT_BACKDATING,
+        max_events: int = 1000,
+        concurrency: int = 4,
+    ) -> None:
+        self.db = db
+        self.backdating = backdating
+        self.max_events = max_events
+        # Transactions in flight at once (PostgreSQL runs them in parallel; on SQLite they
+        # queue on the write lock).
+        self.concurrency = concurrency
+        self._queue: deque[Pending] = deque()
+        self._drainers: set[asyncio.Task[None]] = set()
+
+    async def submit(self, events: list[UsageIn]) -> list[UsageResult]:
+        future: asyncio.Future[list[UsageResult]] = asyncio.get_running_loop().create_future()
+        self._queue.append((events, future))
+        if len(self._drainers) < self.concurrency:
+            task = asyncio.create_task(self._drain())
+            self._drainers.add(task)
+            task.add_done_callback(self._drainers.discard)
+        return await future
+
+    def _take(self) -> list[Pending]:
+        taken: list[Pending] = []
+        size = 0
+        while self._queue and (not taken or size + len(self._queue[0][0]) <= self.max_events):
+            events, future = self._queue.popleft()
+            taken.append((events, future))
+            size += len(events)
+        return taken
+
+    async def _drain(self) -> None:
+        while taken := self._take():
+            batch = [event for events, _ in taken for event in events]
+            try:
+                results = await service.ingest(self.db, batch, self.backdating)
+            except Exception as err:  # every request of the batch gets the error
+                for _, future in taken:
+                    if not future.done():
+                        future.set_exception(err)
+                continue
+            start = 0
+            for events, future in taken:
+                # A request whose client went away is still debited: accepted is accepted.
+                if not future.done():
+                    future.set_result(results[start : start + len(events)])
+                start += len(events)
