@@ -1,0 +1,94 @@
+"""Group commit on PostgreSQL: concurrent requests sharing ledger transactions give every
+request its own correct results, debit each id once, and cannot deadlock."""
+
+import asyncio
+import random
+from collections import Counter
+from collections.abc import AsyncIterator
+from decimal import Decimal
+
+import pytest
+from sqlmodel import col, func, select
+
+from creditgate.checker import check
+from creditgate.ledger.batcher import IngestBatcher
+from creditgate.ledger.usage import UsageIn, UsageResult
+from creditgate.migrate import upgrade
+from creditgate.models import LedgerEntry
+from tests.ledger.support import CALL_PRICE, Ledger, make_ledger
+
+REQUESTS = 400
+CUSTOMERS = 6
+
+
+@pytest.fixture
+async def ledger(pg_url: str) -> AsyncIterator[Ledger]:
+    await asyncio.to_thread(upgrade, pg_url)
+    made = await make_ledger(pg_url, customers=CUSTOMERS, pool_size=20, max_overflow=20)
+    yield made
+    await made.db.dispose()
+
+
+async def test_concurrent_requests_share_transactions_correctly(ledger: Ledger) -> None:
+    for customer in ledger.customers:
+        await ledger.grant("100.00", customer)
+    rng = random.Random(3)
+    # Requests of 1–5 events over several customers each, with ids repeated across requests
+    # (another request's, or one already sent), in random arrival order.
+    requests: list[list[UsageIn]] = []
+    for r in range(REQUESTS):
+        events = []
+        for k in range(rng.randint(1, 5)):
+            customer = rng.choice(ledger.customers)
+            event_id = f"r{r}-{k}" if rng.random() > 0.2 else f"r{rng.randrange(REQUESTS)}-0"
+            events.append(UsageIn(id=event_id, customer=customer, event_type="api_call"))
+        requests.append(events)
+    batcher = IngestBatcher(ledger.db, concurrency=4)
+
+    answers = await asyncio.wait_for(
+        asyncio.gather(*(batcher.submit(events) for events in requests)), timeout=120
+    )
+
+    debited: Counter[tuple[str, str]] = Counter()
+    for events, results in zip(requests, answers, strict=True):
+        assert [r.id for r in results] == [e.id for e in events]
+        for event, result in zip(events, results, strict=True):
+            assert result.status in ("debited", "duplicate"), result
+            assert result.cost == CALL_PRICE
+            if result.status == "debited":
+                debited[(event.customer, event.id)] += 1
+    assert set(debited.values()) == {1}
+    distinct = {(e.customer, e.id) for events in requests for e in events}
+    assert set(debited) == distinct
+
+    for customer in ledger.customers:
+        ours = sum(1 for c, _ in distinct if c == customer)
+        wallet = await ledger.wallet(customer)
+        assert wallet.balance == Decimal("100.00") - ours * CALL_PRICE
+    async with ledger.db.session() as session:
+        debits = (
+            await session.exec(
+                select(func.count())
+                .select_from(LedgerEntry)
+                .where(col(LedgerEntry.kind) == "debit")
+            )
+        ).one()
+    assert debits == len(distinct)
+    assert await check(ledger.db) == []
+
+
+async def test_rejections_stay_per_event_inside_a_shared_batch(ledger: Ledger) -> None:
+    await ledger.grant("1.00")
+    batcher = IngestBatcher(ledger.db)
+    ok: list[UsageResult] = await batcher.submit(
+        [UsageIn(id="fine", customer=ledger.customer, event_type="api_call")]
+    )
+    assert ok[0].status == "debited"
+    # An unknown customer is a per-event rejection, not a failure of the batch.
+    mixed = await asyncio.gather(
+        batcher.submit([UsageIn(id="x", customer="nobody", event_type="api_call")]),
+        batcher.submit([UsageIn(id="y", customer=ledger.customer, event_type="api_call")]),
+    )
+    assert mixed[0][0].status == "rejected" and "unknown customer" in (mixed[0][0].reason or "")
+    assert mixed[1][0].status == "debited"
+    assert await check(ledger.db) == []
