@@ -26,15 +26,18 @@ decimal.DefaultContext.prec = CONTEXT.prec
 decimal.getcontext().prec = CONTEXT.prec
 
 
+_ZERO = Decimal(0)
+_ONE = Decimal(1)
+
+
 def normalize(value: Decimal) -> Decimal:
     """Quantize to the stored scale and drop trailing zeros for display."""
     q = value.quantize(QUANTUM, context=CONTEXT)
-    if q == 0:
-        return Decimal(0)
-    text = format(q, "f")
-    if "." in text:
-        text = text.rstrip("0").rstrip(".")
-    return Decimal(text)
+    if not q:
+        return _ZERO
+    n = q.normalize(CONTEXT)
+    # normalize() writes whole numbers with a positive exponent (1E+2): keep them plain.
+    return n.quantize(_ONE, context=CONTEXT) if n == n.to_integral_value() else n
 
 
 def to_str(value: Decimal) -> str:
@@ -61,7 +64,9 @@ class Money(TypeDecorator[Decimal]):
         dec = value if isinstance(value, Decimal) else Decimal(str(value))
         if dialect.name == "sqlite":
             return to_str(dec)
-        return normalize(dec)
+        # NUMERIC(38, 18) takes the Decimal as it is; amounts are already at most 18 places
+        # (costs are quantized by pricing, inputs are validated), so nothing rounds here.
+        return dec
 
     def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
         if value is None:

@@ -142,7 +142,7 @@ class CustomerWorkflow:
             self.state.grant_expiries.pop(grant.grant_id, None)
             if self._remember(f"grant-expired:{grant.grant_id}"):
                 self._record(
-                    "grant_expired", f"grant {grant.grant_id} expired: {grant.amount} lost"
+                    "grant_expired", f"grant {grant.grant_id} expired: {grant.amount:f} lost"
                 )
         # Due grants that are gone otherwise (used up, voided) need no timer any more.
         for grant_id in due:

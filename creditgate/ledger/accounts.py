@@ -16,6 +16,7 @@ from creditgate.ledger import tables as t
 from creditgate.ledger.burn import Lot, burn_key
 from creditgate.ledger.tables import GrantRow, HoldRow
 from creditgate.ledger.writes import Writes
+from creditgate.money import to_str
 
 ZERO = Decimal(0)
 
@@ -176,15 +177,15 @@ class Account:
         if self.status != "closed":
             if was_entitled and not self.entitled:
                 self.status = "cut_off"
-                self.notify("zero", {"balance": str(self.balance)})
+                self.notify("zero", {"balance": to_str(self.balance)})
             elif self.entitled and not was_entitled:
                 if self.status == "cut_off":
                     self.status = "active"
-                self.notify("restored", {"balance": str(self.balance)})
+                self.notify("restored", {"balance": to_str(self.balance)})
         threshold = self.recharge_threshold
         if threshold is not None and self.start_available > threshold >= self.available:
             self.notify(
-                "threshold", {"available": str(self.available), "threshold": str(threshold)}
+                "threshold", {"available": to_str(self.available), "threshold": to_str(threshold)}
             )
 
     def finish(self) -> None:

@@ -10,6 +10,7 @@ from creditgate.ledger import tables as t
 from creditgate.ledger.accounts import ZERO, Account
 from creditgate.ledger.errors import LedgerError
 from creditgate.ledger.tables import GrantRow
+from creditgate.money import to_str
 
 SOURCES = frozenset({"purchase", "recharge", "promotional", "adjustment"})
 
@@ -72,7 +73,7 @@ async def add_grant(account: Account, spec: GrantSpec) -> GrantOutcome:
     grant = GrantRow(id=inserted.scalar_one(), **fields)  # type: ignore[arg-type]
     description = spec.reason or spec.source
     if debt_paid:
-        description += f" (paid {debt_paid} of debt first)"
+        description += f" (paid {to_str(debt_paid)} of debt first)"
     account.book("grant", spec.amount, grant_id=grant.id, description=description[:500])
     account.grant_added(grant)
     if grant.expires_at is not None and remaining > 0:
