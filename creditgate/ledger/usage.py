@@ -6,7 +6,8 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import Integer, String, any_, bindparam, select
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -28,12 +29,21 @@ FUTURE_TOLERANCE = timedelta(minutes=5)
 RUNNING_TOTAL = frozenset({"tiered_graduated", "tiered_volume", "package"})
 
 
-_SEEN = select(
+_SEEN_COLUMNS = select(
     t.usage_events.c.customer_id, t.usage_events.c.event_id, t.usage_events.c.cost
-).where(
-    t.usage_events.c.customer_id.in_(bindparam("customer_ids", expanding=True)),
-    t.usage_events.c.event_id.in_(bindparam("ids", expanding=True)),
 )
+# PostgreSQL takes the ids as two array parameters (one statement text, planned once, for any
+# batch size); an expanding IN list is rendered, compiled and planned anew per size.
+_SEEN = {
+    True: _SEEN_COLUMNS.where(
+        t.usage_events.c.customer_id == any_(bindparam("customer_ids", type_=ARRAY(Integer))),
+        t.usage_events.c.event_id == any_(bindparam("ids", type_=ARRAY(String))),
+    ),
+    False: _SEEN_COLUMNS.where(
+        t.usage_events.c.customer_id.in_(bindparam("customer_ids", expanding=True)),
+        t.usage_events.c.event_id.in_(bindparam("ids", expanding=True)),
+    ),
+}
 _HOLD = select(t.holds).where(t.holds.c.id == bindparam("hold_id"))
 
 
@@ -84,7 +94,7 @@ async def already_recorded(
     if not accounts:
         return {}
     rows = await conn.execute(
-        _SEEN,
+        _SEEN[conn.dialect.name == "postgresql"],
         {
             "customer_ids": [a.customer_id for a in accounts.values()],
             "ids": list({e.id for e in events}),

@@ -7,10 +7,11 @@ batch costs the same number of statements as a single event.
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import bindparam, update
+from sqlalchemy import Executable, bindparam, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from creditgate.ledger import tables as t
+from creditgate.ledger.bulk import BulkInsert
 from creditgate.ledger.tables import GrantRow, HoldRow
 
 # Statements are built once: building and cache-keying a statement per call cost more CPU
@@ -51,6 +52,10 @@ _STATUS_UPDATE = (
 _INSERT_EVENTS = t.usage_events.insert()
 _INSERT_ENTRIES = t.ledger_entries.insert()
 _INSERT_OUTBOX = t.outbox.insert()
+_EVENT_COLUMNS = [c.name for c in t.usage_events.columns if c.name != "id"]
+_ENTRY_COLUMNS = [c.name for c in t.ledger_entries.columns if c.name != "id"]
+_PG_EVENTS = BulkInsert(t.usage_events, _EVENT_COLUMNS)
+_PG_ENTRIES = BulkInsert(t.ledger_entries, _ENTRY_COLUMNS)
 
 
 @dataclass
@@ -90,13 +95,19 @@ class Writes:
                     for h in self.holds.values()
                 ],
             )
-        for statement, rows in (
-            (_INSERT_EVENTS, self.events),
-            (_INSERT_ENTRIES, self.entries),
+        if conn.dialect.name == "postgresql":
+            for bulk, rows in ((_PG_EVENTS, self.events), (_PG_ENTRIES, self.entries)):
+                if rows:
+                    await bulk.run(conn, rows)
+            statements: list[tuple[Executable, list[dict[str, Any]]]] = []
+        else:
+            statements = [(_INSERT_EVENTS, self.events), (_INSERT_ENTRIES, self.entries)]
+        statements += [
             (_INSERT_OUTBOX, self.outbox),
             (_WALLET_UPDATE, self.wallets),
             (_STATUS_UPDATE, self.statuses),
-        ):
+        ]
+        for statement, rows in statements:
             if rows:
                 await conn.execute(statement, rows)
         self.__init__()  # type: ignore[misc]
