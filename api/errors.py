@@ -63,7 +63,7 @@ async def _api_error(_: Request, exc: Exception) -> JSONResponse:
     return error_response(exc.status, exc.type, exc.message, headers=exc.headers, **exc.extra)
 
 
-def _sent_json(request: Request) -> bool:
+def sent_json(request: Request) -> bool:
     media = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
     return media == "application/json" or (
         media.startswith("application/") and media.endswith("+json")
@@ -75,7 +75,7 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     errors = list(exc.errors())
     if any(e.get("type") == "json_invalid" for e in errors):
         return error_response(400, "invalid_json", "request body is not valid JSON")
-    if not _sent_json(request) and any(tuple(e.get("loc", ())) == ("body",) for e in errors):
+    if not sent_json(request) and any(tuple(e.get("loc", ())) == ("body",) for e in errors):
         # FastAPI only parses JSON sent as JSON; say so instead of "not a valid object".
         return error_response(
             415, "unsupported_media_type", "send the body as JSON (Content-Type: application/json)"

@@ -12,6 +12,7 @@ from api import errors
 from api.auth import ApiKeyAuth, document_security
 from api.body_limit import ContentLengthLimit
 from api.deps import TemporalConnection
+from api.ledger_schemas import EventBatch
 from api.routes import customers, health, ledger, plans
 from creditgate import __version__
 from creditgate.db import Database
@@ -65,7 +66,7 @@ def create_app(
     v1.include_router(ledger.router)
     app.include_router(v1)
     app.include_router(health.router)
-    document_security(app)
+    document_security(app, extra_schemas=[EventBatch])
     return app
 
 

@@ -5,9 +5,11 @@ from decimal import Decimal
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Request, Response, status
+from fastapi.exceptions import RequestValidationError
+from pydantic import ValidationError
 
 from api.deps import DbDep, SessionDep
-from api.errors import ApiError
+from api.errors import ApiError, sent_json
 from api.ledger_schemas import (
     BalancePublic,
     EventBatch,
@@ -32,6 +34,7 @@ from creditgate.models import Customer
 from creditgate.periods import period_bounds
 
 router = APIRouter(tags=["usage and balance"])
+EVENT_BATCH_REF = "#/components/schemas/EventBatch"
 
 
 async def _customer(session: SessionDep, external_id: str) -> CustomerWithWallet:
@@ -41,14 +44,25 @@ async def _customer(session: SessionDep, external_id: str) -> CustomerWithWallet
     return stored
 
 
-@router.post("/events", response_model=EventBatchResult, response_model_exclude_none=True)
-async def record_events(body: EventBatch, request: Request) -> Response:
+@router.post(
+    "/events",
+    response_model=EventBatchResult,
+    response_model_exclude_none=True,
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": {"$ref": EVENT_BATCH_REF}}},
+        }
+    },
+)
+async def record_events(request: Request) -> Response:
     """Rate and debit 1 to 1,000 usage events now; each gets its own result.
 
     ``sum`` and ``count`` meters are priced per event in real time; ``max``, ``last`` and
     ``unique_count`` meters are recorded at zero cost and rated at period close. An ``id`` is
     idempotent per customer forever: a repeat answers ``duplicate`` and moves no money.
     """
+    body = await _event_batch(request)
     events = [
         UsageIn(
             id=e.id,
@@ -68,6 +82,20 @@ async def record_events(body: EventBatch, request: Request) -> Response:
     )
     # Serialized once here; returning the model would validate it again.
     return Response(answer.model_dump_json(exclude_none=True), media_type="application/json")
+
+
+async def _event_batch(request: Request) -> EventBatch:
+    """The body, parsed and validated by pydantic-core in one pass from the raw bytes (the
+    hot path; FastAPI would decode the JSON to Python objects first and validate those)."""
+    if not sent_json(request):
+        raise ApiError(
+            415, "unsupported_media_type", "send the body as JSON (Content-Type: application/json)"
+        )
+    try:
+        return EventBatch.model_validate_json(await request.body())
+    except ValidationError as err:
+        errors = [{**e, "loc": ("body", *e["loc"])} for e in err.errors()]
+        raise RequestValidationError(errors) from None
 
 
 @router.get("/customers/{external_id}/balance", response_model=BalancePublic)
