@@ -15,18 +15,9 @@ from creditgate.ledger import tables as t
 from creditgate.ledger.accounts import lot
 from creditgate.ledger.burn import burn_key
 from creditgate.ledger.tables import GrantRow
-from creditgate.models import Grant, LedgerEntry, UsageEvent
+from creditgate.models import LedgerEntry, UsageEvent
 from creditgate.pricing import rating
 from creditgate.pricing.plan import PlanDefinition
-
-
-async def active_grants(session: AsyncSession, customer_id: int) -> list[Grant]:
-    rows = await session.exec(
-        select(Grant)
-        .where(Grant.customer_id == customer_id, Grant.status == "active")
-        .order_by(col(Grant.priority), col(Grant.id))
-    )
-    return list(rows.all())
 
 
 @dataclass(frozen=True)
