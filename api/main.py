@@ -1,11 +1,13 @@
 """The FastAPI app (``uvicorn api.main:app``)."""
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import OperationalError
 from temporalio.client import Client
 
 from api import errors
@@ -21,12 +23,22 @@ from creditgate.ledger.errors import LedgerError
 from creditgate.settings import Settings, get_settings
 
 # 1,000 events with their properties fit well inside.
+log = logging.getLogger("creditgate.api")
+
 MAX_BODY_BYTES = 5 * 1024 * 1024
 
 
 async def _ledger_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, LedgerError)
     return errors.error_response(exc.status, exc.type, exc.message)
+
+
+async def _database_unavailable(_: Request, exc: Exception) -> JSONResponse:
+    # An outage, not a bug: the client may retry (event ids make retries safe).
+    log.warning("database unavailable: %s", exc)
+    return errors.error_response(
+        503, "database_unavailable", "the database is unreachable; retry shortly"
+    )
 
 
 def create_app(
@@ -60,6 +72,8 @@ def create_app(
     app.add_middleware(ContentLengthLimit, max_bytes=MAX_BODY_BYTES)
     app.add_middleware(ApiKeyAuth, api_key=settings.api_key)
     app.add_exception_handler(LedgerError, _ledger_error)
+    app.add_exception_handler(OperationalError, _database_unavailable)
+    app.add_exception_handler(ConnectionError, _database_unavailable)
     v1 = APIRouter(prefix="/v1")
     v1.include_router(plans.router)
     v1.include_router(customers.router)
