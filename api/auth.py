@@ -20,12 +20,19 @@ SCHEME = "ApiKey"
 
 
 class ApiKeyAuth:
-    def __init__(self, app: ASGIApp, api_key: str) -> None:
+    def __init__(self, app: ASGIApp, api_key: str, public: frozenset[str] | set[str] = frozenset()):
         self.app = app
         self.expected = api_key.encode()
+        # Routes with their own authentication (the Stripe webhook's signature).
+        self.public = frozenset(public)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["path"].startswith(PROTECTED_PREFIX):
+        path = scope.get("path", "")
+        if (
+            scope["type"] == "http"
+            and path.startswith(PROTECTED_PREFIX)
+            and path not in self.public
+        ):
             supplied = b""
             for name, value in scope["headers"]:
                 if name == b"authorization":
@@ -45,7 +52,11 @@ class ApiKeyAuth:
         await self.app(scope, receive, send)
 
 
-def document_security(app: FastAPI, extra_schemas: Sequence[type[BaseModel]] = ()) -> None:
+def document_security(
+    app: FastAPI,
+    extra_schemas: Sequence[type[BaseModel]] = (),
+    public: frozenset[str] | set[str] = frozenset(),
+) -> None:
     """Show the bearer scheme on every /v1 operation in the OpenAPI document and /docs."""
 
     def openapi() -> dict[str, Any]:
@@ -64,7 +75,7 @@ def document_security(app: FastAPI, extra_schemas: Sequence[type[BaseModel]] = (
             SCHEME: {"type": "http", "scheme": "bearer", "description": "Creditgate API key"}
         }
         for path, operations in schema.get("paths", {}).items():
-            if path.startswith(PROTECTED_PREFIX):
+            if path.startswith(PROTECTED_PREFIX) and path not in public:
                 for operation in operations.values():
                     operation["security"] = [{SCHEME: []}]
         app.openapi_schema = schema

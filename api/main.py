@@ -15,7 +15,7 @@ from api.auth import ApiKeyAuth, document_security
 from api.body_limit import ContentLengthLimit
 from api.deps import TemporalConnection
 from api.ledger_schemas import EventBatch
-from api.routes import customers, health, ledger, plans
+from api.routes import customers, health, ledger, plans, stripe_webhook
 from creditgate import __version__
 from creditgate.db import Database
 from creditgate.ledger.batcher import IngestBatcher
@@ -70,7 +70,7 @@ def create_app(
     )
     errors.install(app)
     app.add_middleware(ContentLengthLimit, max_bytes=MAX_BODY_BYTES)
-    app.add_middleware(ApiKeyAuth, api_key=settings.api_key)
+    app.add_middleware(ApiKeyAuth, api_key=settings.api_key, public={stripe_webhook.PATH})
     app.add_exception_handler(LedgerError, _ledger_error)
     app.add_exception_handler(OperationalError, _database_unavailable)
     app.add_exception_handler(ConnectionError, _database_unavailable)
@@ -79,8 +79,9 @@ def create_app(
     v1.include_router(customers.router)
     v1.include_router(ledger.router)
     app.include_router(v1)
+    app.include_router(stripe_webhook.router)
     app.include_router(health.router)
-    document_security(app, extra_schemas=[EventBatch])
+    document_security(app, extra_schemas=[EventBatch], public={stripe_webhook.PATH})
     return app
 
 

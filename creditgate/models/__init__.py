@@ -10,6 +10,7 @@ from creditgate.models.ledger import (
     UsageEvent,
 )
 from creditgate.models.plan import Plan
+from creditgate.models.stripe_event import StripeEvent
 
 __all__ = [
     "Customer",
@@ -19,6 +20,7 @@ __all__ = [
     "LedgerEntry",
     "OutboxMessage",
     "Plan",
+    "StripeEvent",
     "UsageCounter",
     "UsageEvent",
     "Wallet",

@@ -1,0 +1,63 @@
+"""Stripe webhook events: verified, then stored once by event id."""
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import stripe
+from sqlalchemy.exc import IntegrityError
+
+from creditgate.db import Database
+from creditgate.models import StripeEvent
+
+# Stripe's own default: a signature older than this is refused (replays).
+TOLERANCE_SECONDS = 300
+
+
+class InvalidWebhook(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class Received:
+    id: str
+    type: str
+    duplicate: bool
+
+
+def verify(payload: bytes, signature: str | None, secret: str) -> dict[str, Any]:
+    """The event, if ``Stripe-Signature`` is valid for ``secret`` and recent; else raise."""
+    if not signature:
+        raise InvalidWebhook("missing Stripe-Signature header")
+    try:
+        stripe.WebhookSignature.verify_header(
+            payload.decode("utf-8"), signature, secret, TOLERANCE_SECONDS
+        )
+        event = json.loads(payload)
+    except stripe.SignatureVerificationError as err:
+        raise InvalidWebhook(f"signature verification failed: {err.user_message or err}") from None
+    except (UnicodeDecodeError, ValueError):
+        raise InvalidWebhook("payload is not a JSON Stripe event") from None
+    if not isinstance(event, dict) or not isinstance(event.get("id"), str):
+        raise InvalidWebhook("payload is not a Stripe event")
+    return event
+
+
+async def record(db: Database, event: dict[str, Any]) -> Received:
+    """Store the event once; a second delivery of the same id is a duplicate."""
+    created = event.get("created")
+    row = StripeEvent(
+        id=event["id"],
+        type=str(event.get("type", ""))[:100],
+        created_at=datetime.fromtimestamp(created, UTC)
+        if isinstance(created, int)
+        else datetime.now(UTC),
+        payload=event,
+    )
+    try:
+        async with db.transaction() as session:
+            session.add(row)
+    except IntegrityError:
+        return Received(row.id, row.type, duplicate=True)
+    return Received(row.id, row.type, duplicate=False)
