@@ -26,6 +26,7 @@ from creditgate.ledger.usage import (
     UsageIn,
     UsageResult,
     already_recorded,
+    price_event,
     record_usage,
     rejected,
 )
@@ -113,18 +114,20 @@ async def _estimate(
     conn: AsyncConnection, account: Account, event_type: str, properties: dict[str, object]
 ) -> Decimal:
     plan = await _plan_of(conn, account)
-    meter = rating.meter_for(plan, event_type)
-    if meter is None:
-        raise LedgerError(f"unknown event type {event_type!r} for this plan")
+    probe = UsageIn(
+        id="hold-estimate",
+        customer=account.external_id,
+        event_type=event_type,
+        properties=dict(properties),
+    )
     try:
-        measurement = rating.measure(meter, properties)
+        cost, priced = await price_event(account, plan, probe)
     except rating.RejectedEvent as err:
         raise LedgerError(err.reason) from err
-    choice = rating.select_price(plan, meter, measurement.dimensions)
-    if choice is None:
-        raise LedgerError("no price applies to this event; hold an amount instead")
-    # Priced from a zero running total: an estimate, exact for per_unit prices.
-    return rating.realtime_cost(choice.price, measurement.quantity, Decimal(0))
+    if not priced:
+        raise LedgerError("no real-time price applies to this event; hold an amount instead")
+    # Priced from the period's running total, as the event itself would be debited now.
+    return cost
 
 
 async def release_hold(db: Database, hold_id: str) -> HoldRow:

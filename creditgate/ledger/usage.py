@@ -181,6 +181,15 @@ async def record_usage(
     return results
 
 
+async def price_event(
+    account: Account, plan: PlanDefinition, event: UsageIn
+) -> tuple[Decimal, bool]:
+    """What ``event`` would cost now, from the period's running total, without recording it;
+    and whether a real-time price applies to it at all (for hold estimates)."""
+    rated = await _rate(account, plan, event, event.timestamp or account.now, _Counters())
+    return rated.cost, rated.price_index is not None
+
+
 async def _hold(account: Account, hold_id: str) -> HoldRow | None:
     row = (await account.conn.execute(_HOLD, {"hold_id": hold_id})).first()
     if row is None or row._mapping["customer_id"] != account.customer_id:

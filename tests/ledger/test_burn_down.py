@@ -11,10 +11,13 @@ import pytest
 from sqlmodel import col, func, select
 
 from creditgate.checker import check
+from creditgate.customers import register_customer
 from creditgate.ledger import service
 from creditgate.ledger.errors import InsufficientFunds, LedgerError, NotFound
 from creditgate.ledger.usage import UsageIn
 from creditgate.models import CustomerStatus, LedgerEntry, UsageEvent
+from creditgate.plans import create_plan
+from creditgate.pricing.plan import Meter, PlanDefinition, Price, Tier
 from tests.ledger.support import Ledger, utcnow
 
 D = Decimal
@@ -509,4 +512,42 @@ async def test_one_threshold_message_per_crossing(ledger: Ledger) -> None:
     await ledger.grant("1")
     await service.hold(ledger.db, ledger.customer, amount=D("0.99"), ttl_seconds=600)
     assert await ledger.outbox() == ["restored", "threshold", "threshold"]
+    assert await check(ledger.db) == []
+
+
+async def test_hold_estimate_prices_from_the_running_total(ledger: Ledger) -> None:
+    """A graduated price: once the cheap first tier is used up, an estimate uses the next."""
+    plan = PlanDefinition(
+        code="estimate_tiers",
+        name="Estimate tiers",
+        meters=[Meter(code="images", event_type="image", aggregation="count")],
+        prices=[
+            Price(
+                meter="images",
+                model="tiered_graduated",
+                tiers=[Tier(up_to=D(2), unit_amount=D("0.05")), Tier(up_to=None, unit_amount=D(1))],
+            )
+        ],
+    )
+    await create_plan(ledger.db, plan)
+    await register_customer(
+        ledger.db,
+        external_id="tiered-1",
+        name="Tiered",
+        email="tiered@example.com",
+        plan="estimate_tiers",
+        stripe_customer_id="cus_test_tiered",
+        workflow_id="customer-tiered-1",
+    )
+    await ledger.grant("10", "tiered-1")
+
+    async def estimate() -> Decimal:
+        placed = await service.hold(ledger.db, "tiered-1", estimate=("image", {}), ttl_seconds=60)
+        await service.release_hold(ledger.db, placed.id)
+        return placed.amount
+
+    assert await estimate() == D("0.05")
+    events = [UsageIn(id=f"img-{i}", customer="tiered-1", event_type="image") for i in range(2)]
+    assert [r.cost for r in await service.ingest(ledger.db, events)] == [D("0.05"), D("0.05")]
+    assert await estimate() == D(1)
     assert await check(ledger.db) == []
