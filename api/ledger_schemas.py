@@ -110,18 +110,7 @@ class GrantPublic(BaseModel):
 
     @classmethod
     def of(cls, grant: Grant | GrantRow) -> "GrantPublic":
-        assert grant.id is not None
-        return cls(
-            id=grant.id,
-            amount=grant.amount,
-            remaining=grant.remaining,
-            priority=grant.priority,
-            effective_at=grant.effective_at,
-            expires_at=grant.expires_at,
-            source=grant.source,
-            reason=grant.reason,
-            status=grant.status,
-        )
+        return cls.model_validate(grant, from_attributes=True)
 
 
 class BalancePublic(BaseModel):

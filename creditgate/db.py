@@ -45,8 +45,9 @@ def create_engine(url: str, *, immediate: bool = True, **kwargs: Any) -> AsyncEn
         return engine
     kwargs.setdefault("pool_size", 20)
     kwargs.setdefault("max_overflow", 20)
-    # No pre-ping: it is a round trip per checkout on the hot path. Ledger transactions retry
-    # once on a connection found dead (see ``Database.write``); connections are recycled.
+    # No pre-ping: it is a round trip per checkout on the hot path. Ledger transactions run
+    # again once on a connection found dead (``creditgate.ledger.retry``); connections are
+    # recycled.
     kwargs.setdefault("pool_recycle", 1800)
     return create_async_engine(target, **kwargs)
 

@@ -30,7 +30,7 @@ from creditgate.customers import CustomerWithWallet, get_customer
 from creditgate.ledger import reads, service
 from creditgate.ledger.grants import GrantSpec
 from creditgate.ledger.usage import UsageIn
-from creditgate.models import Customer
+from creditgate.models import Customer, Hold
 from creditgate.periods import period_bounds
 
 router = APIRouter(tags=["usage and balance"])
@@ -106,9 +106,9 @@ async def read_balance(external_id: ExternalId, request: Request) -> Response:
         raise ApiError(404, "not_found", f"no customer with external_id {external_id!r}")
     wallet, grants = found
     answer = BalancePublic(
-        available=wallet.balance - wallet.held,
+        available=wallet.available,
         held=wallet.held,
-        debt=-wallet.balance if wallet.balance < 0 else Decimal(0),
+        debt=wallet.debt,
         entitled=wallet.entitled,
         currency=wallet.currency,
         grants=[GrantPublic.of(g) for g in grants],
@@ -179,8 +179,6 @@ async def release_hold(hold_id: str, db: DbDep, session: SessionDep) -> HoldPubl
 
 @router.get("/holds/{hold_id}", response_model=HoldPublic)
 async def read_hold(hold_id: str, session: SessionDep) -> HoldPublic:
-    from creditgate.models import Hold
-
     found = await session.get(Hold, hold_id)
     if found is None:
         raise ApiError(404, "not_found", f"no hold {hold_id!r}")

@@ -16,6 +16,7 @@ from creditgate.ledger import tables as t
 from creditgate.ledger.burn import Lot, burn_key
 from creditgate.ledger.tables import GrantRow, HoldRow
 from creditgate.ledger.writes import Writes
+from creditgate.models.customer import available_of, debt_of
 from creditgate.money import to_str
 
 ZERO = Decimal(0)
@@ -44,8 +45,12 @@ _LOCK_BASE = select(*_LOCK_COLUMNS).join_from(
 
 
 def _lock_statement(by_external_id: bool, postgres: bool) -> Select[Any]:
+    """Customers (by external id or id) with their wallets; on PostgreSQL both rows locked,
+    in customer-id order so transactions locking several customers cannot deadlock."""
     key = t.customers.c.external_id if by_external_id else t.customers.c.id
-    statement = _LOCK_BASE.where(key == bindparam("key"))
+    statement = _LOCK_BASE.where(key.in_(bindparam("keys", expanding=True))).order_by(
+        t.customers.c.id
+    )
     if postgres:
         statement = statement.with_for_update(of=(t.customers, t.wallets), key_share=True)
     return statement
@@ -53,16 +58,6 @@ def _lock_statement(by_external_id: bool, postgres: bool) -> Select[Any]:
 
 # Statements are built once: building and cache-keying a statement per call cost more CPU
 # than running it.
-_MANY_LOCKS = {
-    postgres: (
-        _LOCK_BASE.where(t.customers.c.external_id.in_(bindparam("keys", expanding=True)))
-        .order_by(t.customers.c.id)
-        .with_for_update(of=(t.customers, t.wallets), key_share=True)
-        if postgres
-        else _LOCK_BASE.where(t.customers.c.external_id.in_(bindparam("keys", expanding=True)))
-    )
-    for postgres in (True, False)
-}
 _LOCKS = {
     (by_external_id, postgres): _lock_statement(by_external_id, postgres)
     for by_external_id in (True, False)
@@ -100,12 +95,11 @@ class Account:
 
     @property
     def available(self) -> Decimal:
-        # DESIGN.md: available = Σ remaining of unexpired grants − debt − active holds.
-        return self.balance - self.held
+        return available_of(self.balance, self.held)
 
     @property
     def debt(self) -> Decimal:
-        return -self.balance if self.balance < 0 else ZERO
+        return debt_of(self.balance)
 
     async def active_grants(self) -> list[GrantRow]:
         """Active grants in burn-down order (loaded once per transaction)."""
@@ -228,7 +222,7 @@ async def lock_account(
     by_external_id = external_id is not None
     query = _LOCKS[(by_external_id, conn.dialect.name == "postgresql")]
     key = external_id if by_external_id else customer_id
-    row = (await conn.execute(query, {"key": key})).first()
+    row = (await conn.execute(query, {"keys": [key]})).first()
     if row is None:
         return None
     return _account(conn, now, row._mapping, Writes())
@@ -265,8 +259,8 @@ async def lock_accounts(
 ) -> dict[str, Account]:
     """Lock several customers at once (in id order, so concurrent batches cannot deadlock),
     with their active grants loaded; they share one ``Writes``."""
-    postgres = conn.dialect.name == "postgresql"
-    rows = (await conn.execute(_MANY_LOCKS[postgres], {"keys": sorted(set(external_ids))})).all()
+    query = _LOCKS[(True, conn.dialect.name == "postgresql")]
+    rows = (await conn.execute(query, {"keys": sorted(set(external_ids))})).all()
     writes = Writes()
     accounts = {r._mapping["external_id"]: _account(conn, now, r._mapping, writes) for r in rows}
     if accounts:

@@ -16,6 +16,7 @@ from creditgate.ledger.accounts import lot
 from creditgate.ledger.burn import burn_key
 from creditgate.ledger.tables import GrantRow
 from creditgate.models import LedgerEntry, UsageEvent
+from creditgate.models.customer import available_of, debt_of
 from creditgate.pricing import rating
 from creditgate.pricing.plan import PlanDefinition
 
@@ -26,6 +27,14 @@ class WalletView:
     held: Decimal
     entitled: bool
     currency: str
+
+    @property
+    def available(self) -> Decimal:
+        return available_of(self.balance, self.held)
+
+    @property
+    def debt(self) -> Decimal:
+        return debt_of(self.balance)
 
 
 _WALLET_BY_EXTERNAL_ID = (

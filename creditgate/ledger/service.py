@@ -1,8 +1,9 @@
 """Ledger operations, each one database transaction (the API and activities call these)."""
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from typing import TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -34,6 +35,7 @@ from creditgate.pricing import rating
 from creditgate.pricing.plan import PlanDefinition
 
 DEFAULT_BACKDATING = timedelta(days=35)
+T = TypeVar("T")
 
 
 def utcnow() -> datetime:
@@ -80,13 +82,36 @@ async def _plan_of(conn: AsyncConnection, account: Account) -> PlanDefinition:
     return await plans.cached_definition(conn, account.plan_code, account.plan_version)
 
 
+async def in_account(
+    db: Database,
+    work: Callable[[Account], Awaitable[T]],
+    *,
+    external_id: str | None = None,
+    customer_id: int | None = None,
+) -> T:
+    """Run ``work`` on one customer's locked account in one transaction, then write what it
+    booked; the whole transaction runs again if its connection turned out to be dead."""
+
+    async def attempt() -> T:
+        async with db.write() as conn:
+            account = await lock_account(
+                conn, utcnow(), external_id=external_id, customer_id=customer_id
+            )
+            if account is None:
+                raise NotFound(f"no customer with external_id {external_id!r}")
+            result = await work(account)
+            await account.commit()
+            return result
+
+    return await on_dead_connection(attempt)
+
+
 async def grant(db: Database, external_id: str, spec: GrantSpec) -> GrantOutcome:
-    async with db.write() as conn:
-        account = await _lock(conn, external_id)
+    async def work(account: Account) -> GrantOutcome:
         await expire_due(account)
-        outcome = await add_grant(account, spec)
-        await account.commit()
-    return outcome
+        return await add_grant(account, spec)
+
+    return await in_account(db, work, external_id=external_id)
 
 
 async def hold(
@@ -99,21 +124,20 @@ async def hold(
     description: str | None = None,
 ) -> HoldRow:
     """Place a hold for ``amount``, or for the real-time price of an example event."""
-    async with db.write() as conn:
-        account = await _lock(conn, external_id)
+
+    async def work(account: Account) -> HoldRow:
         await expire_due(account)
-        if amount is None:
+        reserve = amount
+        if reserve is None:
             assert estimate is not None
-            amount = await _estimate(conn, account, *estimate)
-        placed = await place_hold(account, amount, ttl_seconds, description)
-        await account.commit()
-    return placed
+            reserve = await _estimate(account, *estimate)
+        return await place_hold(account, reserve, ttl_seconds, description)
+
+    return await in_account(db, work, external_id=external_id)
 
 
-async def _estimate(
-    conn: AsyncConnection, account: Account, event_type: str, properties: dict[str, object]
-) -> Decimal:
-    plan = await _plan_of(conn, account)
+async def _estimate(account: Account, event_type: str, properties: dict[str, object]) -> Decimal:
+    plan = await _plan_of(account.conn, account)
     probe = UsageIn(
         id="hold-estimate",
         customer=account.external_id,
@@ -131,57 +155,43 @@ async def _estimate(
 
 
 async def release_hold(db: Database, hold_id: str) -> HoldRow:
-    now = utcnow()
-    async with db.write() as conn:
+    async with db.read_engine.connect() as conn:
         owner = (
             await conn.execute(select(t.holds.c.customer_id).where(t.holds.c.id == hold_id))
         ).scalar_one_or_none()
-        if owner is None:
-            raise NotFound(f"no hold {hold_id!r}")
-        account = await lock_account(conn, now, customer_id=owner)
-        assert account is not None
+    if owner is None:
+        raise NotFound(f"no hold {hold_id!r}")
+
+    async def work(account: Account) -> HoldRow:
         await expire_due(account)
-        row = (await conn.execute(select(t.holds).where(t.holds.c.id == hold_id))).one()
-        found = account.writes.holds.get(hold_id) or HoldRow.of(row)
-        result = release(account, found)
-        await account.commit()
-    return result
+        row = (await account.conn.execute(select(t.holds).where(t.holds.c.id == hold_id))).one()
+        return release(account, account.writes.holds.get(hold_id) or HoldRow.of(row))
+
+    return await in_account(db, work, customer_id=owner)
 
 
 async def expire(db: Database, external_id: str) -> list[GrantRow]:
     """Expire due grants and holds of one customer (the workflow's expiry timer calls this)."""
-    async with db.write() as conn:
-        account = await _lock(conn, external_id)
-        expired = await expire_due(account)
-        await account.commit()
-    return expired
+    return await in_account(db, expire_due, external_id=external_id)
 
 
 async def sweep_expired_holds(db: Database, limit: int = 100) -> int:
     """Release holds past their TTL (the relay runs this), so held funds come back on time."""
-    now = utcnow()
     async with db.read_engine.connect() as conn:
         rows = await conn.execute(
             select(t.holds.c.customer_id)
-            .where(t.holds.c.status == "active", t.holds.c.expires_at <= now)
+            .where(t.holds.c.status == "active", t.holds.c.expires_at <= utcnow())
             .distinct()
             .limit(limit)
         )
         customer_ids = [r[0] for r in rows]
+
+    async def work(account: Account) -> None:
+        await expire_due(account)
+        if account.held == 0:
+            # Holds fully used by events still count as active until their TTL.
+            await expire_holds(account)
+
     for customer_id in customer_ids:
-        async with db.write() as conn:
-            account = await lock_account(conn, now, customer_id=customer_id)
-            if account is not None:
-                await expire_due(account)
-                if account.held == 0:
-                    # Holds fully used by events still count as active until their TTL.
-                    await expire_holds(account)
-                await account.commit()
+        await in_account(db, work, customer_id=customer_id)
     return len(customer_ids)
-
-
-async def _lock(conn: AsyncConnection, external_id: str) -> Account:
-    account = await lock_account(conn, utcnow(), external_id=external_id)
-    if account is None:
-        raise NotFound(f"no customer with external_id {external_id!r}")
-    return account

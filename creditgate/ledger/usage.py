@@ -83,7 +83,6 @@ class _Counters:
     """Running quantities per (period start, price key), written once at the end."""
 
     values: dict[tuple[datetime, str], Decimal] = field(default_factory=dict)
-    stored: set[tuple[datetime, str]] = field(default_factory=set)
     dirty: set[tuple[datetime, str]] = field(default_factory=set)
 
 
@@ -229,8 +228,6 @@ async def _rate(
                 )
             ).first()
             counters.values[key] = row[0] if row else ZERO
-            if row:
-                counters.stored.add(key)
         cumulative = counters.values[key]
         counters.values[key] = cumulative + measurement.quantity
         counters.dirty.add(key)

@@ -110,4 +110,3 @@ class Writes:
         for statement, rows in statements:
             if rows:
                 await conn.execute(statement, rows)
-        self.__init__()  # type: ignore[misc]

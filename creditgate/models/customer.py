@@ -53,9 +53,19 @@ class Wallet(SQLModel, table=True):
 
     @property
     def available(self) -> Decimal:
-        # DESIGN.md: available = Σ remaining of unexpired grants − debt − active holds.
-        return self.balance - self.held
+        return available_of(self.balance, self.held)
 
     @property
     def debt(self) -> Decimal:
-        return -self.balance if self.balance < 0 else Decimal(0)
+        return debt_of(self.balance)
+
+
+def available_of(balance: Decimal, held: Decimal) -> Decimal:
+    """DESIGN.md: available = Σ remaining of unexpired grants − debt − active holds; the
+    balance is already Σ remaining − debt."""
+    return balance - held
+
+
+def debt_of(balance: Decimal) -> Decimal:
+    """Usage that already happened beyond the credits: a negative balance."""
+    return -balance if balance < 0 else Decimal(0)

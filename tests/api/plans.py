@@ -5,10 +5,12 @@ makes unique with ``plan_code(unique_id)``. Amounts are strings, as the API rece
 """
 
 import asyncio
+import copy
 import re
 from datetime import UTC, datetime
 from typing import Any
 
+from tests.pricing.plans import DESIGN_PLAN
 from tests.support.stack import Stack
 
 TOKENS_METER: dict[str, Any] = {
@@ -33,35 +35,7 @@ def plan_code(unique_id: str, suffix: str = "") -> str:
 
 def design_plan(code: str) -> dict[str, Any]:
     """DESIGN.md's example plan ("Contract details"), verbatim but for the code."""
-    return {
-        "code": code,
-        "name": "LLM usage",
-        "currency": "USD",
-        "meters": [TOKENS_METER, IMAGES_METER],
-        "prices": [
-            {
-                "meter": "tokens",
-                "model": "per_unit",
-                "unit_amount": "0.0000025",
-                "filter": {"model": "gpt-4o", "token_type": "input"},
-            },
-            {
-                "meter": "tokens",
-                "model": "package",
-                "package_size": "1000",
-                "unit_amount": "0.04",
-                "filter": {"model": "small"},
-            },
-            {
-                "meter": "images",
-                "model": "tiered_graduated",
-                "tiers": [
-                    {"up_to": "100", "unit_amount": "0.05"},
-                    {"up_to": None, "unit_amount": "0.03"},
-                ],
-            },
-        ],
-    }
+    return {**copy.deepcopy(DESIGN_PLAN), "code": code}
 
 
 def rate_card_plan(code: str) -> dict[str, Any]:
