@@ -9,6 +9,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from creditgate.db import Database
 from creditgate.models import Customer, Wallet
 from creditgate.plans import latest_version
+from creditgate.pricing.plan import PlanDefinition
 
 
 class UnknownPlan(LookupError):
@@ -66,7 +67,8 @@ async def register_customer(
             session.add(customer)
             await session.flush()
             assert customer.id is not None
-            wallet = Wallet(customer_id=customer.id, currency=plan_row.currency)
+            unit = PlanDefinition.model_validate(plan_row.definition).wallet_unit
+            wallet = Wallet(customer_id=customer.id, currency=unit)
             session.add(wallet)
         return CustomerWithWallet(customer=customer, wallet=wallet)
     except IntegrityError:

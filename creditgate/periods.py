@@ -45,3 +45,8 @@ def period_index(anchor: datetime, period: Period, at: datetime) -> int:
 def period_bounds(anchor: datetime, period: Period, at: datetime) -> tuple[int, datetime, datetime]:
     n = period_index(anchor, period, at)
     return n, period_start(anchor, period, n), period_start(anchor, period, n + 1)
+
+
+def expiry_after(start: datetime, lifetime: Period) -> datetime:
+    """When credits granted at ``start`` with this lifetime expire."""
+    return period_start(start, lifetime, 1)

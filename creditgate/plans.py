@@ -9,6 +9,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from creditgate.db import Database
 from creditgate.ledger.errors import Conflict, LedgerError, NotFound
 from creditgate.models import Plan
+from creditgate.pricing.currency import minor_unit_exponent
 from creditgate.pricing.plan import PlanDefinition
 
 _cache: dict[tuple[str, int], PlanDefinition] = {}
@@ -21,6 +22,14 @@ def _check(definition: PlanDefinition) -> None:
         validate_plan(definition)
     except PlanError as err:
         raise LedgerError(str(err)) from err
+    if definition.credit_unit is not None:
+        try:
+            minor_unit_exponent(definition.currency)
+        except ValueError:
+            raise LedgerError(
+                "a plan with a credit_unit sells credits for money: currency must be a "
+                f"three-letter ISO code, not {definition.currency!r}"
+            ) from None
 
 
 async def latest_version(session: AsyncSession, code: str) -> Plan | None:

@@ -4,6 +4,7 @@ Each field is read from ``CREDITGATE_<FIELD>`` (``api_port`` from ``CREDITGATE_A
 Defaults are for development; ``CREDITGATE_ENV=production`` refuses them.
 """
 
+from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -41,6 +42,36 @@ class Settings(BaseSettings):
     backdating_days: int = Field(default=35, ge=0, le=3650)
     # How long POST /v1/customers waits for the signup to finish before answering 202.
     signup_wait_seconds: float = Field(default=15.0, gt=0)
+    # Purchases and auto-recharge: bounds on one charge, in the plan's money currency.
+    purchase_min: Decimal = Field(default=Decimal("0.50"), ge=0)
+    purchase_max: Decimal = Field(default=Decimal("10000"), gt=0)
+    recharge_max: Decimal = Field(default=Decimal("10000"), gt=0)
+    # A purchase waits for Stripe's webhook and also polls the PaymentIntent: first after
+    # this many seconds, doubling up to the maximum; unpaid after the timeout, it fails.
+    purchase_poll_seconds: float = Field(default=15.0, gt=0)
+    purchase_poll_max_seconds: float = Field(default=600.0, gt=0)
+    purchase_timeout_seconds: float = Field(default=86400.0, gt=0)
+    # Seconds to wait after each declined auto-recharge attempt; one more attempt than
+    # delays (default: 3 attempts over an hour). Comma-separated in the environment.
+    recharge_retry_delays: str = "1200,2400"
+    # How long POST .../purchases and PUT .../auto-recharge wait for the workflow's answer.
+    payment_wait_seconds: float = Field(default=30.0, gt=0)
+
+    @property
+    def recharge_retry_delay_list(self) -> list[float]:
+        return [float(d) for d in self.recharge_retry_delays.split(",") if d.strip()]
+
+    @model_validator(mode="after")
+    def _check_payment_settings(self) -> "Settings":
+        try:
+            delays = self.recharge_retry_delay_list
+        except ValueError:
+            raise ValueError("CREDITGATE_RECHARGE_RETRY_DELAYS: comma-separated seconds") from None
+        if any(d < 0 for d in delays):
+            raise ValueError("CREDITGATE_RECHARGE_RETRY_DELAYS: delays must be >= 0")
+        if self.purchase_min > self.purchase_max:
+            raise ValueError("CREDITGATE_PURCHASE_MIN is above CREDITGATE_PURCHASE_MAX")
+        return self
 
     @model_validator(mode="after")
     def _fill_stripe_base(self) -> "Settings":

@@ -6,7 +6,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 import stripe
+from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
+from sqlmodel import col
 
 from creditgate.db import Database
 from creditgate.models import StripeEvent
@@ -24,6 +26,7 @@ class Received:
     id: str
     type: str
     duplicate: bool
+    handled: bool  # already routed to its workflow (by an earlier delivery)
 
 
 def verify(payload: bytes, signature: str | None, secret: str) -> dict[str, Any]:
@@ -59,5 +62,17 @@ async def record(db: Database, event: dict[str, Any]) -> Received:
         async with db.transaction() as session:
             session.add(row)
     except IntegrityError:
-        return Received(row.id, row.type, duplicate=True)
-    return Received(row.id, row.type, duplicate=False)
+        async with db.session() as session:
+            stored = await session.get(StripeEvent, row.id)
+        handled = stored is not None and stored.handled_at is not None
+        return Received(row.id, row.type, duplicate=True, handled=handled)
+    return Received(row.id, row.type, duplicate=False, handled=False)
+
+
+async def mark_handled(db: Database, event_id: str) -> None:
+    async with db.transaction() as session:
+        await session.exec(
+            update(StripeEvent)
+            .where(col(StripeEvent.id) == event_id, col(StripeEvent.handled_at).is_(None))
+            .values(handled_at=datetime.now(UTC))
+        )

@@ -12,7 +12,54 @@ class StripeCustomerRef:
     id: str
 
 
+@dataclass(frozen=True)
+class PaymentIntentRef:
+    id: str
+    status: str
+    amount: int  # minor units
+    currency: str
+    client_secret: str | None
+    metadata: dict[str, str]
+    failure_code: str | None = None
+    failure_message: str | None = None
+
+
+class PaymentDeclined(Exception):
+    """Stripe refused the card (a business outcome, not an outage)."""
+
+    def __init__(self, code: str | None, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+    @property
+    def reason(self) -> str:
+        return f"{self.message} ({self.code})" if self.code else self.message
+
+
+def _intent(pi: stripe.PaymentIntent) -> PaymentIntentRef:
+    error = getattr(pi, "last_payment_error", None) or {}
+    return PaymentIntentRef(
+        id=pi.id,
+        status=pi.status,
+        amount=int(pi.amount),
+        currency=str(pi.currency).upper(),
+        client_secret=getattr(pi, "client_secret", None),
+        metadata=dict(getattr(pi, "metadata", None) or {}),
+        failure_code=error.get("code"),
+        failure_message=error.get("message"),
+    )
+
+
+def _declined(err: stripe.StripeError) -> PaymentDeclined:
+    code = getattr(err, "code", None)
+    return PaymentDeclined(code, err.user_message or str(err))
+
+
 class StripeGateway:
+    """Customers, saved cards and PaymentIntents. Card errors become ``PaymentDeclined``;
+    connection errors, rate limits and 5xx propagate for the activity retry policy."""
+
     def __init__(self, api_key: str, api_base: str, max_network_retries: int = 0) -> None:
         # Retries are the Temporal activity retry policy's job; the SDK's own stay off so an
         # attempt is one request.
@@ -34,3 +81,65 @@ class StripeGateway:
             {"idempotency_key": idempotency_key},
         )
         return StripeCustomerRef(id=customer.id)
+
+    async def attach_payment_method(self, payment_method: str, customer: str) -> None:
+        try:
+            await self.client.v1.payment_methods.attach_async(
+                payment_method, {"customer": customer}
+            )
+        except stripe.CardError as err:
+            raise _declined(err) from None
+        except stripe.InvalidRequestError as err:
+            raise PaymentDeclined(
+                err.code or "invalid_payment_method", str(err.user_message or err)
+            ) from None
+
+    async def create_payment_intent(
+        self,
+        *,
+        amount: int,
+        currency: str,
+        customer: str,
+        payment_method: str | None,
+        off_session: bool,
+        metadata: dict[str, str],
+        idempotency_key: str,
+    ) -> PaymentIntentRef:
+        params: dict[str, object] = {
+            "amount": amount,
+            "currency": currency.lower(),
+            "customer": customer,
+            "metadata": metadata,
+        }
+        if payment_method is not None:
+            params |= {"payment_method": payment_method, "confirm": True}
+            if off_session:
+                params["off_session"] = True
+        try:
+            pi = await self.client.v1.payment_intents.create_async(
+                params,  # type: ignore[arg-type]
+                {"idempotency_key": idempotency_key},
+            )
+        except stripe.CardError as err:
+            raise _declined(err) from None
+        return _intent(pi)
+
+    async def get_payment_intent(self, payment_intent: str) -> PaymentIntentRef:
+        return _intent(await self.client.v1.payment_intents.retrieve_async(payment_intent))
+
+    async def cancel_payment_intent(self, payment_intent: str) -> PaymentIntentRef:
+        """Cancel unless it already finished; either way, return where it ended."""
+        try:
+            return _intent(await self.client.v1.payment_intents.cancel_async(payment_intent))
+        except stripe.InvalidRequestError:
+            return await self.get_payment_intent(payment_intent)
+
+    async def list_payment_intents(self) -> list[PaymentIntentRef]:
+        found: list[PaymentIntentRef] = []
+        params: dict[str, object] = {"limit": 100}
+        while True:
+            page = await self.client.v1.payment_intents.list_async(params)  # type: ignore[arg-type]
+            found += [_intent(pi) for pi in page.data]
+            if not page.has_more or not page.data:
+                return found
+            params["starting_after"] = page.data[-1].id

@@ -7,6 +7,7 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 
 from workflows import search_attributes as sa
+from workflows.customer_payments import CustomerPayments
 from workflows.models import (
     MAX_PROCESSED_IDS,
     MAX_TIMELINE,
@@ -37,7 +38,7 @@ def customer_workflow_id(external_id: str) -> str:
 
 
 @workflow.defn
-class CustomerWorkflow:
+class CustomerWorkflow(CustomerPayments):
     @workflow.init
     def __init__(self, input: CustomerWorkflowInput) -> None:
         self.state = input.state or CustomerState(profile=input.profile)
@@ -53,7 +54,9 @@ class CustomerWorkflow:
 
         while not self._should_continue_as_new():
             due_at = self._next_expiry()
-            if due_at is not None and due_at <= workflow.now():
+            if self._recharge_due():
+                await self._start_recharge()
+            elif due_at is not None and due_at <= workflow.now():
                 await self._expire_grants()
             else:
                 await self._wait_for_work(due_at)
@@ -115,11 +118,15 @@ class CustomerWorkflow:
         return earliest
 
     async def _wait_for_work(self, due_at: datetime | None) -> None:
-        """Sleep until the next expiry is due, an earlier one arrives, or it is time to
-        continue as new."""
+        """Sleep until the next expiry is due, an earlier one arrives, a recharge is due, or
+        it is time to continue as new."""
 
         def woken() -> bool:
-            return self._should_continue_as_new() or self._next_expiry() != due_at
+            return (
+                self._should_continue_as_new()
+                or self._next_expiry() != due_at
+                or self._recharge_due()
+            )
 
         if due_at is None:
             await workflow.wait_condition(woken)
@@ -185,13 +192,14 @@ class CustomerWorkflow:
         self.state.grant_expiries[grant_id] = expires_at
 
     def _on_threshold(self, notice: LedgerNotice) -> None:
-        """Available fell to the recharge threshold. Auto-recharge hooks in here."""
+        """Available fell to the recharge threshold: the main loop starts a recharge."""
         payload = notice.payload
         self._record(
             "threshold",
             f"available {payload.get('available', '?')} reached the recharge threshold "
             f"{payload.get('threshold', '?')}",
         )
+        self._on_threshold_crossed()
 
     # -- helpers -----------------------------------------------------------------------------
 

@@ -5,11 +5,15 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from workflows.payment_models import AutoRechargeState, PurchaseView
+
 CustomerLifecycle = Literal["pending", "active", "cut_off", "closed"]
 
 # How many processed message ids and timeline entries a run carries into the next one.
 MAX_PROCESSED_IDS = 2000
 MAX_TIMELINE = 200
+# Purchases the state keeps (for the update answering a retried POST, and for operators).
+MAX_PURCHASES = 50
 
 
 class CustomerProfile(BaseModel):
@@ -42,6 +46,12 @@ class CustomerState(BaseModel):
     # Grants with an expiry the ledger told us about (``grant_added``): grant id → expires_at.
     # The main loop keeps a durable timer for the earliest one.
     grant_expiries: dict[int, datetime] = Field(default_factory=dict)
+    # The saved card for off-session charges (attached to the Stripe customer).
+    payment_method: str | None = None
+    auto_recharge: AutoRechargeState = Field(default_factory=AutoRechargeState)
+    # Recent purchases by id, and the purchase each POST's request id made.
+    purchases: dict[str, PurchaseView] = Field(default_factory=dict)
+    purchase_requests: dict[str, str] = Field(default_factory=dict)
     run_number: int = 1
 
 

@@ -1,11 +1,14 @@
 """``POST /v1/stripe/webhook``: Stripe's signed events (no API key: the signature is the auth)."""
 
+from functools import partial
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Request
 from pydantic import BaseModel
+from temporalio.service import RPCError
 
-from api.deps import DbDep, SettingsDep
+from api import stripe_routing
+from api.deps import DbDep, SettingsDep, get_temporal
 from api.errors import ApiError
 from creditgate import stripe_events
 
@@ -28,12 +31,22 @@ async def stripe_webhook(
     stripe_signature: Annotated[str | None, Header()] = None,
 ) -> WebhookAck:
     """Verify the signature (400 when wrong, missing or older than 5 minutes, and nothing is
-    stored), store the event once by its id, and answer 200 — also for event types Creditgate
-    does not act on, so Stripe stops retrying them."""
+    stored), store the event once by its id, signal the workflow it concerns, and answer 200
+    — also for event types Creditgate does not act on, so Stripe stops retrying them. 503
+    when Temporal is unreachable: Stripe delivers again and the repeat is routed then."""
     payload = await request.body()
     try:
         event = stripe_events.verify(payload, stripe_signature, settings.stripe_webhook_secret)
     except stripe_events.InvalidWebhook as err:
         raise ApiError(400, "invalid_webhook", str(err)) from None
     received = await stripe_events.record(db, event)
+    if not received.handled:
+        # A repeat of an event whose routing failed (Temporal was down) routes it now.
+        try:
+            await stripe_routing.route(partial(get_temporal, request), db, event)
+        except RPCError as err:
+            raise ApiError(
+                503, "temporal_unavailable", f"event stored, not yet routed: {err.message}"
+            ) from None
+        await stripe_events.mark_handled(db, received.id)
     return WebhookAck(id=received.id, type=received.type, duplicate=received.duplicate)

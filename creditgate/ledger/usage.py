@@ -148,7 +148,7 @@ async def record_usage(
             if hold is not None and hold.status == "active"
             else ZERO
         )
-        allocations = await _burn(account, rated.cost)
+        allocations = await burn_grants(account, rated.cost)
         account.book(
             "debit",
             -rated.cost,
@@ -253,7 +253,7 @@ async def _write_counters(account: Account, counters: _Counters) -> None:
         )
 
 
-async def _burn(account: Account, cost: Decimal) -> list[dict[str, Any]]:
+async def burn_grants(account: Account, cost: Decimal) -> list[dict[str, Any]]:
     if cost <= 0:
         return []
     grants = await account.active_grants()

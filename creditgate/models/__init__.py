@@ -9,10 +9,12 @@ from creditgate.models.ledger import (
     UsageCounter,
     UsageEvent,
 )
+from creditgate.models.payment import AutoRecharge, Purchase
 from creditgate.models.plan import Plan
 from creditgate.models.stripe_event import StripeEvent
 
 __all__ = [
+    "AutoRecharge",
     "Customer",
     "CustomerStatus",
     "Grant",
@@ -20,6 +22,7 @@ __all__ = [
     "LedgerEntry",
     "OutboxMessage",
     "Plan",
+    "Purchase",
     "StripeEvent",
     "UsageCounter",
     "UsageEvent",

@@ -30,6 +30,8 @@ class Customer(CustomerBase, table=True):
     status: CustomerStatus = Field(default=CustomerStatus.active, sa_type=String(20))
     stripe_customer_id: str | None = Field(default=None, max_length=100)
     workflow_id: str = Field(max_length=300)
+    # The saved card (attached to the Stripe customer) for off-session charges.
+    payment_method: str | None = Field(default=None, max_length=100)
     # Billing periods are anchored here (signup time unless migrated).
     period_anchor: datetime = timestamp_field()
     created_at: datetime = timestamp_field()

@@ -54,6 +54,13 @@ class Period(_Model):
     unit: Literal["second", "day", "month"] = "month"
 
 
+class CreditUnit(_Model):
+    """Balances kept in a named credit unit, sold at ``price`` (in the plan's currency) each."""
+
+    name: Annotated[str, StringConstraints(min_length=1, max_length=20, pattern=r"^[a-z_]+$")]
+    price: Annotated[Decimal, Field(allow_inf_nan=False, gt=0)]
+
+
 class PlanDefinition(_Model):
     code: Code
     name: Annotated[str, StringConstraints(min_length=1, max_length=200)]
@@ -63,3 +70,17 @@ class PlanDefinition(_Model):
     billing: Literal["prepaid", "arrears"] = "prepaid"
     period: Period = Period()
     grace_seconds: Annotated[int, Field(ge=0, le=31 * 86400)] = 3600
+    # Prices and balances in credits instead of money (purchases then name credits).
+    credit_unit: CreditUnit | None = None
+    # Purchased and recharged credits expire this long after they are granted (none if unset).
+    credit_lifetime: Period | None = None
+
+    @property
+    def wallet_unit(self) -> str:
+        """What the wallet counts: the credit unit's name, or the currency."""
+        return self.credit_unit.name if self.credit_unit else self.currency
+
+    @property
+    def credit_price(self) -> Decimal:
+        """Money per unit of balance: 1 for money plans."""
+        return self.credit_unit.price if self.credit_unit else Decimal(1)

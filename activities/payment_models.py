@@ -1,0 +1,102 @@
+"""Payment activity inputs and results (plain pydantic, imported by workflows)."""
+
+from datetime import datetime
+from decimal import Decimal
+
+from pydantic import BaseModel
+
+
+class OpenPurchaseInput(BaseModel):
+    purchase_id: str
+    kind: str  # purchase | recharge
+    external_id: str
+    amount: Decimal
+    currency: str
+    credits: Decimal
+    payment_method: str | None
+    expires_at: datetime | None
+    workflow_id: str
+
+
+class CreateIntentInput(BaseModel):
+    purchase_id: str
+    kind: str
+    external_id: str
+    stripe_customer_id: str
+    amount: Decimal
+    currency: str
+    payment_method: str | None
+    attach_payment_method: bool
+    off_session: bool
+    idempotency_key: str
+    workflow_id: str
+
+
+class IntentView(BaseModel):
+    id: str
+    status: str
+    client_secret: str | None = None
+    failure: str | None = None  # Stripe's last payment error, "message (code)"
+
+
+class PurchaseRef(BaseModel):
+    purchase_id: str
+
+
+class FailPurchaseInput(BaseModel):
+    purchase_id: str
+    reason: str
+
+
+class GrantedPurchase(BaseModel):
+    grant_id: int
+    credits: Decimal
+    created: bool
+
+
+class PrepareRechargeInput(BaseModel):
+    purchase_id: str
+    external_id: str
+    threshold: Decimal
+    recharge_to: Decimal
+    payment_method: str
+    workflow_id: str
+
+
+class RechargeTicket(BaseModel):
+    """What one recharge attempt charges (its purchase row is open, ``pending``)."""
+
+    purchase_id: str
+    amount: Decimal
+    currency: str
+    credits: Decimal
+    available: Decimal
+
+
+class AttachInput(BaseModel):
+    external_id: str
+    stripe_customer_id: str
+    payment_method: str
+
+
+class SaveAutoRechargeInput(BaseModel):
+    external_id: str
+    enabled: bool
+    threshold: Decimal
+    recharge_to: Decimal
+    payment_method: str | None
+    status: str
+    disabled_reason: str | None = None
+
+
+class RefundInput(BaseModel):
+    payment_intent: str
+    amount_refunded: int
+
+
+class RefundResult(BaseModel):
+    purchase_id: str
+    credits: Decimal
+    from_grant: Decimal
+    charged: Decimal
+    refunded_amount: Decimal

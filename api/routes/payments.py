@@ -1,0 +1,236 @@
+"""Purchases, the saved card and auto-recharge: each is an update on ``CustomerWorkflow``."""
+
+import asyncio
+import uuid
+from collections.abc import Awaitable
+from datetime import UTC, datetime
+from typing import Annotated, TypeVar
+
+from fastapi import APIRouter, Header, Response, status
+from pydantic import StringConstraints
+from temporalio.client import (
+    WorkflowUpdateFailedError,
+    WorkflowUpdateRPCTimeoutOrCancelledError,
+)
+from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCError, RPCStatusCode
+
+from api.deps import DbDep, SettingsDep, TemporalDep
+from api.errors import ApiError
+from api.payment_schemas import (
+    AutoRechargePublic,
+    AutoRechargeSet,
+    PaymentMethodPublic,
+    PaymentMethodSet,
+    PurchaseCreate,
+    PurchasePublic,
+)
+from api.schemas import ExternalId
+from creditgate import plans
+from creditgate.customers import get_customer
+from creditgate.db import Database
+from creditgate.models import Customer
+from creditgate.payments import amounts, store
+from creditgate.periods import expiry_after
+from creditgate.pricing.plan import PlanDefinition
+from creditgate.settings import Settings
+from workflows.customer import CustomerWorkflow
+from workflows.payment_models import (
+    AutoRechargeRequest,
+    PaymentMethodRequest,
+    PaymentPolicy,
+    PurchaseRequest,
+)
+
+router = APIRouter(tags=["payments"])
+T = TypeVar("T")
+CARD_DECLINED = "CardDeclined"
+
+
+def payment_policy(settings: Settings) -> PaymentPolicy:
+    return PaymentPolicy(
+        purchase_min=settings.purchase_min,
+        purchase_max=settings.purchase_max,
+        recharge_max=settings.recharge_max,
+        poll_seconds=settings.purchase_poll_seconds,
+        poll_max_seconds=settings.purchase_poll_max_seconds,
+        timeout_seconds=settings.purchase_timeout_seconds,
+        retry_delays=settings.recharge_retry_delay_list,
+    )
+
+
+async def _customer_and_plan(db: Database, external_id: str) -> tuple[Customer, PlanDefinition]:
+    async with db.session() as session:
+        stored = await get_customer(session, external_id)
+        if stored is None:
+            raise ApiError(404, "not_found", f"no customer with external_id {external_id!r}")
+        customer = stored.customer
+        plan = await plans.definition(session, customer.plan_code, customer.plan_version or 1)
+    return customer, plan
+
+
+async def _update(settings: Settings, call: Awaitable[T]) -> T:
+    """Run a workflow update; its refusals become 4xx answers."""
+    try:
+        return await asyncio.wait_for(call, timeout=settings.payment_wait_seconds)
+    except WorkflowUpdateFailedError as err:
+        cause: BaseException | None = err.cause
+        while cause is not None and not isinstance(cause, ApplicationError):
+            cause = getattr(cause, "cause", None)
+        message = cause.message if isinstance(cause, ApplicationError) else str(err)
+        if isinstance(cause, ApplicationError) and cause.type == CARD_DECLINED:
+            raise ApiError(402, "card_declined", message) from None
+        raise ApiError(422, "validation_error", message) from None
+    except RPCError as err:
+        if err.status == RPCStatusCode.NOT_FOUND:
+            raise ApiError(409, "conflict", "the customer's workflow is not running") from None
+        raise ApiError(503, "temporal_unavailable", f"Temporal: {err.message}") from None
+    except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError):
+        raise ApiError(
+            503,
+            "payment_timeout",
+            "no answer from the customer's workflow in time; retry with the same "
+            "Idempotency-Key to get the same purchase",
+        ) from None
+
+
+@router.post(
+    "/customers/{external_id}/purchases",
+    status_code=status.HTTP_201_CREATED,
+    response_model=PurchasePublic,
+    responses={
+        200: {"description": "Repeat of an Idempotency-Key: the purchase made the first time"},
+        402: {"description": "The card was declined; the purchase is `failed` (see GET)"},
+    },
+)
+async def create_purchase(
+    external_id: ExternalId,
+    body: PurchaseCreate,
+    response: Response,
+    db: DbDep,
+    settings: SettingsDep,
+    client: TemporalDep,
+    idempotency_key: Annotated[str | None, Header(min_length=1, max_length=200)] = None,
+) -> PurchasePublic:
+    """Buy credits: ``amount`` (money) or ``credits``. With a card (``payment_method``, or
+    the saved one) it is charged at once; otherwise confirm ``client_secret`` with Stripe.js.
+    Credits are granted only when Stripe reports the payment succeeded; until then the
+    purchase is ``pending``."""
+    customer, plan = await _customer_and_plan(db, external_id)
+    try:
+        charge = (
+            amounts.for_amount(body.amount, plan)
+            if body.amount is not None
+            else amounts.for_credits(body.credits, plan)  # type: ignore[arg-type]
+        )
+    except amounts.AmountError as err:
+        raise ApiError(422, "validation_error", str(err)) from None
+    expires_at = body.expires_at
+    if expires_at is None and plan.credit_lifetime is not None:
+        expires_at = expiry_after(datetime.now(UTC), plan.credit_lifetime)
+    if expires_at is not None and expires_at <= datetime.now(UTC):
+        raise ApiError(422, "validation_error", "expires_at must be in the future")
+    request = PurchaseRequest(
+        request_id=idempotency_key or str(uuid.uuid4()),
+        amount=charge.amount,
+        currency=charge.currency,
+        credits=charge.credits,
+        payment_method=body.payment_method,
+        expires_at=expires_at,
+        policy=payment_policy(settings),
+    )
+    handle = client.get_workflow_handle_for(CustomerWorkflow.run, customer.workflow_id)
+    answer = await _update(settings, handle.execute_update(CustomerWorkflow.purchase, request))
+    stored = await store.get_purchase(db, answer.purchase.id)
+    if stored is None:
+        raise ApiError(500, "internal_error", "purchase started but not stored")
+    public = PurchasePublic.of(stored)
+    if public.status == "failed":
+        raise ApiError(
+            402,
+            "card_declined",
+            public.reason or "payment failed",
+            purchase=public.model_dump(mode="json"),
+        )
+    if not answer.created:
+        response.status_code = status.HTTP_200_OK
+    return public
+
+
+@router.get("/purchases/{purchase_id}", response_model=PurchasePublic)
+async def read_purchase(
+    purchase_id: Annotated[str, StringConstraints(min_length=1, max_length=64)], db: DbDep
+) -> PurchasePublic:
+    stored = await store.get_purchase(db, purchase_id)
+    if stored is None:
+        raise ApiError(404, "not_found", f"no purchase {purchase_id!r}")
+    return PurchasePublic.of(stored)
+
+
+@router.get("/customers/{external_id}/purchases", response_model=list[PurchasePublic])
+async def list_purchases(external_id: ExternalId, db: DbDep) -> list[PurchasePublic]:
+    """The customer's purchases and auto-recharge attempts, newest first (last 100)."""
+    customer, _plan = await _customer_and_plan(db, external_id)
+    assert customer.id is not None
+    return [PurchasePublic.of(p) for p in await store.list_purchases(db, customer.id)]
+
+
+@router.put("/customers/{external_id}/payment-method", response_model=PaymentMethodPublic)
+async def set_payment_method(
+    external_id: ExternalId,
+    body: PaymentMethodSet,
+    db: DbDep,
+    settings: SettingsDep,
+    client: TemporalDep,
+) -> PaymentMethodPublic:
+    """Attach a card to the customer's Stripe customer and save it for off-session charges
+    (auto-recharge, arrears). 402 when Stripe declines it."""
+    customer, _plan = await _customer_and_plan(db, external_id)
+    handle = client.get_workflow_handle_for(CustomerWorkflow.run, customer.workflow_id)
+    saved = await _update(
+        settings,
+        handle.execute_update(
+            CustomerWorkflow.set_payment_method,
+            PaymentMethodRequest(payment_method=body.payment_method),
+        ),
+    )
+    return PaymentMethodPublic(payment_method=saved)
+
+
+@router.put("/customers/{external_id}/auto-recharge", response_model=AutoRechargePublic)
+async def configure_auto_recharge(
+    external_id: ExternalId,
+    body: AutoRechargeSet,
+    db: DbDep,
+    settings: SettingsDep,
+    client: TemporalDep,
+) -> AutoRechargePublic:
+    """Enable, change or disable auto-recharge. When available falls to ``threshold``, the
+    saved card is charged off-session for ``recharge_to − available`` (rounded up to the
+    currency's minor unit, at least Stripe's minimum charge). Declines are retried on a
+    schedule; after the last, auto-recharge turns itself off (``status: failed``, with the
+    reason) until this PUT enables it again — which, below the threshold, recharges at once."""
+    customer, _plan = await _customer_and_plan(db, external_id)
+    handle = client.get_workflow_handle_for(CustomerWorkflow.run, customer.workflow_id)
+    await _update(
+        settings,
+        handle.execute_update(
+            CustomerWorkflow.configure_auto_recharge,
+            AutoRechargeRequest(
+                enabled=body.enabled,
+                threshold=body.threshold,
+                recharge_to=body.recharge_to,
+                payment_method=body.payment_method,
+                policy=payment_policy(settings),
+            ),
+        ),
+    )
+    return await read_auto_recharge(external_id, db)
+
+
+@router.get("/customers/{external_id}/auto-recharge", response_model=AutoRechargePublic)
+async def read_auto_recharge(external_id: ExternalId, db: DbDep) -> AutoRechargePublic:
+    stored = await store.get_auto_recharge(db, external_id)
+    if stored is None:
+        raise ApiError(404, "not_found", f"auto-recharge was never set for {external_id!r}")
+    return AutoRechargePublic.of(stored)

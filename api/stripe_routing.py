@@ -1,0 +1,70 @@
+"""Stripe events to workflows, as signals.
+
+``payment_intent.*`` for a purchase goes to its ``PurchaseWorkflow`` (named in the
+PaymentIntent's metadata), which then reads the PaymentIntent from Stripe: the event is a
+trigger, not the truth, so duplicates and any order change nothing. ``charge.refunded``
+goes to the customer's workflow, which claws back credits. Everything else is acknowledged
+and ignored. A workflow that has finished needs nothing more: the event counts as handled.
+"""
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from temporalio.client import Client
+from temporalio.service import RPCError, RPCStatusCode
+
+from creditgate.db import Database
+from creditgate.payments import store
+from workflows.customer import CustomerWorkflow
+from workflows.payment_models import PaymentEvent, RefundNotice
+from workflows.purchase import PurchaseWorkflow
+
+PAYMENT_INTENT_EVENTS = frozenset(
+    {
+        "payment_intent.succeeded",
+        "payment_intent.payment_failed",
+        "payment_intent.canceled",
+        "payment_intent.requires_action",
+        "payment_intent.processing",
+    }
+)
+
+
+async def route(
+    connect: Callable[[], Awaitable[Client]], db: Database, event: dict[str, Any]
+) -> None:
+    """Signal the workflow the event is about; raises ``RPCError`` if Temporal is down."""
+    event_type = event.get("type")
+    obj = (event.get("data") or {}).get("object") or {}
+    if not isinstance(obj, dict):
+        return
+    if event_type in PAYMENT_INTENT_EVENTS:
+        metadata = obj.get("metadata") or {}
+        workflow_id = metadata.get("creditgate_workflow_id")
+        if metadata.get("creditgate_kind") == "purchase" and isinstance(workflow_id, str):
+            handle = (await connect()).get_workflow_handle_for(PurchaseWorkflow.run, workflow_id)
+            signal = PaymentEvent(event_id=event["id"], type=event_type, payment_intent=obj["id"])
+            await _ignore_finished(handle.signal(PurchaseWorkflow.payment_event, signal))
+    elif event_type == "charge.refunded":
+        payment_intent = obj.get("payment_intent")
+        amount_refunded = obj.get("amount_refunded")
+        if not isinstance(payment_intent, str) or not isinstance(amount_refunded, int):
+            return
+        purchase = await store.find_by_payment_intent(db, payment_intent)
+        if purchase is None:
+            return  # not a Creditgate payment
+        customer_workflow = await store.workflow_of(db, purchase.customer_id)
+        client = await connect()
+        customer = client.get_workflow_handle_for(CustomerWorkflow.run, customer_workflow)
+        notice = RefundNotice(
+            event_id=event["id"], payment_intent=payment_intent, amount_refunded=amount_refunded
+        )
+        await customer.signal("payment_refunded", notice)
+
+
+async def _ignore_finished(signal: Any) -> None:
+    try:
+        await signal
+    except RPCError as err:
+        if err.status != RPCStatusCode.NOT_FOUND:
+            raise

@@ -1,0 +1,1 @@
+"""Money in: purchase and recharge amounts, Stripe PaymentIntents, refunds."""
