@@ -48,13 +48,29 @@ def main(argv: list[str] | None = None) -> int:
 def _check(settings: Settings) -> int:
     import asyncio
 
+    import stripe
+
     from creditgate.checker import check
     from creditgate.db import Database
+    from creditgate.payment_checker import check_payments
+    from creditgate.stripe_gateway import StripeGateway
 
     async def run() -> int:
         db = Database(settings.database_url)
         try:
             violations = await check(db)
+            try:
+                violations += await check_payments(db, StripeGateway.from_settings(settings))
+            except stripe.StripeError as err:
+                for violation in violations:
+                    print(violation)
+                print(
+                    f"creditgate check: cannot read PaymentIntents from Stripe at "
+                    f"{settings.stripe_api_base} ({err.user_message or err}); invariants 4 "
+                    "and 6 need it",
+                    file=sys.stderr,
+                )
+                return 2
         finally:
             await db.dispose()
         for violation in violations:
@@ -62,7 +78,7 @@ def _check(settings: Settings) -> int:
         if violations:
             print(f"creditgate check: {len(violations)} violation(s)", file=sys.stderr)
             return 1
-        print("creditgate check: invariants 2, 3 and 5 hold")
+        print("creditgate check: invariants 2, 3, 4, 5 and 6 hold")
         return 0
 
     return asyncio.run(run())

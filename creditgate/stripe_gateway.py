@@ -20,6 +20,7 @@ class PaymentIntentRef:
     currency: str
     client_secret: str | None
     metadata: dict[str, str]
+    customer: str | None = None
     failure_code: str | None = None
     failure_message: str | None = None
 
@@ -38,14 +39,16 @@ class PaymentDeclined(Exception):
 
 
 def _intent(pi: stripe.PaymentIntent) -> PaymentIntentRef:
-    error = getattr(pi, "last_payment_error", None) or {}
+    data = pi.to_dict()
+    error = data.get("last_payment_error") or {}
     return PaymentIntentRef(
-        id=pi.id,
-        status=pi.status,
-        amount=int(pi.amount),
-        currency=str(pi.currency).upper(),
-        client_secret=getattr(pi, "client_secret", None),
-        metadata=dict(getattr(pi, "metadata", None) or {}),
+        id=data["id"],
+        status=data["status"],
+        amount=int(data["amount"]),
+        currency=str(data["currency"]).upper(),
+        client_secret=data.get("client_secret"),
+        metadata=dict(data.get("metadata") or {}),
+        customer=data.get("customer"),
         failure_code=error.get("code"),
         failure_message=error.get("message"),
     )

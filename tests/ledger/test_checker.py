@@ -17,6 +17,7 @@ from creditgate.ledger import service
 from creditgate.migrate import upgrade
 from creditgate.models import Grant, Hold, LedgerEntry, UsageEvent, Wallet
 from tests.ledger.support import Ledger, make_ledger, utcnow
+from tests.support.localstripe import LocalStripe
 
 D = Decimal
 CREDITGATE = Path(sys.executable).parent / "creditgate"
@@ -173,9 +174,10 @@ async def test_grants_out_of_step_with_the_balance_break_invariant_2(ledger: Led
 # -- the command ---------------------------------------------------------------------------------
 
 
-def run_check(url: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+def run_check(url: str, cwd: Path, stripe_base: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CREDITGATE_")}
     env["CREDITGATE_DATABASE_URL"] = url
+    env["CREDITGATE_STRIPE_API_BASE"] = stripe_base
     return subprocess.run(
         [str(CREDITGATE), "check"], env=env, cwd=cwd, capture_output=True, text=True, timeout=120
     )
@@ -187,13 +189,15 @@ async def sqlite_ledger(sqlite_url: str) -> Ledger:
     return await make_ledger(sqlite_url, customers=2)
 
 
-async def test_the_check_command_exit_status(sqlite_ledger: Ledger, tmp_path: Path) -> None:
+async def test_the_check_command_exit_status(
+    sqlite_ledger: Ledger, tmp_path: Path, localstripe: LocalStripe
+) -> None:
     ledger = sqlite_ledger
     try:
         hold_id = await busy_ledger(ledger)
-        clean = await asyncio.to_thread(run_check, ledger.db.url, tmp_path)
+        clean = await asyncio.to_thread(run_check, ledger.db.url, tmp_path, localstripe.base_url)
         assert clean.returncode == 0, clean.stdout + clean.stderr
-        assert "invariants 2, 3 and 5 hold" in clean.stdout
+        assert "invariants 2, 3, 4, 5 and 6 hold" in clean.stdout
 
         tamper: list[Callable[[], Awaitable[None]]] = [
             lambda: ledger.execute("DELETE FROM ledger_entries WHERE event_id = 'b'"),
@@ -201,7 +205,7 @@ async def test_the_check_command_exit_status(sqlite_ledger: Ledger, tmp_path: Pa
         ]
         for change in tamper:
             await change()
-        broken = await asyncio.to_thread(run_check, ledger.db.url, tmp_path)
+        broken = await asyncio.to_thread(run_check, ledger.db.url, tmp_path, localstripe.base_url)
         assert broken.returncode == 1, broken.stdout + broken.stderr
         assert f"invariant 3 [{ledger.customer}]: event 'b' debited 0 times" in broken.stdout
         assert f"invariant 2 [{ledger.customer}]: wallet balance" in broken.stdout

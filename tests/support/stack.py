@@ -25,6 +25,7 @@ from creditgate.settings import Settings
 from creditgate.stripe_gateway import StripeGateway
 from tests.support.localstripe import LocalStripe
 from tests.support.ports import free_port
+from tests.support.stripe_proxy import StripeProxy, WebhookFaults
 from worker.registry import build_worker
 from worker.relay import OutboxRelay
 from workflows.search_attributes import ALL as SEARCH_ATTRIBUTES
@@ -33,10 +34,15 @@ BIN = Path(sys.executable).parent
 TEMPORAL_BIN = BIN / "temporal"
 TEST_SERVER_BIN = BIN / "temporal-test-server"
 API_KEY = "test-api-key"
+WEBHOOK_SECRET = "whsec_stack_tests"
+# Short payment schedules so tests see polls and retries within seconds.
+PURCHASE_POLL_SECONDS = 5.0
+RECHARGE_RETRY_DELAYS = "1,1"
 
 __all__ = [
     "API_KEY",
     "Stack",
+    "proxy",
     "stack",
     "temporal_env",
     "time_skipping_env",
@@ -77,6 +83,9 @@ class Stack:
     base_url: str
     stripe: StripeGateway
     relay: OutboxRelay
+    # Stripe as the app sees it: localstripe behind a proxy that honours idempotency keys and
+    # relays webhooks to the API, with injectable faults.
+    proxy: StripeProxy
 
     @property
     def task_queue(self) -> str:
@@ -92,15 +101,24 @@ async def stack(
     """Dev server + localstripe + migrated SQLite + a worker + the API on a real HTTP port."""
     db_path = tmp_path_factory.mktemp("stack") / "creditgate.db"
     port = free_port()
+    proxy = await StripeProxy(
+        upstream=localstripe.base_url,
+        webhook_target=f"http://127.0.0.1:{port}/v1/stripe/webhook",
+    ).start()
+    await proxy.register_webhooks(WEBHOOK_SECRET, endpoint_id="stack")
     settings = Settings(
         api_key=API_KEY,
         database_url=f"sqlite:///{db_path}",
         temporal_address=temporal_env.client.service_client.config.target_host,
         temporal_task_queue=f"test-{uuid.uuid4().hex[:8]}",
         stripe_api_key="sk_test_creditgate_tests",
-        stripe_api_base=localstripe.base_url,
+        stripe_api_base=proxy.base_url,
+        stripe_webhook_secret=WEBHOOK_SECRET,
         api_port=port,
         signup_wait_seconds=20,
+        purchase_poll_seconds=PURCHASE_POLL_SECONDS,
+        purchase_poll_max_seconds=PURCHASE_POLL_SECONDS,
+        recharge_retry_delays=RECHARGE_RETRY_DELAYS,
     )
     await asyncio.to_thread(upgrade, settings.database_url)
     db = Database(settings.database_url)
@@ -123,12 +141,21 @@ async def stack(
         async with httpx.AsyncClient(
             base_url=base_url, headers={"Authorization": f"Bearer {API_KEY}"}, timeout=60
         ) as http:
-            yield Stack(settings, temporal_env.client, db, http, base_url, stripe, relay)
+            yield Stack(settings, temporal_env.client, db, http, base_url, stripe, relay, proxy)
         server.should_exit = True
         await serving
         stop_relay.set()
         await relaying
+    await proxy.stop()
     await db.dispose()
+
+
+@pytest.fixture
+async def proxy(stack: Stack) -> AsyncIterator[StripeProxy]:
+    """The stack's Stripe proxy, its webhook faults reset (and held ones delivered) after."""
+    yield stack.proxy
+    stack.proxy.faults = WebhookFaults()
+    await stack.proxy.release()
 
 
 @pytest.fixture

@@ -100,6 +100,10 @@ class StripeProxy:
         )
         response.raise_for_status()
 
+    def held(self, kind: str | None = None) -> list[bytes]:
+        """Bodies of the webhooks held back so far (of one event type, if given)."""
+        return [body for body, _ in self._held if kind is None or event_type(body) == kind]
+
     async def release(self) -> None:
         """Deliver held webhooks, newest first (so they arrive out of order)."""
         held, self._held = self._held, []
