@@ -39,6 +39,21 @@ class IntentView(BaseModel):
     failure: str | None = None  # Stripe's last payment error, "message (code)"
 
 
+class PurchaseRecord(BaseModel):
+    """A purchase row as the workflows see it (``workflows.payment_models.PurchaseView``
+    has the same fields; activities keep their own model so no class crosses the sandbox)."""
+
+    id: str
+    kind: str
+    status: str
+    amount: Decimal
+    currency: str
+    credits: Decimal
+    payment_intent: str | None = None
+    client_secret: str | None = None
+    reason: str | None = None
+
+
 class PurchaseRef(BaseModel):
     purchase_id: str
 

@@ -19,6 +19,7 @@ from activities.payment_models import (
     IntentView,
     OpenPurchaseInput,
     PrepareRechargeInput,
+    PurchaseRecord,
     PurchaseRef,
     RechargeTicket,
     RefundInput,
@@ -34,7 +35,6 @@ from creditgate.payments import amounts, store
 from creditgate.periods import expiry_after
 from creditgate.pricing.currency import to_minor_units
 from creditgate.stripe_gateway import PaymentDeclined, PaymentIntentRef, StripeGateway
-from workflows.payment_models import PurchaseView
 
 CARD_DECLINED = "CardDeclined"
 
@@ -50,10 +50,10 @@ def _view(pi: PaymentIntentRef) -> IntentView:
     return IntentView(id=pi.id, status=pi.status, client_secret=pi.client_secret, failure=failure)
 
 
-def purchase_view(purchase: Purchase) -> PurchaseView:
-    return PurchaseView(
+def purchase_record(purchase: Purchase) -> PurchaseRecord:
+    return PurchaseRecord(
         id=purchase.id,
-        kind="recharge" if purchase.kind == "recharge" else "purchase",
+        kind=purchase.kind,
         status=purchase.status,
         amount=purchase.amount,
         currency=purchase.currency,
@@ -70,7 +70,7 @@ class PaymentActivities:
         self.stripe = stripe
 
     @activity.defn
-    async def open_purchase(self, input: OpenPurchaseInput) -> PurchaseView:
+    async def open_purchase(self, input: OpenPurchaseInput) -> PurchaseRecord:
         customer_id = await store.customer_id_of(self.db, input.external_id)
         stored = await store.open_purchase(
             self.db,
@@ -86,7 +86,7 @@ class PaymentActivities:
                 workflow_id=input.workflow_id,
             ),
         )
-        return purchase_view(stored)
+        return purchase_record(stored)
 
     @activity.defn
     async def create_payment_intent(self, input: CreateIntentInput) -> IntentView:
@@ -132,15 +132,15 @@ class PaymentActivities:
         )
 
     @activity.defn
-    async def fail_purchase(self, input: FailPurchaseInput) -> PurchaseView:
-        return purchase_view(await store.fail_purchase(self.db, input.purchase_id, input.reason))
+    async def fail_purchase(self, input: FailPurchaseInput) -> PurchaseRecord:
+        return purchase_record(await store.fail_purchase(self.db, input.purchase_id, input.reason))
 
     @activity.defn
-    async def read_purchase(self, input: PurchaseRef) -> PurchaseView:
+    async def read_purchase(self, input: PurchaseRef) -> PurchaseRecord:
         stored = await store.get_purchase(self.db, input.purchase_id)
         if stored is None:
             raise ApplicationError(f"no purchase {input.purchase_id}", non_retryable=True)
-        return purchase_view(stored)
+        return purchase_record(stored)
 
     @activity.defn
     async def prepare_recharge(self, input: PrepareRechargeInput) -> RechargeTicket | None:

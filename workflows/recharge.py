@@ -23,6 +23,7 @@ with workflow.unsafe.imports_passed_through():
         CreateIntentInput,
         FailPurchaseInput,
         PrepareRechargeInput,
+        PurchaseRecord,
         PurchaseRef,
         RechargeTicket,
     )
@@ -44,6 +45,10 @@ class RechargeState(BaseModel):
     idempotency_keys: dict[int, str] = Field(default_factory=dict)
     last_reason: str | None = None
     outcome: RechargeOutcome | None = None
+
+
+def _view(record: PurchaseRecord) -> PurchaseView:
+    return PurchaseView.model_validate(record.model_dump())
 
 
 @workflow.defn
@@ -119,15 +124,17 @@ class RechargeWorkflow:
                 intent = await call(PaymentActivities.cancel_payment_intent, intent.id)
             if intent.status == PAID:
                 await call(PaymentActivities.grant_purchase, ref)
-                return await call(PaymentActivities.read_purchase, ref)
+                return _view(await call(PaymentActivities.read_purchase, ref))
             reason = (
                 AUTHENTICATION_REQUIRED
                 if intent.status in ("requires_action", "canceled") and not intent.failure
                 else intent.failure or f"payment {intent.status}"
             )
-        return await call(
-            PaymentActivities.fail_purchase,
-            FailPurchaseInput(purchase_id=ticket.purchase_id, reason=reason),
+        return _view(
+            await call(
+                PaymentActivities.fail_purchase,
+                FailPurchaseInput(purchase_id=ticket.purchase_id, reason=reason),
+            )
         )
 
     def _outcome(
