@@ -92,9 +92,7 @@ async def test_a_hundred_concurrent_crossing_events_recharge_once(
     await save_card(stack, unique_id, VISA)
     await set_auto_recharge(stack, unique_id, enabled=True, threshold="5", recharge_to="20")
 
-    await asyncio.gather(
-        *(send(stack, event(f"e{i}", unique_id, "api_call")) for i in range(100))
-    )
+    await asyncio.gather(*(send(stack, event(f"e{i}", unique_id, "api_call")) for i in range(100)))
     [recharge] = await eventually(
         lambda: recharges(stack, unique_id),
         until=lambda found: [r["status"] for r in found] == ["granted"],
@@ -190,9 +188,7 @@ async def test_credit_units_recharge_450_credits_for_45_usd(stack: Stack, unique
     await assert_invariants(stack)
 
 
-async def test_enabling_below_the_threshold_recharges_at_once(
-    stack: Stack, unique_id: str
-) -> None:
+async def test_enabling_below_the_threshold_recharges_at_once(stack: Stack, unique_id: str) -> None:
     await customer_on(stack, unique_id)
     await grant(stack, unique_id, "2")
     pm = await card(stack, VISA)
