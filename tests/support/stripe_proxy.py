@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import hashlib
 import json
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -57,6 +58,9 @@ class StripeProxy:
     _idempotent: dict[tuple[str, str], _Stored] = field(default_factory=dict)
     _locks: dict[tuple[str, str], asyncio.Lock] = field(default_factory=dict)
     _held: list[tuple[bytes, dict[str, str]]] = field(default_factory=list)
+    # Test hook: awaited with (method, path) after Stripe answered and before the answer is
+    # passed on (e.g. to kill the caller at exactly that moment).
+    after_upstream: Callable[[str, str], Awaitable[None]] | None = None
     _server: uvicorn.Server | None = None
     _task: asyncio.Task[None] | None = None
     _client: httpx.AsyncClient | None = None
@@ -136,6 +140,8 @@ class StripeProxy:
                 headers = {**stored.headers, "idempotent-replayed": "true"}
                 return Response(stored.body, status_code=stored.status, headers=headers)
             response = await self._upstream(request, body)
+            if self.after_upstream is not None:
+                await self.after_upstream(request.method, request.url.path)
             if response.status_code < 500:  # Stripe does not store 5xx answers
                 self._idempotent[scope] = _Stored(
                     fingerprint, response.status_code, bytes(response.body), dict(response.headers)
