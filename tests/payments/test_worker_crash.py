@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import uuid
+from decimal import Decimal
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
