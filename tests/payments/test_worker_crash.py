@@ -8,9 +8,9 @@ import signal
 import subprocess
 import sys
 import uuid
-from decimal import Decimal
 from collections.abc import Iterator
 from contextlib import contextmanager
+from decimal import Decimal
 from pathlib import Path
 
 from temporalio.common import WorkflowIDConflictPolicy
