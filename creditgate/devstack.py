@@ -7,6 +7,7 @@ API. Ctrl-C or SIGTERM stops every child.
 
 import contextlib
 import ctypes
+import json
 import os
 import shutil
 import signal
@@ -233,6 +234,24 @@ class DevStack:
             self.dead_child,
         )
 
+    def register_webhook(self) -> None:
+        """Point localstripe's webhooks at the API (localstripe keeps them in memory only, so
+        this runs on every start)."""
+        body = json.dumps(
+            {
+                "url": self.api_url() + "/v1/stripe/webhook",
+                "secret": self.settings.stripe_webhook_secret,
+            }
+        ).encode()
+        request = urllib.request.Request(
+            f"{self.settings.stripe_api_base.rstrip('/')}/_config/webhooks/creditgate",
+            data=body,
+            headers={"Content-Type": "application/json"},
+            method="POST",
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:
+            response.read()
+
     def save_localstripe(self) -> None:
         # Without a private /tmp, copy the shared file next to our data (best effort: another
         # localstripe on the machine may have written it last).
@@ -260,6 +279,7 @@ class DevStack:
         if self.settings.uses_localstripe:
             print("creditgate dev: starting localstripe …", flush=True)
             self.start_localstripe()
+            self.register_webhook()
         print("creditgate dev: applying migrations …", flush=True)
         upgrade(self.settings.database_url)
         self.spawn("worker", [sys.executable, "-m", "worker"])

@@ -5,6 +5,7 @@ import json
 import os
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -180,6 +181,45 @@ def localstripe_customers(ports: Ports, external_id: str) -> list[str]:
     ]
 
 
+def buy_with_a_card(ports: Ports, api: str, auth: dict[str, str], external_id: str) -> str:
+    """A purchase against the dev stack: a card made in localstripe, then POST .../purchases."""
+    card = httpx.post(
+        f"http://localhost:{ports.stripe}/v1/payment_methods",
+        headers={"Authorization": "Bearer sk_test_x"},
+        data={
+            "type": "card",
+            "card[number]": "4242424242424242",
+            "card[exp_month]": "12",
+            "card[exp_year]": "2034",
+            "card[cvc]": "123",
+        },
+    )
+    assert card.status_code == 200, card.text
+    bought = httpx.post(
+        f"{api}/v1/customers/{external_id}/purchases",
+        json={"amount": "15.00", "payment_method": card.json()["id"]},
+        headers=auth,
+        timeout=90,
+    )
+    assert bought.status_code == 201, bought.text
+    purchase_id: str = bought.json()["id"]
+    return purchase_id
+
+
+def purchase_status(api: str, auth: dict[str, str], purchase_id: str) -> str:
+    response = httpx.get(f"{api}/v1/purchases/{purchase_id}", headers=auth)
+    assert response.status_code == 200, response.text
+    status: str = response.json()["status"]
+    return status
+
+
+def webhooks_received(data_dir: Path, event_type: str) -> int:
+    with sqlite3.connect(data_dir / "creditgate.db") as db:
+        row = db.execute("SELECT count(*) FROM stripe_events WHERE type = ?", (event_type,))
+        count: int = row.fetchone()[0]
+        return count
+
+
 def test_dev_runs_the_stack_stops_cleanly_and_keeps_state(tmp_path: Path) -> None:
     ports = Ports.free()
     api = f"http://127.0.0.1:{ports.api}"
@@ -207,6 +247,17 @@ def test_dev_runs_the_stack_stops_cleanly_and_keeps_state(tmp_path: Path) -> Non
         again = httpx.post(f"{api}/v1/customers", json=signup, headers=auth, timeout=90)
         assert again.status_code == 200, again.text
         assert again.json() == created.json()
+
+        # A purchase completes end to end: localstripe's webhook reaches the API.
+        purchase_id = buy_with_a_card(ports, api, auth, external_id)
+        deadline = time.monotonic() + 60
+        while (status := purchase_status(api, auth, purchase_id)) == "pending":
+            assert time.monotonic() < deadline, "the purchase stayed pending"
+            time.sleep(0.2)
+        assert status == "granted"
+        assert webhooks_received(tmp_path / ".creditgate", "payment_intent.succeeded") >= 1
+        balance = httpx.get(f"{api}/v1/customers/{external_id}/balance", headers=auth)
+        assert balance.json()["available"] == "15"
 
         assert dev.stop() == 0, dev.output
         assert "creditgate dev: stopped" in dev.output
