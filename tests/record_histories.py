@@ -7,7 +7,11 @@ both runs' histories as ``WorkflowHistory.to_json()``:
 - ``customer_signup.json``: the first run (signup, Stripe customer, ledger registration, search
   attributes, the repeated signup, continue-as-new);
 - ``customer_continued.json``: the run after continue-as-new (state carried over, a repeated
-  signup answered from that state).
+  signup answered from that state, ledger notices, a grant expiring, a card purchase and an
+  auto-recharge);
+- ``purchase.json``: that purchase's ``PurchaseWorkflow`` (no webhook here: its poll finds
+  the payment);
+- ``recharge.json``: that auto-recharge's ``RechargeWorkflow``.
 
 ``tests/workflows/test_replay.py`` replays every file there against the current code. Record
 again only on purpose (a deliberate, versioned workflow change), never to make replay pass.
@@ -41,6 +45,9 @@ from worker.registry import build_worker
 from worker.relay import OutboxRelay
 from workflows.customer import CustomerWorkflow, customer_workflow_id
 from workflows.models import CustomerProfile, CustomerState, CustomerWorkflowInput, SignupResult
+from workflows.payment_models import AutoRechargeRequest, PaymentPolicy, PurchaseRequest
+from workflows.purchase import purchase_workflow_id
+from workflows.recharge import recharge_workflow_id
 from workflows.search_attributes import ALL as SEARCH_ATTRIBUTES
 
 HISTORIES = Path(__file__).resolve().parent / "histories"
@@ -97,6 +104,67 @@ async def lifecycle(client: Client, db: Database, handle: WorkflowHandle[Any, An
         await relay
 
 
+async def payments(client: Client, gateway: StripeGateway, handle: WorkflowHandle[Any, Any]) -> str:
+    """A card purchase, then auto-recharge enabled below its threshold (so it runs at once).
+    Returns the purchase's workflow id."""
+
+    async def card() -> str:
+        pm = await gateway.client.v1.payment_methods.create_async(
+            {
+                "type": "card",
+                "card": {
+                    "number": "4242424242424242",
+                    "exp_month": 12,
+                    "exp_year": 2034,
+                    "cvc": "123",
+                },
+            }
+        )
+        return pm.id
+
+    policy = PaymentPolicy(poll_seconds=1, poll_max_seconds=1, retry_delays=[1])
+    answer = await handle.execute_update(
+        CustomerWorkflow.purchase,
+        PurchaseRequest(
+            request_id="record",
+            amount=Decimal("5.00"),
+            currency="USD",
+            credits=Decimal(5),
+            payment_method=await card(),
+            policy=policy,
+        ),
+    )
+
+    async def state() -> CustomerState:
+        found: CustomerState = await handle.query(CustomerWorkflow.get_state)
+        return found
+
+    purchase_id = answer.purchase.id
+    await eventually(
+        state,
+        lambda s: s.purchases[purchase_id].status == "granted",
+        timeout=30,
+        what="the purchase to be granted",
+    )
+    await handle.execute_update(
+        CustomerWorkflow.configure_auto_recharge,
+        AutoRechargeRequest(
+            enabled=True,
+            threshold=Decimal(6),
+            recharge_to=Decimal(20),
+            payment_method=await card(),
+            policy=policy,
+        ),
+    )
+    await eventually(
+        state,
+        lambda s: "recharged" in [e.kind for e in s.timeline],
+        timeout=30,
+        what="the auto-recharge",
+    )
+    return purchase_workflow_id(purchase_id)
+
+
 async def record() -> dict[str, str]:
     """File name → history JSON of each run."""
     profile = CustomerProfile(external_id=EXTERNAL_ID, name="Jane Doe", email="jane@example.com")
@@ -140,15 +208,18 @@ async def record() -> dict[str, str]:
                 )
                 assert (await continued.query(CustomerWorkflow.get_state)).run_number == 2
                 await lifecycle(env.client, db, continued)
+                purchase_id = await payments(env.client, gateway, continued)
 
                 runs = {
-                    "customer_signup.json": first_run,
-                    "customer_continued.json": second_run,
+                    "customer_signup.json": (workflow_id, first_run),
+                    "customer_continued.json": (workflow_id, second_run),
+                    "purchase.json": (purchase_id, None),
+                    "recharge.json": (recharge_workflow_id(EXTERNAL_ID), None),
                 }
                 histories = {}
-                for name, run_id in runs.items():
+                for name, (wf_id, run_id) in runs.items():
                     history: WorkflowHistory = await env.client.get_workflow_handle(
-                        workflow_id, run_id=run_id
+                        wf_id, run_id=run_id
                     ).fetch_history()
                     histories[name] = history.to_json()
                 return histories

@@ -28,7 +28,9 @@ def load(path: Path) -> WorkflowHistory:
 
 
 def test_the_recorded_histories_are_there() -> None:
-    assert {"customer_signup.json", "customer_continued.json"} <= {p.name for p in FILES}
+    recorded = {p.name for p in FILES}
+    assert {"customer_signup.json", "customer_continued.json"} <= recorded
+    assert {"purchase.json", "recharge.json"} <= recorded
 
 
 @pytest.mark.parametrize("path", FILES, ids=[p.name for p in FILES])
