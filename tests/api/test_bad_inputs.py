@@ -24,12 +24,14 @@ from sqlmodel import col, func, select
 from temporalio.service import RPCError, RPCStatusCode
 
 from creditgate.models import (
+    AutoRecharge,
     Customer,
     Grant,
     Hold,
     LedgerEntry,
     OutboxMessage,
     Plan,
+    Purchase,
     UsageCounter,
     UsageEvent,
     Wallet,
@@ -604,6 +606,64 @@ case(
     Bad("POST", GRANTS, content=b'{"amount": ' + b"9" * 5000 + b"}", headers=JSON),
 )
 
+# -- purchases, the saved card, auto-recharge ------------------------------------------------
+
+PURCHASES = "/v1/customers/<customer>/purchases"
+CARD = "/v1/customers/<customer>/payment-method"
+AUTO = "/v1/customers/<customer>/auto-recharge"
+for name, bad in {
+    "purchase: neither amount nor credits": Bad("POST", PURCHASES, {}, says=("exactly one",)),
+    "purchase: both amount and credits": Bad(
+        "POST", PURCHASES, {"amount": "5", "credits": "5"}, says=("exactly one",)
+    ),
+    "purchase: float amount": Bad("POST", PURCHASES, {"amount": 5.5}, says=("decimal",)),
+    "purchase: negative amount": Bad("POST", PURCHASES, {"amount": "-5"}),
+    "purchase: zero credits": Bad("POST", PURCHASES, {"credits": "0"}),
+    "purchase: NaN": Bad("POST", PURCHASES, {"amount": "NaN"}),
+    "purchase: fractions of a cent": Bad(
+        "POST", PURCHASES, {"amount": "5.001"}, status=422, says=("minor units",)
+    ),
+    "purchase: below the minimum": Bad(
+        "POST", PURCHASES, {"amount": "0.10"}, status=422, says=("outside the allowed range",)
+    ),
+    "purchase: above the maximum": Bad(
+        "POST", PURCHASES, {"amount": "1000000"}, status=422, says=("outside the allowed range",)
+    ),
+    "purchase: a payment method that is not one": Bad(
+        "POST", PURCHASES, {"amount": "5", "payment_method": "4242424242424242"}
+    ),
+    "purchase: expiry in the past": Bad(
+        "POST", PURCHASES, {"amount": "5", "expires_at": "2020-01-01T00:00:00Z"}, status=422
+    ),
+    "purchase: unknown field": Bad("POST", PURCHASES, {"amount": "5", "coupon": "x"}),
+    "purchase: malformed JSON": Bad("POST", PURCHASES, content=MALFORMED, headers=JSON),
+    "purchase: unknown customer": Bad(
+        "POST", "/v1/customers/<nobody>/purchases", {"amount": "5"}, status=404
+    ),
+    "purchase: unknown id": Bad("GET", "/v1/purchases/pur_nope", status=404, type="not_found"),
+    "card: missing": Bad("PUT", CARD, {}),
+    "card: not a payment method id": Bad("PUT", CARD, {"payment_method": "visa"}),
+    "card: unknown customer": Bad(
+        "PUT", "/v1/customers/<nobody>/payment-method", {"payment_method": "pm_x"}, status=404
+    ),
+    "auto-recharge: recharge_to not above threshold": Bad(
+        "PUT", AUTO, {"enabled": True, "threshold": "5", "recharge_to": "5"}
+    ),
+    "auto-recharge: negative threshold": Bad(
+        "PUT", AUTO, {"enabled": True, "threshold": "-1", "recharge_to": "5"}
+    ),
+    "auto-recharge: no saved card": Bad(
+        "PUT", AUTO, {"enabled": True, "threshold": "1", "recharge_to": "5"}, status=422,
+        says=("saved card",),
+    ),
+    "auto-recharge: above the limit": Bad(
+        "PUT", AUTO, {"enabled": False, "threshold": "1", "recharge_to": "99999999"}, status=422
+    ),
+    "auto-recharge: missing enabled": Bad("PUT", AUTO, {"threshold": "1", "recharge_to": "5"}),
+    "auto-recharge: never set": Bad("GET", AUTO, status=404),
+}.items():  # fmt: skip
+    case(name, bad)
+
 
 # -- the test ----------------------------------------------------------------------------------
 
@@ -622,7 +682,7 @@ async def snapshot(stack: Stack, world: World, *, plans: tuple[str, ...] = ()) -
             "customer": customer.model_dump(warnings=False),
             "wallet": wallet.model_dump(),
         }
-        for model in (Grant, LedgerEntry, UsageEvent, UsageCounter, Hold):
+        for model in (Grant, LedgerEntry, UsageEvent, UsageCounter, Hold, Purchase, AutoRecharge):
             rows = await session.exec(select(model).where(model.customer_id == customer.id))
             state[model.__tablename__] = sorted(
                 (r.model_dump() for r in rows.all()), key=lambda r: str(sorted(r.items()))
