@@ -28,6 +28,7 @@ SEARCH_ATTRIBUTES = {
     "CreditgateCustomerId": "Keyword",
     "CreditgateStatus": "Keyword",
     "CreditgateEntitled": "Bool",
+    "CreditgateAutoRecharge": "Keyword",
 }
 # localstripe pickles its whole store to this fixed path after every write and loads it at
 # start: one file shared by every localstripe on the machine (test fixtures, other checkouts).
