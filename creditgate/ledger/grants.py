@@ -24,6 +24,8 @@ class GrantSpec:
     reason: str | None = None
     # Business key: a second grant with the same reference returns the first.
     reference: str | None = None
+    # The ledger entry's kind: a period close credits a negative true-up as ``true_up``.
+    entry_kind: str = "grant"
 
 
 @dataclass(frozen=True)
@@ -74,7 +76,7 @@ async def add_grant(account: Account, spec: GrantSpec) -> GrantOutcome:
     description = spec.reason or spec.source
     if debt_paid:
         description += f" (paid {to_str(debt_paid)} of debt first)"
-    account.book("grant", spec.amount, grant_id=grant.id, description=description[:500])
+    account.book(spec.entry_kind, spec.amount, grant_id=grant.id, description=description[:500])
     account.grant_added(grant)
     if grant.expires_at is not None and remaining > 0:
         # The customer workflow keeps a durable timer per expiring grant.

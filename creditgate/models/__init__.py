@@ -11,6 +11,7 @@ from creditgate.models.ledger import (
 )
 from creditgate.models.payment import AutoRecharge, Purchase
 from creditgate.models.plan import Plan
+from creditgate.models.statement import Statement
 from creditgate.models.stripe_event import StripeEvent
 
 __all__ = [
@@ -23,6 +24,7 @@ __all__ = [
     "OutboxMessage",
     "Plan",
     "Purchase",
+    "Statement",
     "StripeEvent",
     "UsageCounter",
     "UsageEvent",
