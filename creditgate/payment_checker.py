@@ -17,7 +17,7 @@ from creditgate.models import AutoRecharge, Customer, Grant, LedgerEntry, Purcha
 from creditgate.pricing.currency import to_minor_units
 from creditgate.stripe_gateway import PaymentIntentRef, StripeGateway
 
-PAID_SOURCES = ("purchase", "recharge")
+PAID_SOURCES = ("purchase", "recharge", "invoice")
 
 
 async def check_payments(db: Database, stripe: StripeGateway) -> list[Violation]:

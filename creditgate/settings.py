@@ -54,21 +54,32 @@ class Settings(BaseSettings):
     # Seconds to wait after each declined auto-recharge attempt; one more attempt than
     # delays (default: 3 attempts over an hour). Comma-separated in the environment.
     recharge_retry_delays: str = "1200,2400"
+    # Collecting a statement's amount due: seconds to wait after each failed attempt; after
+    # the last, the customer is cut off (default: 3 attempts over 4 days).
+    dunning_retry_delays: str = "86400,259200"
     # How long POST .../purchases and PUT .../auto-recharge wait for the workflow's answer.
     payment_wait_seconds: float = Field(default=30.0, gt=0)
 
     @property
     def recharge_retry_delay_list(self) -> list[float]:
-        return [float(d) for d in self.recharge_retry_delays.split(",") if d.strip()]
+        return _seconds(self.recharge_retry_delays)
+
+    @property
+    def dunning_retry_delay_list(self) -> list[float]:
+        return _seconds(self.dunning_retry_delays)
 
     @model_validator(mode="after")
     def _check_payment_settings(self) -> "Settings":
-        try:
-            delays = self.recharge_retry_delay_list
-        except ValueError:
-            raise ValueError("CREDITGATE_RECHARGE_RETRY_DELAYS: comma-separated seconds") from None
-        if any(d < 0 for d in delays):
-            raise ValueError("CREDITGATE_RECHARGE_RETRY_DELAYS: delays must be >= 0")
+        for name, text in (
+            ("RECHARGE_RETRY_DELAYS", self.recharge_retry_delays),
+            ("DUNNING_RETRY_DELAYS", self.dunning_retry_delays),
+        ):
+            try:
+                delays = _seconds(text)
+            except ValueError:
+                raise ValueError(f"CREDITGATE_{name}: comma-separated seconds") from None
+            if any(d < 0 for d in delays):
+                raise ValueError(f"CREDITGATE_{name}: delays must be >= 0")
         if self.purchase_min > self.purchase_max:
             raise ValueError("CREDITGATE_PURCHASE_MIN is above CREDITGATE_PURCHASE_MAX")
         return self
@@ -106,6 +117,10 @@ class Settings(BaseSettings):
     def uses_localstripe(self) -> bool:
         host = self.stripe_api_base.split("//", 1)[-1].split(":", 1)[0].split("/", 1)[0]
         return host in {"localhost", "127.0.0.1", "::1", "[::1]"}
+
+
+def _seconds(text: str) -> list[float]:
+    return [float(d) for d in text.split(",") if d.strip()]
 
 
 @lru_cache

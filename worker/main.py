@@ -24,7 +24,7 @@ async def run_worker() -> None:
         log.warning("could not register search attributes (%s); register them yourself", err)
     db = Database(settings.database_url)
     worker = build_worker(
-        client, settings.temporal_task_queue, db, StripeGateway.from_settings(settings)
+        client, settings.temporal_task_queue, db, StripeGateway.from_settings(settings), settings
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

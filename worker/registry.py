@@ -9,17 +9,28 @@ from temporalio.worker import Worker
 from activities.customers import CustomerActivities
 from activities.ledger import LedgerActivities
 from activities.payments import PaymentActivities
+from activities.periods import PeriodActivities
 from creditgate.db import Database
+from creditgate.settings import Settings
 from creditgate.stripe_gateway import StripeGateway
 from workflows.customer import CustomerWorkflow
+from workflows.period_close import PeriodCloseWorkflow
 from workflows.purchase import PurchaseWorkflow
 from workflows.recharge import RechargeWorkflow
 
-WORKFLOWS: Sequence[type] = (CustomerWorkflow, PurchaseWorkflow, RechargeWorkflow)
+WORKFLOWS: Sequence[type] = (
+    CustomerWorkflow,
+    PurchaseWorkflow,
+    RechargeWorkflow,
+    PeriodCloseWorkflow,
+)
 
 
-def activities(db: Database, stripe: StripeGateway) -> list[Callable[..., Any]]:
+def activities(
+    db: Database, stripe: StripeGateway, settings: Settings | None = None
+) -> list[Callable[..., Any]]:
     customer = CustomerActivities(db, stripe)
+    periods = PeriodActivities(db, settings or Settings())
     ledger = LedgerActivities(db)
     payments = PaymentActivities(db, stripe)
     return [
@@ -37,16 +48,26 @@ def activities(db: Database, stripe: StripeGateway) -> list[Callable[..., Any]]:
         payments.attach_payment_method,
         payments.save_auto_recharge,
         payments.refund_purchase,
+        periods.billing_schedule,
+        periods.close_period,
+        periods.dunning_schedule,
+        periods.open_invoice,
+        periods.record_statement_payment,
     ]
 
 
 def build_worker(
-    client: Client, task_queue: str, db: Database, stripe: StripeGateway, **kwargs: Any
+    client: Client,
+    task_queue: str,
+    db: Database,
+    stripe: StripeGateway,
+    settings: Settings | None = None,
+    **kwargs: Any,
 ) -> Worker:
     return Worker(
         client,
         task_queue=task_queue,
         workflows=list(WORKFLOWS),
-        activities=activities(db, stripe),
+        activities=activities(db, stripe, settings),
         **kwargs,
     )

@@ -8,6 +8,7 @@ from temporalio.common import RetryPolicy
 
 from workflows import search_attributes as sa
 from workflows.customer_payments import CustomerPayments
+from workflows.customer_periods import CustomerPeriods
 from workflows.models import (
     MAX_PROCESSED_IDS,
     MAX_TIMELINE,
@@ -38,7 +39,7 @@ def customer_workflow_id(external_id: str) -> str:
 
 
 @workflow.defn
-class CustomerWorkflow(CustomerPayments):
+class CustomerWorkflow(CustomerPayments, CustomerPeriods):
     @workflow.init
     def __init__(self, input: CustomerWorkflowInput) -> None:
         self.state = input.state or CustomerState(profile=input.profile)
@@ -51,15 +52,18 @@ class CustomerWorkflow(CustomerPayments):
             self._record("created", f"customer {self.state.profile.external_id} signing up")
         await self._sign_up()
         self._publish_search_attributes()
+        await self._load_billing()
 
         while not self._should_continue_as_new():
-            due_at = self._next_expiry()
+            expiry_at = self._next_expiry()
             if self._recharge_due():
                 await self._start_recharge()
-            elif due_at is not None and due_at <= workflow.now():
+            elif expiry_at is not None and expiry_at <= workflow.now():
                 await self._expire_grants()
+            elif self._period_due():
+                await self._start_period_close()
             else:
-                await self._wait_for_work(due_at)
+                await self._wait_for_work(self._next_due())
         # Never drop an update or signal that is still running.
         await workflow.wait_condition(workflow.all_handlers_finished)
         self.state.run_number += 1
@@ -117,15 +121,20 @@ class CustomerWorkflow(CustomerPayments):
             return max(earliest, self._expiry_not_before)
         return earliest
 
+    def _next_due(self) -> datetime | None:
+        """The next timer: the earliest grant expiry or the end of the open period."""
+        return min(
+            (at for at in (self._next_expiry(), self._next_period_end()) if at is not None),
+            default=None,
+        )
+
     async def _wait_for_work(self, due_at: datetime | None) -> None:
-        """Sleep until the next expiry is due, an earlier one arrives, a recharge is due, or
+        """Sleep until the next timer is due, an earlier one appears, a recharge is due, or
         it is time to continue as new."""
 
         def woken() -> bool:
             return (
-                self._should_continue_as_new()
-                or self._next_expiry() != due_at
-                or self._recharge_due()
+                self._should_continue_as_new() or self._next_due() != due_at or self._recharge_due()
             )
 
         if due_at is None:
@@ -133,7 +142,7 @@ class CustomerWorkflow(CustomerPayments):
             return
         with contextlib.suppress(TimeoutError):
             await workflow.wait_condition(
-                woken, timeout=due_at - workflow.now(), timeout_summary="grant expiry"
+                woken, timeout=due_at - workflow.now(), timeout_summary="next expiry or period end"
             )
 
     async def _expire_grants(self) -> None:

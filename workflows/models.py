@@ -29,6 +29,18 @@ class TimelineEntry(BaseModel):
     message: str
 
 
+class BillingState(BaseModel):
+    """The customer's billing periods (from the plan at signup)."""
+
+    anchor: datetime
+    every: int
+    unit: str  # second | day | month
+    grace_seconds: int
+    billing: str  # prepaid | arrears
+    next_index: int  # the next period to close
+    closing: int | None = None  # the period whose PeriodCloseWorkflow is running
+
+
 class CustomerState(BaseModel):
     """Everything the customer workflow knows; carried whole across continue-as-new."""
 
@@ -52,6 +64,8 @@ class CustomerState(BaseModel):
     # Recent purchases by id, and the purchase each POST's request id made.
     purchases: dict[str, PurchaseView] = Field(default_factory=dict)
     purchase_requests: dict[str, str] = Field(default_factory=dict)
+    billing: BillingState | None = None
+    statements_closed: int = 0
     run_number: int = 1
 
 

@@ -131,5 +131,26 @@ class RechargeOutcome(BaseModel):
     purchase: PurchaseView | None = None
 
 
+class PeriodCloseInput(BaseModel):
+    external_id: str
+    period_index: int
+    period_start: datetime
+    period_end: datetime
+    grace_seconds: int
+
+
+class PeriodClosed(BaseModel):
+    """Period close → customer workflow: the statement, and whether its amount was paid."""
+
+    message_id: str
+    period_index: int
+    number: int
+    amount_due: Decimal
+    currency: str
+    # none (nothing due) | paid | below_minimum (carried as debt) | unpaid (dunning ran out)
+    collection: str
+    reason: str | None = None
+
+
 class PaymentMethodRequest(BaseModel):
     payment_method: str

@@ -12,7 +12,8 @@ from creditgate.ledger.errors import LedgerError
 from creditgate.ledger.tables import GrantRow
 from creditgate.money import to_str
 
-SOURCES = frozenset({"purchase", "recharge", "promotional", "adjustment"})
+# invoice: a payment collected for a statement's amount due (it pays the debt).
+SOURCES = frozenset({"purchase", "recharge", "invoice", "promotional", "adjustment"})
 
 
 @dataclass(frozen=True)

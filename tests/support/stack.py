@@ -119,11 +119,12 @@ async def stack(
         purchase_poll_seconds=PURCHASE_POLL_SECONDS,
         purchase_poll_max_seconds=PURCHASE_POLL_SECONDS,
         recharge_retry_delays=RECHARGE_RETRY_DELAYS,
+        dunning_retry_delays=RECHARGE_RETRY_DELAYS,
     )
     await asyncio.to_thread(upgrade, settings.database_url)
     db = Database(settings.database_url)
     stripe = StripeGateway.from_settings(settings)
-    worker = build_worker(temporal_env.client, settings.temporal_task_queue, db, stripe)
+    worker = build_worker(temporal_env.client, settings.temporal_task_queue, db, stripe, settings)
     app = create_app(settings=settings, temporal_client=temporal_env.client)
     server = uvicorn.Server(
         uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")

@@ -1,0 +1,59 @@
+"""Period activity inputs and results (plain pydantic, imported by workflows)."""
+
+from datetime import datetime
+from decimal import Decimal
+
+from pydantic import BaseModel
+
+
+class BillingSchedule(BaseModel):
+    anchor: datetime
+    every: int
+    unit: str  # second | day | month
+    grace_seconds: int
+    billing: str  # prepaid | arrears
+    current_index: int  # the period open now
+
+
+class ClosePeriodInput(BaseModel):
+    external_id: str
+    period_index: int
+    period_start: datetime
+    period_end: datetime
+
+
+class StatementSummary(BaseModel):
+    statement_id: int
+    number: int
+    amount_due: Decimal
+    currency: str
+    closing_balance: Decimal
+    payment_status: str
+
+
+class InvoiceInput(BaseModel):
+    statement_id: int
+    attempt: int
+    workflow_id: str
+
+
+class InvoiceTicket(BaseModel):
+    """One collection attempt (its purchase row, kind ``invoice``, is open and pending)."""
+
+    purchase_id: str
+    amount: Decimal
+    currency: str
+    stripe_customer_id: str
+    payment_method: str | None
+
+
+class StatementPayment(BaseModel):
+    statement_id: int
+    status: str  # paid | failed | below_minimum
+    payment_intent: str | None = None
+
+
+class NonPayment(BaseModel):
+    external_id: str
+    statement_number: int
+    reason: str

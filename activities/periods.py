@@ -1,0 +1,109 @@
+"""Period activities: the billing schedule, the close, and collecting a statement's amount."""
+
+from datetime import UTC, datetime
+
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from activities.period_models import (
+    BillingSchedule,
+    ClosePeriodInput,
+    InvoiceInput,
+    InvoiceTicket,
+    StatementPayment,
+    StatementSummary,
+)
+from creditgate import plans
+from creditgate.customers import get_customer
+from creditgate.db import Database
+from creditgate.models import Purchase
+from creditgate.payments import amounts, store
+from creditgate.periods import period_index
+from creditgate.settings import Settings
+from creditgate.statements import store as statements
+from creditgate.statements.close import PeriodToClose, close_period
+
+
+class PeriodActivities:
+    def __init__(self, db: Database, settings: Settings) -> None:
+        self.db = db
+        self.settings = settings
+
+    @activity.defn
+    async def billing_schedule(self, external_id: str) -> BillingSchedule:
+        async with self.db.session() as session:
+            stored = await get_customer(session, external_id)
+            if stored is None:
+                raise ApplicationError(f"no customer {external_id!r}", non_retryable=True)
+            c = stored.customer
+            plan = await plans.definition(session, c.plan_code, c.plan_version or 1)
+        return BillingSchedule(
+            anchor=c.period_anchor,
+            every=plan.period.every,
+            unit=plan.period.unit,
+            grace_seconds=plan.grace_seconds,
+            billing=plan.billing,
+            current_index=max(0, period_index(c.period_anchor, plan.period, datetime.now(UTC))),
+        )
+
+    @activity.defn
+    async def close_period(self, input: ClosePeriodInput) -> StatementSummary:
+        statement = await close_period(
+            self.db,
+            PeriodToClose(
+                input.external_id, input.period_index, input.period_start, input.period_end
+            ),
+        )
+        if statement.payment_status == "pending" and not statements.collectable(statement):
+            statement.payment_status = "below_minimum"
+            assert statement.id is not None
+            await statements.set_payment(self.db, statement.id, "below_minimum", None)
+        assert statement.id is not None
+        return StatementSummary(
+            statement_id=statement.id,
+            number=statement.number,
+            amount_due=statement.amount_due,
+            currency=statement.currency,
+            closing_balance=statement.closing_balance,
+            payment_status=statement.payment_status,
+        )
+
+    @activity.defn
+    async def dunning_schedule(self) -> list[float]:
+        """Seconds to wait after each failed collection attempt (from the worker's settings)."""
+        return self.settings.dunning_retry_delay_list
+
+    @activity.defn
+    async def open_invoice(self, input: InvoiceInput) -> InvoiceTicket:
+        """Open the purchase row (kind ``invoice``) for one attempt to collect a statement."""
+        statement, customer = await statements.statement_by_id(self.db, input.statement_id)
+        assert customer.id is not None and customer.stripe_customer_id is not None
+        async with self.db.session() as session:
+            plan = await plans.definition(session, statement.plan_code, statement.plan_version)
+        purchase_id = f"inv_{statement.id}_{input.attempt}"
+        await store.open_purchase(
+            self.db,
+            Purchase(
+                id=purchase_id,
+                customer_id=customer.id,
+                kind="invoice",
+                amount=statement.amount_due,
+                currency=statement.currency,
+                credits=amounts.credits_for(statement.amount_due, plan),
+                payment_method=customer.payment_method,
+                workflow_id=input.workflow_id,
+            ),
+        )
+        return InvoiceTicket(
+            purchase_id=purchase_id,
+            amount=statement.amount_due,
+            currency=statement.currency,
+            stripe_customer_id=customer.stripe_customer_id,
+            payment_method=customer.payment_method,
+        )
+
+    @activity.defn
+    async def record_statement_payment(self, input: StatementPayment) -> None:
+        await statements.set_payment(
+            self.db, input.statement_id, input.status, input.payment_intent
+        )

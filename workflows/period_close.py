@@ -1,0 +1,156 @@
+"""PeriodCloseWorkflow (``period-{external_id}-{index}``): one billing period ends.
+
+Waits out the grace window for late events, then closes the period in one ledger
+transaction (freeze, expiry, rating, true-up, statement). An amount due (arrears usage, or
+debt on a prepaid plan) is collected off-session on the saved card, each attempt with its own
+idempotency key and a purchase row (kind ``invoice``) whose grant pays the debt; declines are
+retried on the dunning schedule. The customer workflow hears the outcome by signal.
+"""
+
+from datetime import timedelta
+
+from temporalio import workflow
+from temporalio.exceptions import ActivityError
+
+from workflows.activity_calls import ACTIVITY_TIMEOUT, call
+from workflows.payment_models import PeriodClosed, PeriodCloseInput
+from workflows.purchase import PAID, declined_reason
+
+with workflow.unsafe.imports_passed_through():
+    from activities.payment_models import CreateIntentInput, FailPurchaseInput, PurchaseRef
+    from activities.payments import PaymentActivities
+    from activities.period_models import (
+        ClosePeriodInput,
+        InvoiceInput,
+        InvoiceTicket,
+        StatementPayment,
+        StatementSummary,
+    )
+    from activities.periods import PeriodActivities
+
+
+def period_workflow_id(external_id: str, period_index: int) -> str:
+    return f"period-{external_id}-{period_index}"
+
+
+@workflow.defn
+class PeriodCloseWorkflow:
+    @workflow.init
+    def __init__(self, input: PeriodCloseInput) -> None:
+        self.external_id = input.external_id
+        self.statement: StatementSummary | None = None
+        self.attempts = 0
+        self.idempotency_keys: dict[int, str] = {}
+
+    @workflow.run
+    async def run(self, input: PeriodCloseInput) -> PeriodClosed:
+        grace_ends = input.period_end + timedelta(seconds=input.grace_seconds)
+        if grace_ends > workflow.now():
+            await workflow.sleep(grace_ends - workflow.now(), summary="grace for late events")
+        statement = await call(
+            PeriodActivities.close_period,
+            ClosePeriodInput(
+                external_id=input.external_id,
+                period_index=input.period_index,
+                period_start=input.period_start,
+                period_end=input.period_end,
+            ),
+        )
+        self.statement = statement
+        collection, reason = statement.payment_status, None
+        if statement.payment_status == "pending":
+            collection, reason = await self._collect(statement)
+        closed = PeriodClosed(
+            message_id=f"period-closed:{input.period_index}",
+            period_index=input.period_index,
+            number=statement.number,
+            amount_due=statement.amount_due,
+            currency=statement.currency,
+            collection=collection,
+            reason=reason,
+        )
+        parent = workflow.info().parent
+        if parent is not None:
+            await workflow.get_external_workflow_handle(parent.workflow_id).signal(
+                "period_closed", closed
+            )
+        return closed
+
+    async def _collect(self, statement: StatementSummary) -> tuple[str, str | None]:
+        delays = await workflow.execute_activity_method(
+            PeriodActivities.dunning_schedule, start_to_close_timeout=ACTIVITY_TIMEOUT
+        )
+        reason: str | None = None
+        for attempt in range(1, len(delays) + 2):
+            self.attempts = attempt
+            ticket = await call(
+                PeriodActivities.open_invoice,
+                InvoiceInput(
+                    statement_id=statement.statement_id,
+                    attempt=attempt,
+                    workflow_id=workflow.info().workflow_id,
+                ),
+            )
+            payment_intent, reason = await self._charge(ticket, attempt)
+            if reason is None:
+                await call(
+                    PeriodActivities.record_statement_payment,
+                    StatementPayment(
+                        statement_id=statement.statement_id,
+                        status="paid",
+                        payment_intent=payment_intent,
+                    ),
+                )
+                return "paid", None
+            await call(
+                PaymentActivities.fail_purchase,
+                FailPurchaseInput(purchase_id=ticket.purchase_id, reason=reason),
+            )
+            if attempt <= len(delays):
+                await workflow.sleep(
+                    timedelta(seconds=delays[attempt - 1]),
+                    summary=f"dunning: retry collection (attempt {attempt + 1})",
+                )
+        await call(
+            PeriodActivities.record_statement_payment,
+            StatementPayment(statement_id=statement.statement_id, status="failed"),
+        )
+        return "unpaid", reason
+
+    async def _charge(self, ticket: InvoiceTicket, attempt: int) -> tuple[str | None, str | None]:
+        """Charge the saved card once; (payment intent, None) when paid, else the reason."""
+        if ticket.payment_method is None:
+            return None, "no saved card (PUT .../payment-method)"
+        key = self.idempotency_keys.setdefault(attempt, f"cg-invoice-{workflow.uuid4()}")
+        try:
+            intent = await call(
+                PaymentActivities.create_payment_intent,
+                CreateIntentInput(
+                    purchase_id=ticket.purchase_id,
+                    kind="invoice",
+                    external_id=self.external_id,
+                    stripe_customer_id=ticket.stripe_customer_id,
+                    amount=ticket.amount,
+                    currency=ticket.currency,
+                    payment_method=ticket.payment_method,
+                    attach_payment_method=False,
+                    off_session=True,
+                    idempotency_key=key,
+                    workflow_id=workflow.info().workflow_id,
+                ),
+            )
+        except ActivityError as err:
+            reason = declined_reason(err)
+            if reason is None:
+                raise
+            return None, reason
+        if intent.status != PAID:
+            intent = await call(PaymentActivities.cancel_payment_intent, intent.id)
+        if intent.status != PAID:
+            return intent.id, intent.failure or f"payment {intent.status}"
+        await call(PaymentActivities.grant_purchase, PurchaseRef(purchase_id=ticket.purchase_id))
+        return intent.id, None
+
+    @workflow.query(name="state")
+    def get_state(self) -> StatementSummary | None:
+        return self.statement
