@@ -15,7 +15,7 @@ from api.auth import ApiKeyAuth, document_security
 from api.body_limit import ContentLengthLimit
 from api.deps import TemporalConnection
 from api.ledger_schemas import EventBatch
-from api.routes import customers, health, ledger, payments, plans, stripe_webhook
+from api.routes import customers, health, ledger, payments, plans, statements, stripe_webhook
 from creditgate import __version__
 from creditgate.db import Database
 from creditgate.ledger.batcher import IngestBatcher
@@ -79,6 +79,7 @@ def create_app(
     v1.include_router(customers.router)
     v1.include_router(ledger.router)
     v1.include_router(payments.router)
+    v1.include_router(statements.router)
     app.include_router(v1)
     app.include_router(stripe_webhook.router)
     app.include_router(health.router)

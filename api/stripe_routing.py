@@ -15,7 +15,6 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from creditgate.db import Database
 from creditgate.payments import store
-from workflows.customer import CustomerWorkflow
 from workflows.payment_models import PaymentEvent, RefundNotice
 from workflows.purchase import PurchaseWorkflow
 
@@ -42,7 +41,7 @@ async def route(
         metadata = obj.get("metadata") or {}
         workflow_id = metadata.get("creditgate_workflow_id")
         if metadata.get("creditgate_kind") == "purchase" and isinstance(workflow_id, str):
-            handle = (await connect()).get_workflow_handle_for(PurchaseWorkflow.run, workflow_id)
+            handle = (await connect()).get_workflow_handle(workflow_id)
             signal = PaymentEvent(event_id=event["id"], type=event_type, payment_intent=obj["id"])
             await _ignore_finished(handle.signal(PurchaseWorkflow.payment_event, signal))
     elif event_type == "charge.refunded":
@@ -55,7 +54,7 @@ async def route(
             return  # not a Creditgate payment
         customer_workflow = await store.workflow_of(db, purchase.customer_id)
         client = await connect()
-        customer = client.get_workflow_handle_for(CustomerWorkflow.run, customer_workflow)
+        customer = client.get_workflow_handle(customer_workflow)
         notice = RefundNotice(
             event_id=event["id"], payment_intent=payment_intent, amount_refunded=amount_refunded
         )

@@ -139,7 +139,7 @@ async def create_purchase(
         expires_at=expires_at,
         policy=payment_policy(settings),
     )
-    handle = client.get_workflow_handle_for(CustomerWorkflow.run, customer.workflow_id)
+    handle = client.get_workflow_handle(customer.workflow_id)
     answer = await _update(settings, handle.execute_update(CustomerWorkflow.purchase, request))
     stored = await store.get_purchase(db, answer.purchase.id)
     if stored is None:
@@ -186,7 +186,7 @@ async def set_payment_method(
     """Attach a card to the customer's Stripe customer and save it for off-session charges
     (auto-recharge, arrears). 402 when Stripe declines it."""
     customer, _plan = await _customer_and_plan(db, external_id)
-    handle = client.get_workflow_handle_for(CustomerWorkflow.run, customer.workflow_id)
+    handle = client.get_workflow_handle(customer.workflow_id)
     saved = await _update(
         settings,
         handle.execute_update(
@@ -211,7 +211,7 @@ async def configure_auto_recharge(
     schedule; after the last, auto-recharge turns itself off (``status: failed``, with the
     reason) until this PUT enables it again — which, below the threshold, recharges at once."""
     customer, _plan = await _customer_and_plan(db, external_id)
-    handle = client.get_workflow_handle_for(CustomerWorkflow.run, customer.workflow_id)
+    handle = client.get_workflow_handle(customer.workflow_id)
     await _update(
         settings,
         handle.execute_update(

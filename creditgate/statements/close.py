@@ -22,12 +22,15 @@ from creditgate import plans
 from creditgate.db import Database
 from creditgate.ledger import service
 from creditgate.ledger import tables as t
-from creditgate.ledger.accounts import Account, expire_due
+from creditgate.ledger.accounts import Account, expire_due, lock_account
+from creditgate.ledger.errors import NotFound
 from creditgate.ledger.grants import GrantSpec, add_grant
+from creditgate.ledger.service import utcnow
 from creditgate.ledger.usage import burn_grants
 from creditgate.models import Statement
 from creditgate.money import to_str
 from creditgate.payments.amounts import round_up_to_minor
+from creditgate.periods import period_bounds
 from creditgate.pricing.plan import PlanDefinition
 from creditgate.statements.rating import RatedPeriod, Sample, rate_period
 
@@ -48,16 +51,7 @@ async def close_period(db: Database, period: PeriodToClose) -> Statement:
         done = await _statement(account.conn, account.customer_id, period.period_index)
         if done is not None:
             return done
-        plan = await plans.cached_definition(account.conn, account.plan_code, account.plan_version)
-        previous = await _latest(account.conn, account.customer_id)
-        await expire_due(account)
-        samples = await period_samples(
-            account.conn, account.customer_id, period, previous, account.now
-        )
-        rated = rate_period(plan, samples)
-        await _book_true_up(account, rated, period)
-        window = await _window(account, previous)
-        values = _statement_values(account, plan, period, previous, rated, window, samples)
+        values = await _compute(account, period)
         inserted = await account.conn.execute(
             statements.insert().returning(statements.c.id), values
         )
@@ -67,6 +61,34 @@ async def close_period(db: Database, period: PeriodToClose) -> Statement:
     if statement.last_entry_id is None:
         statement = await _mark_window_end(db, statement)
     return statement
+
+
+async def preview_period(db: Database, external_id: str) -> Statement:
+    """The open period's statement as it would close now (``GET .../statements/upcoming``):
+    the same computation in a transaction that writes nothing."""
+    async with db.write() as conn:
+        account = await lock_account(conn, utcnow(), external_id=external_id)
+        if account is None:
+            raise NotFound(f"no customer with external_id {external_id!r}")
+        plan = await plans.cached_definition(conn, account.plan_code, account.plan_version)
+        index, start, end = period_bounds(account.period_anchor, plan.period, account.now)
+        period = PeriodToClose(external_id, index, start, end)
+        values = await _compute(account, period)
+        await conn.rollback()
+    return Statement(**values)
+
+
+async def _compute(account: Account, period: PeriodToClose) -> dict[str, Any]:
+    """Freeze, expire, rate, book the true-up (in the account's pending writes) and return
+    the statement's values."""
+    plan = await plans.cached_definition(account.conn, account.plan_code, account.plan_version)
+    previous = await _latest(account.conn, account.customer_id)
+    await expire_due(account)
+    samples = await period_samples(account.conn, account.customer_id, period, previous, account.now)
+    rated = rate_period(plan, samples)
+    await _book_true_up(account, rated, period)
+    window = await _window(account, previous)
+    return _statement_values(account, plan, period, previous, rated, window, samples)
 
 
 async def period_samples(

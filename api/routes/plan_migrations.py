@@ -1,0 +1,193 @@
+"""Plan lifecycle: migrate a plan's customers between versions, simulate a version on usage."""
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Path, status
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from temporalio.service import RPCError
+
+from api.deps import DbDep, SessionDep, SettingsDep, TemporalDep
+from api.errors import ApiError
+from api.schemas import PlanCode
+from creditgate import plan_migrations, plan_simulation
+from creditgate.models import PlanMigration
+from creditgate.money import MoneyStr
+from workflows.plan_migration import PlanMigrationWorkflow
+from workflows.plan_migration_models import PlanMigrationInput
+
+router = APIRouter(prefix="/plans", tags=["plans"])
+
+Version = Annotated[int, Field(ge=1, le=2**31 - 1)]
+MigrationId = Annotated[str, Path(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9_]+$")]
+
+
+class MigrationCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    from_version: Version
+    to_version: Version
+    effective: Literal["now", "next_period"] = "now"
+
+
+class MigrationPublic(BaseModel):
+    id: str
+    plan: str
+    from_version: int
+    to_version: int
+    effective: str
+    status: Literal["running", "completed", "failed"]
+    total: int
+    moved: int
+    workflow_id: str
+    error: str | None
+    created_at: datetime
+    completed_at: datetime | None
+
+    @classmethod
+    def of(cls, row: PlanMigration) -> "MigrationPublic":
+        return cls(
+            id=row.id,
+            plan=row.plan_code,
+            from_version=row.from_version,
+            to_version=row.to_version,
+            effective=row.effective,
+            status=row.status,  # type: ignore[arg-type]
+            total=row.total,
+            moved=row.moved,
+            workflow_id=row.workflow_id,
+            error=row.error,
+            created_at=row.created_at,
+            completed_at=row.completed_at,
+        )
+
+
+class SimulationCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    version: Annotated[Version, Field(strict=True)]
+    start: Annotated[AwareDatetime, Field(alias="from")]
+    end: Annotated[AwareDatetime, Field(alias="to")]
+
+
+class CustomerSimulationPublic(BaseModel):
+    external_id: str
+    current_version: int
+    current_amount: MoneyStr
+    simulated_amount: MoneyStr
+    difference: MoneyStr
+    events: int
+    unmeasured_events: int
+
+
+class SimulationTotals(BaseModel):
+    current: MoneyStr
+    simulated: MoneyStr
+    difference: MoneyStr
+
+
+class SimulationPublic(BaseModel):
+    plan: str
+    version: int
+    unit: str
+    model_config = ConfigDict(populate_by_name=True, serialize_by_alias=True)
+    start: Annotated[datetime, Field(serialization_alias="from")]
+    end: Annotated[datetime, Field(serialization_alias="to")]
+    customers: list[CustomerSimulationPublic]
+    totals: SimulationTotals
+
+
+@router.post(
+    "/{code}/migrate",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=MigrationPublic,
+    responses={409: {"description": "A migration of this plan is already running"}},
+)
+async def migrate(
+    code: PlanCode,
+    body: MigrationCreate,
+    db: DbDep,
+    settings: SettingsDep,
+    client: TemporalDep,
+) -> MigrationPublic:
+    """Move every customer on ``from_version`` to ``to_version``: at once (``now``) or when
+    each customer's current period closes (``next_period``). Runs as
+    ``PlanMigrationWorkflow`` in batches; follow it with ``GET .../migrations/{id}``."""
+    async with db.session() as session:
+        await plan_migrations.check_versions(
+            session, code, body.from_version, body.to_version, body.effective
+        )
+    migration_id = plan_migrations.new_migration_id()
+    workflow_id = plan_migrations.migration_workflow_id(
+        code, body.from_version, body.to_version, migration_id
+    )
+    row = await plan_migrations.create(
+        db,
+        plan_migrations.MigrationSpec(
+            migration_id=migration_id,
+            plan_code=code,
+            from_version=body.from_version,
+            to_version=body.to_version,
+            effective=body.effective,
+            workflow_id=workflow_id,
+        ),
+    )
+    try:
+        await client.start_workflow(
+            PlanMigrationWorkflow.run,
+            PlanMigrationInput(
+                migration_id=migration_id,
+                plan_code=code,
+                from_version=body.from_version,
+                to_version=body.to_version,
+                effective=body.effective,
+            ),
+            id=workflow_id,
+            task_queue=settings.temporal_task_queue,
+        )
+    except RPCError as err:
+        await plan_migrations.finish(db, migration_id, "failed", f"not started: {err.message}")
+        raise ApiError(503, "temporal_unavailable", f"Temporal: {err.message}") from None
+    return MigrationPublic.of(row)
+
+
+@router.get("/{code}/migrations", response_model=list[MigrationPublic])
+async def list_migrations(code: PlanCode, session: SessionDep) -> list[MigrationPublic]:
+    """The plan's latest migrations, newest first."""
+    return [MigrationPublic.of(row) for row in await plan_migrations.latest(session, code)]
+
+
+@router.get("/{code}/migrations/{migration_id}", response_model=MigrationPublic)
+async def read_migration(
+    code: PlanCode, migration_id: MigrationId, session: SessionDep
+) -> MigrationPublic:
+    return MigrationPublic.of(await plan_migrations.get(session, code, migration_id))
+
+
+@router.post("/{code}/simulate", response_model=SimulationPublic)
+async def simulate(code: PlanCode, body: SimulationCreate, db: DbDep) -> SimulationPublic:
+    """Rate the recorded usage (events with a timestamp in ``[from, to)``, at most 366 days)
+    of every customer on the plan under ``version`` and under the customer's own version."""
+    result = await plan_simulation.simulate(db, code, body.version, body.start, body.end)
+    return SimulationPublic(
+        plan=result.plan_code,
+        version=result.version,
+        unit=result.unit,
+        start=result.start,
+        end=result.end,
+        customers=[
+            CustomerSimulationPublic(
+                external_id=c.external_id,
+                current_version=c.current_version,
+                current_amount=c.current_amount,
+                simulated_amount=c.simulated_amount,
+                difference=c.difference,
+                events=c.events,
+                unmeasured_events=c.unmeasured_events,
+            )
+            for c in result.customers
+        ],
+        totals=SimulationTotals(
+            current=result.current, simulated=result.simulated, difference=result.difference
+        ),
+    )
