@@ -15,7 +15,16 @@ from api.auth import ApiKeyAuth, document_security
 from api.body_limit import ContentLengthLimit
 from api.deps import TemporalConnection
 from api.ledger_schemas import EventBatch
-from api.routes import customers, health, ledger, payments, plans, statements, stripe_webhook
+from api.routes import (
+    customers,
+    health,
+    ledger,
+    payments,
+    plan_migrations,
+    plans,
+    statements,
+    stripe_webhook,
+)
 from creditgate import __version__
 from creditgate.db import Database
 from creditgate.ledger.batcher import IngestBatcher
@@ -76,6 +85,7 @@ def create_app(
     app.add_exception_handler(ConnectionError, _database_unavailable)
     v1 = APIRouter(prefix="/v1")
     v1.include_router(plans.router)
+    v1.include_router(plan_migrations.router)
     v1.include_router(customers.router)
     v1.include_router(ledger.router)
     v1.include_router(payments.router)

@@ -10,11 +10,13 @@ from activities.customers import CustomerActivities
 from activities.ledger import LedgerActivities
 from activities.payments import PaymentActivities
 from activities.periods import PeriodActivities
+from activities.plan_migrations import PlanMigrationActivities
 from creditgate.db import Database
 from creditgate.settings import Settings
 from creditgate.stripe_gateway import StripeGateway
 from workflows.customer import CustomerWorkflow
 from workflows.period_close import PeriodCloseWorkflow
+from workflows.plan_migration import PlanMigrationWorkflow
 from workflows.purchase import PurchaseWorkflow
 from workflows.recharge import RechargeWorkflow
 
@@ -23,6 +25,7 @@ WORKFLOWS: Sequence[type] = (
     PurchaseWorkflow,
     RechargeWorkflow,
     PeriodCloseWorkflow,
+    PlanMigrationWorkflow,
 )
 
 
@@ -33,6 +36,7 @@ def activities(
     periods = PeriodActivities(db, settings or Settings())
     ledger = LedgerActivities(db)
     payments = PaymentActivities(db, stripe)
+    migrations = PlanMigrationActivities(db)
     return [
         customer.create_stripe_customer,
         customer.register_customer,
@@ -48,6 +52,9 @@ def activities(
         payments.attach_payment_method,
         payments.save_auto_recharge,
         payments.refund_purchase,
+        migrations.open_migration,
+        migrations.move_batch,
+        migrations.finish_migration,
         periods.billing_schedule,
         periods.close_period,
         periods.dunning_schedule,

@@ -52,7 +52,7 @@ class MigrationPublic(BaseModel):
             from_version=row.from_version,
             to_version=row.to_version,
             effective=row.effective,
-            status=row.status,  # type: ignore[arg-type]
+            status=row.status,
             total=row.total,
             moved=row.moved,
             workflow_id=row.workflow_id,
@@ -90,7 +90,6 @@ class SimulationPublic(BaseModel):
     plan: str
     version: int
     unit: str
-    model_config = ConfigDict(populate_by_name=True, serialize_by_alias=True)
     start: Annotated[datetime, Field(serialization_alias="from")]
     end: Annotated[datetime, Field(serialization_alias="to")]
     customers: list[CustomerSimulationPublic]

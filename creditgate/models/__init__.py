@@ -11,6 +11,7 @@ from creditgate.models.ledger import (
 )
 from creditgate.models.payment import AutoRecharge, Purchase
 from creditgate.models.plan import Plan
+from creditgate.models.plan_migration import PlanMigration, PlanMigrationMove
 from creditgate.models.statement import Statement
 from creditgate.models.stripe_event import StripeEvent
 
@@ -23,6 +24,8 @@ __all__ = [
     "LedgerEntry",
     "OutboxMessage",
     "Plan",
+    "PlanMigration",
+    "PlanMigrationMove",
     "Purchase",
     "Statement",
     "StripeEvent",

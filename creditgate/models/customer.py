@@ -27,6 +27,8 @@ class Customer(CustomerBase, table=True):
     id: int | None = Field(default=None, primary_key=True)
     plan_code: str = Field(default="default", max_length=100)
     plan_version: int | None = None
+    # Set by a plan migration with effective next_period; the period close applies it.
+    next_plan_version: int | None = None
     status: CustomerStatus = Field(default=CustomerStatus.active, sa_type=String(20))
     stripe_customer_id: str | None = Field(default=None, max_length=100)
     workflow_id: str = Field(max_length=300)
