@@ -165,6 +165,54 @@ async def payments(client: Client, gateway: StripeGateway, handle: WorkflowHandl
     return purchase_workflow_id(purchase_id)
 
 
+async def plan_migration(client: Client, db: Database) -> str:
+    """``plan_migration.json``: a ``PlanMigrationWorkflow`` moving five customers of a plan
+    from version 1 to 2 in batches of two, with a pause between batches."""
+    from creditgate import plan_migrations, plans
+    from creditgate.models import Customer, Wallet
+    from creditgate.pricing.plan import PlanDefinition
+    from workflows.plan_migration import PlanMigrationWorkflow
+    from workflows.plan_migration_models import PlanMigrationInput
+
+    definition = PlanDefinition(code="record-migration", name="Record migration")
+    await plans.create_plan(db, definition)
+    await plans.add_version(db, definition.code, definition)
+    async with db.transaction() as session:
+        customers = [
+            Customer(
+                external_id=f"migrating-{i}",
+                name="Migrating",
+                email="m@example.com",
+                plan_code=definition.code,
+                plan_version=1,
+                workflow_id=f"customer-migrating-{i}",
+            )
+            for i in range(5)
+        ]
+        session.add_all(customers)
+        await session.flush()
+        session.add_all(Wallet(customer_id=c.id) for c in customers if c.id is not None)
+    migration_id = plan_migrations.new_migration_id()
+    handle = await client.start_workflow(
+        PlanMigrationWorkflow.run,
+        PlanMigrationInput(
+            migration_id=migration_id,
+            plan_code=definition.code,
+            from_version=1,
+            to_version=2,
+            effective="now",
+            batch_size=2,
+            batch_pause_seconds=0.1,
+        ),
+        id=plan_migrations.migration_workflow_id(definition.code, 1, 2, migration_id),
+        task_queue=TASK_QUEUE,
+    )
+    progress = await handle.result()
+    assert (progress.status, progress.moved) == ("completed", 5), progress
+    history: WorkflowHistory = await handle.fetch_history()
+    return history.to_json()
+
+
 async def record() -> dict[str, str]:
     """File name → history JSON of each run."""
     profile = CustomerProfile(external_id=EXTERNAL_ID, name="Jane Doe", email="jane@example.com")
@@ -222,6 +270,7 @@ async def record() -> dict[str, str]:
                         wf_id, run_id=run_id
                     ).fetch_history()
                     histories[name] = history.to_json()
+                histories["plan_migration.json"] = await plan_migration(env.client, db)
                 return histories
         finally:
             await env.shutdown()

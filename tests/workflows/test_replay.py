@@ -31,6 +31,7 @@ def test_the_recorded_histories_are_there() -> None:
     recorded = {p.name for p in FILES}
     assert {"customer_signup.json", "customer_continued.json"} <= recorded
     assert {"purchase.json", "recharge.json"} <= recorded
+    assert "plan_migration.json" in recorded
 
 
 @pytest.mark.parametrize("path", FILES, ids=[p.name for p in FILES])
