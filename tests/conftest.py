@@ -16,6 +16,7 @@ ROOT = Path(__file__).resolve().parent.parent
 from creditgate.migrate import upgrade  # noqa: E402
 from tests.support.localstripe import LocalStripe  # noqa: E402
 from tests.support.postgres import PostgresCluster, find_bindir  # noqa: E402
+from tests.support.skipping import skipping  # noqa: E402, F401
 from tests.support.stack import *  # noqa: E402, F403
 
 # -- exit without CPython finalization (temporalio sdk-python #300, see DESIGN.md) -------------

@@ -8,91 +8,15 @@ AddSearchAttributes: the fixture registers Creditgate's attributes that way, as 
 operator would.
 """
 
-import asyncio
-import uuid
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
-from temporalio.api.enums.v1 import IndexedValueType
-from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
-from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
+from temporalio.client import WorkflowExecutionStatus
 from temporalio.exceptions import WorkflowAlreadyStartedError
-from temporalio.testing import WorkflowEnvironment
 
-from creditgate import customers
-from creditgate.customers import CustomerWithWallet
-from creditgate.db import Database
-from creditgate.migrate import upgrade
-from creditgate.stripe_gateway import StripeGateway
-from tests.support.localstripe import LocalStripe
-from worker.registry import build_worker
+from tests.support.skipping import Skipping
 from workflows import search_attributes as sa
 from workflows.customer import CustomerWorkflow, customer_workflow_id
-from workflows.models import CustomerProfile, CustomerWorkflowInput
-
-
-async def register_search_attributes(client: Client, namespace: str = "default") -> None:
-    await client.operator_service.add_search_attributes(
-        AddSearchAttributesRequest(
-            namespace=namespace,
-            search_attributes={
-                key.name: IndexedValueType.ValueType(key.indexed_value_type) for key in sa.ALL
-            },
-        )
-    )
-
-
-@dataclass
-class Skipping:
-    env: WorkflowEnvironment
-    db: Database
-    stripe: StripeGateway
-    task_queue: str
-
-    @property
-    def client(self) -> Client:
-        return self.env.client
-
-    async def start(self, external_id: str) -> WorkflowHandle[CustomerWorkflow, None]:
-        profile = CustomerProfile(external_id=external_id, name="Jane Doe", email="jane@x.example")
-        return await self.client.start_workflow(
-            CustomerWorkflow.run,
-            CustomerWorkflowInput(profile=profile),
-            id=customer_workflow_id(external_id),
-            task_queue=self.task_queue,
-        )
-
-    async def stored(self, external_id: str) -> CustomerWithWallet | None:
-        async with self.db.session() as session:
-            return await customers.get_customer(session, external_id)
-
-    async def stripe_customers(self, external_id: str) -> list[str]:
-        listed = await self.stripe.client.v1.customers.list_async({"limit": 100})
-        return [
-            c.id
-            async for c in listed.auto_paging_iter()
-            if (c.to_dict().get("metadata") or {}).get("creditgate_external_id") == external_id
-        ]
-
-
-@pytest.fixture
-async def skipping(
-    time_skipping_env: WorkflowEnvironment, localstripe: LocalStripe, tmp_path: Path
-) -> AsyncIterator[Skipping]:
-    await register_search_attributes(time_skipping_env.client)
-    url = f"sqlite:///{tmp_path}/creditgate.db"
-    await asyncio.to_thread(upgrade, url)
-    db = Database(url)
-    stripe = StripeGateway("sk_test_creditgate_tests", localstripe.base_url)
-    task_queue = f"skip-{uuid.uuid4().hex[:8]}"
-    try:
-        async with build_worker(time_skipping_env.client, task_queue, db, stripe):
-            yield Skipping(time_skipping_env, db, stripe, task_queue)
-    finally:
-        await db.dispose()
 
 
 async def test_signup_registers_the_customer_and_the_workflow_lives_on(

@@ -1,0 +1,183 @@
+"""Monthly periods close on Temporal's time-skipping server into statements with exact
+amounts: real worker and activities, a migrated SQLite ledger, localstripe."""
+
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
+
+from creditgate import plans
+from creditgate.checker import check
+from creditgate.ledger import service
+from creditgate.ledger.grants import GrantSpec
+from creditgate.ledger.usage import UsageIn
+from creditgate.models import Statement
+from creditgate.payment_checker import check_payments
+from creditgate.payments import store as payments
+from creditgate.pricing.plan import PlanDefinition
+from creditgate.statements import store
+from tests.payments.support import VISA
+from tests.support.skipping import Skipping, skip
+from tests.support.waiting import eventually
+from workflows.customer import CustomerWorkflow
+from workflows.models import CustomerState
+
+MONTH = timedelta(days=31)
+
+
+def metered_plan(code: str, **extra: Any) -> PlanDefinition:
+    """Volume-tiered images, tokens by the 1,000-package, and seats on a ``max`` meter."""
+    return PlanDefinition.model_validate(
+        {
+            "code": code,
+            "name": "Metered",
+            "currency": "USD",
+            "meters": [
+                {"code": "images", "event_type": "image_generated", "aggregation": "count"},
+                {"code": "tokens", "event_type": "tokens", "aggregation": "sum",
+                 "value_property": "count"},
+                {"code": "seats", "event_type": "seats", "aggregation": "max",
+                 "value_property": "count"},
+            ],
+            "prices": [
+                {"meter": "images", "model": "tiered_volume", "tiers": [
+                    {"up_to": "3", "unit_amount": "0.50"},
+                    {"up_to": None, "unit_amount": "0.30"}]},
+                {"meter": "tokens", "model": "package", "package_size": "1000",
+                 "unit_amount": "0.04"},
+                {"meter": "seats", "model": "per_unit", "unit_amount": "2.00"},
+            ],
+            **extra,
+        }
+    )  # fmt: skip
+
+
+async def customer_on(skipping: Skipping, external_id: str, plan: PlanDefinition) -> None:
+    await plans.create_plan(skipping.db, plan)
+    handle = await skipping.start(external_id, plan=plan.code)
+    await eventually(
+        lambda: handle.query(CustomerWorkflow.get_state),
+        until=lambda s: s.registered and s.billing is not None,
+        what="signup and the billing schedule",
+    )
+
+
+async def usage(skipping: Skipping, external_id: str, *events: tuple[str, dict[str, Any]]) -> None:
+    for n, (event_type, properties) in enumerate(events):
+        [result] = await service.ingest(
+            skipping.db, [UsageIn(f"e{n}", external_id, event_type, properties=properties)]
+        )
+        assert result.status == "debited", result
+
+
+async def statement_closed(skipping: Skipping, external_id: str, number: int = 1) -> Statement:
+    customer_id = await payments.customer_id_of(skipping.db, external_id)
+
+    async def find() -> Statement | None:
+        return await store.get_statement(skipping.db, customer_id, number)
+
+    await skip(skipping.env, MONTH)
+    found = await eventually(find, timeout=60, what=f"statement {number}")
+    assert found is not None
+    return found
+
+
+async def state(skipping: Skipping, external_id: str) -> CustomerState:
+    handle = skipping.client.get_workflow_handle_for(
+        CustomerWorkflow.run, f"customer-{external_id}"
+    )
+    return await handle.query(CustomerWorkflow.get_state)
+
+
+async def assert_invariants(skipping: Skipping) -> None:
+    violations = await check(skipping.db) + await check_payments(skipping.db, skipping.stripe)
+    assert violations == [], "\n".join(map(str, violations))
+
+
+def line(statement: Statement, meter: str) -> dict[str, Any]:
+    [found] = [u for u in statement.usage if u["meter"] == meter]
+    return found
+
+
+async def test_a_prepaid_month_closes_with_a_true_up_and_max_rated_at_close(
+    skipping: Skipping, unique_id: str
+) -> None:
+    await customer_on(skipping, unique_id, metered_plan(f"p-{unique_id}"))
+    await service.grant(skipping.db, unique_id, GrantSpec(amount=Decimal(20), source="promotional"))
+    await usage(
+        skipping,
+        unique_id,
+        *[("image_generated", {})] * 5,  # real time 0.50 + 0.50 + 0.50 + 0 + 0.30 = 1.80
+        ("tokens", {"count": 1500}),  # real time pro rata: 0.06
+        ("seats", {"count": 3}),
+        ("seats", {"count": 7}),
+        ("seats", {"count": 4}),  # max: rated only at close
+    )
+    statement = await statement_closed(skipping, unique_id)
+
+    assert statement.number == 1
+    assert line(statement, "images")["quantity"] == "5"
+    assert line(statement, "images")["amount"] == "1.5"  # volume: all 5 at 0.30
+    assert line(statement, "tokens")["amount"] == "0.08"  # 2 packages (rounded up)
+    assert line(statement, "seats") | {} == line(statement, "seats")
+    assert (line(statement, "seats")["quantity"], line(statement, "seats")["amount"]) == ("7", "14")
+    assert statement.realtime_debits == Decimal("1.86")
+    assert statement.true_up == Decimal("13.72")  # 15.58 rated − 1.86 debited
+    assert statement.opening_balance == 0 and statement.grants == 20
+    assert statement.usage_debited == Decimal("1.86")
+    assert statement.closing_balance == Decimal("4.42")
+    assert statement.amount_due == 0 and statement.payment_status == "none"
+    # It reconciles, both ways.
+    assert (
+        statement.opening_balance + statement.grants - statement.usage_debited
+        - statement.expired + statement.adjustments - statement.true_up
+    ) == statement.closing_balance  # fmt: skip
+    assert statement.realtime_debits + statement.true_up == sum(
+        Decimal(u["amount"]) for u in statement.usage
+    )
+    after = await eventually(
+        lambda: state(skipping, unique_id),
+        until=lambda s: s.statements_closed == 1 and s.run_number >= 2,
+        what="the customer workflow to continue as new after the close",
+    )
+    assert after.billing is not None and after.billing.next_index == 1
+    assert "statement" in [e.kind for e in after.timeline]
+    await assert_invariants(skipping)
+
+
+async def test_an_arrears_month_is_collected_on_the_saved_card(
+    skipping: Skipping, unique_id: str
+) -> None:
+    plan = metered_plan(f"a-{unique_id}", billing="arrears")
+    await customer_on(skipping, unique_id, plan)
+    await save_card(skipping, unique_id, VISA)
+    await usage(skipping, unique_id, *[("image_generated", {})] * 2, ("seats", {"count": 2}))
+    statement = await statement_closed(skipping, unique_id)
+    # 2 images at 0.50 in real time (1.00) + 2 seats at close (4.00): 5.00 owed.
+    assert statement.true_up == 4 and statement.closing_balance == -5
+    assert statement.amount_due == Decimal("5.00")
+    paid = await eventually(
+        lambda: store.get_statement(skipping.db, statement.customer_id, 1),
+        until=lambda s: s is not None and s.payment_status == "paid",
+        timeout=30,
+        what="the statement to be paid",
+    )
+    assert paid is not None and paid.payment_intent is not None
+    intent = await skipping.stripe.get_payment_intent(paid.payment_intent)
+    assert (intent.status, intent.amount, intent.currency) == ("succeeded", 500, "USD")
+    stored = await skipping.stored(unique_id)
+    assert stored is not None and stored.wallet.balance == 0
+    await assert_invariants(skipping)
+
+
+async def save_card(skipping: Skipping, external_id: str, number: str) -> None:
+    """The saved card, set up directly (updates are unreliable on the time-skipping server)."""
+    pm = await skipping.stripe.client.v1.payment_methods.create_async(
+        {
+            "type": "card",
+            "card": {"number": number, "exp_month": 12, "exp_year": 2034, "cvc": "123"},
+        }
+    )
+    stored = await skipping.stored(external_id)
+    assert stored is not None and stored.customer.stripe_customer_id is not None
+    await skipping.stripe.attach_payment_method(pm.id, stored.customer.stripe_customer_id)
+    await payments.save_payment_method(skipping.db, external_id, pm.id)
