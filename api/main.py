@@ -14,6 +14,7 @@ from api import errors
 from api.auth import ApiKeyAuth, document_security
 from api.body_limit import ContentLengthLimit
 from api.deps import TemporalConnection
+from api.hot_paths import HotPaths
 from api.ledger_schemas import EventBatch
 from api.routes import customers, health, ledger, plans, stripe_webhook
 from creditgate import __version__
@@ -69,6 +70,8 @@ def create_app(
         max_body_size=2 * MAX_BODY_BYTES,
     )
     errors.install(app)
+    # Innermost: after the key and size checks, before FastAPI's routing.
+    app.add_middleware(HotPaths)
     app.add_middleware(ContentLengthLimit, max_bytes=MAX_BODY_BYTES)
     app.add_middleware(ApiKeyAuth, api_key=settings.api_key, public={stripe_webhook.PATH})
     app.add_exception_handler(LedgerError, _ledger_error)

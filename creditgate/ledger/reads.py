@@ -37,32 +37,33 @@ class WalletView:
         return debt_of(self.balance)
 
 
-_WALLET_BY_EXTERNAL_ID = (
-    select(  # type: ignore[call-overload]
-        t.wallets.c.customer_id,
+_GRANT_FIELDS = list(GrantRow.__dataclass_fields__)
+# One round trip: the wallet, with its active grants joined (one row per grant, or one row
+# with NULL grant columns when there is none).
+_BALANCE = (
+    core_select(
         t.wallets.c.balance,
         t.wallets.c.held,
         t.wallets.c.entitled,
         t.wallets.c.currency,
+        *(t.grants.c[f].label(f"grant_{f}") for f in _GRANT_FIELDS),
     )
     .join_from(t.customers, t.wallets, t.wallets.c.customer_id == t.customers.c.id)
+    .outerjoin(
+        t.grants, (t.grants.c.customer_id == t.customers.c.id) & (t.grants.c.status == "active")
+    )
     .where(t.customers.c.external_id == bindparam("external_id"))
-)
-_ACTIVE_GRANTS = core_select(t.grants).where(
-    t.grants.c.customer_id == bindparam("customer_id"), t.grants.c.status == "active"
 )
 
 
 async def balance(db: Database, external_id: str) -> tuple[WalletView, list[GrantRow]] | None:
-    """The balance read: the wallet by an indexed lookup, then its active grants."""
+    """The balance read: the wallet by an indexed lookup with its active grants, one query."""
     async with db.read_engine.connect() as conn:
-        row = (await conn.execute(_WALLET_BY_EXTERNAL_ID, {"external_id": external_id})).first()
-        if row is None:
-            return None
-        customer_id, balance_, held, entitled, currency = row
-        grants = [
-            GrantRow.of(g) for g in await conn.execute(_ACTIVE_GRANTS, {"customer_id": customer_id})
-        ]
+        rows = (await conn.execute(_BALANCE, {"external_id": external_id})).all()
+    if not rows:
+        return None
+    balance_, held, entitled, currency = rows[0][:4]
+    grants = [GrantRow(*row[4:]) for row in rows if row[4] is not None]
     grants.sort(key=lambda g: burn_key(lot(g)))
     return WalletView(balance_, held, entitled, currency), grants
 
