@@ -61,9 +61,13 @@ _DEAD = (OSError, asyncpg.ConnectionDoesNotExistError, asyncpg.PostgresConnectio
 
 
 @asynccontextmanager
-async def _driver(conn: AsyncConnection) -> AsyncIterator[asyncpg.Connection]:
+async def driver(
+    conn: AsyncConnection, in_transaction: bool = True
+) -> AsyncIterator[asyncpg.Connection]:
+    """The asyncpg connection under ``conn``; ``in_transaction``: inside the transaction
+    SQLAlchemy began (else a read outside any transaction: no BEGIN and ROLLBACK)."""
     raw = (await conn.get_raw_connection()).driver_connection
-    assert raw is not None and raw.is_in_transaction(), "the lock statement runs first"
+    assert raw is not None and raw.is_in_transaction() == in_transaction
     try:
         yield raw
     except _DEAD as err:
@@ -76,7 +80,7 @@ async def grants_and_seen(
 ) -> tuple[dict[int, list[GrantRow]], dict[int, dict[str, Decimal]]]:
     """Active grants per customer, and which of ``event_ids`` each already recorded (with
     their cost): one round trip."""
-    async with _driver(conn) as raw:
+    async with driver(conn) as raw:
         row = await raw.fetchrow(_LOAD, customer_ids, event_ids)
     assert row is not None
     grants: dict[int, list[GrantRow]] = {cid: [] for cid in customer_ids}
@@ -115,5 +119,5 @@ async def write(conn: AsyncConnection, writes: "Writes") -> None:
         *_GRANTS.values(grants),
         *_WALLETS.values(wallets),
     ]
-    async with _driver(conn) as raw:
+    async with driver(conn) as raw:
         await raw.execute(_WRITE, *arrays)

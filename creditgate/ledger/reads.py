@@ -1,22 +1,27 @@
 """Read models: balance, ledger pages, usage summaries."""
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import bindparam
+from sqlalchemy import bindparam, literal_column
 from sqlalchemy import select as core_select
+from sqlalchemy.dialects.postgresql import asyncpg
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from creditgate.customers import CustomerWithWallet
 from creditgate.db import Database
+from creditgate.ledger import pg
 from creditgate.ledger import tables as t
 from creditgate.ledger.accounts import lot
 from creditgate.ledger.burn import burn_key
 from creditgate.ledger.tables import GrantRow
 from creditgate.models import LedgerEntry, UsageEvent
 from creditgate.models.customer import available_of, debt_of
+from creditgate.money import Money, normalize
 from creditgate.pricing import rating
 from creditgate.pricing.plan import PlanDefinition
 
@@ -50,16 +55,36 @@ _BALANCE = (
     )
     .join_from(t.customers, t.wallets, t.wallets.c.customer_id == t.customers.c.id)
     .outerjoin(
-        t.grants, (t.grants.c.customer_id == t.customers.c.id) & (t.grants.c.status == "active")
+        t.grants,
+        (t.grants.c.customer_id == t.customers.c.id)
+        & (t.grants.c.status == literal_column("'active'")),
     )
     .where(t.customers.c.external_id == bindparam("external_id"))
 )
 
 
+_PG_BALANCE = str(_BALANCE.compile(dialect=asyncpg.dialect()))
+_MONEY = [i for i, c in enumerate(_BALANCE.selected_columns) if isinstance(c.type, Money)]
+
+
+def _money(record: Sequence[Any]) -> list[Any]:
+    """A raw row as SQLAlchemy's Money type would have read it."""
+    row = list(record)
+    for i in _MONEY:
+        if row[i] is not None:
+            row[i] = normalize(row[i])
+    return row
+
+
 async def balance(db: Database, external_id: str) -> tuple[WalletView, list[GrantRow]] | None:
-    """The balance read: the wallet by an indexed lookup with its active grants, one query."""
+    """The balance read: the wallet by an indexed lookup with its active grants, one query
+    (on PostgreSQL on the raw connection, outside a transaction: one round trip)."""
     async with db.read_engine.connect() as conn:
-        rows = (await conn.execute(_BALANCE, {"external_id": external_id})).all()
+        if conn.dialect.name == "postgresql":
+            async with pg.driver(conn, in_transaction=False) as raw:
+                rows: Sequence[Any] = [_money(r) for r in await raw.fetch(_PG_BALANCE, external_id)]
+        else:
+            rows = (await conn.execute(_BALANCE, {"external_id": external_id})).all()
     if not rows:
         return None
     balance_, held, entitled, currency = rows[0][:4]
