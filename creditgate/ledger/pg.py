@@ -13,11 +13,12 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 import asyncpg
+from pydantic_core import to_json
+from sqlalchemy import Table
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from creditgate.ledger import tables as t
-from creditgate.ledger.bulk import Unnest
 from creditgate.ledger.tables import GrantRow
 from creditgate.money import normalize
 
@@ -32,26 +33,30 @@ SELECT
         WHERE e.customer_id = ANY($1::integer[]) AND e.event_id = ANY($2::text[])) AS seen
 """
 
-EVENT_COLUMNS = [c.name for c in t.usage_events.columns if c.name != "id"]
-ENTRY_COLUMNS = [c.name for c in t.ledger_entries.columns if c.name != "id"]
-_EVENTS = Unnest(t.usage_events, EVENT_COLUMNS, first=1)
-_ENTRIES = Unnest(t.ledger_entries, ENTRY_COLUMNS, first=_EVENTS.next)
-_GRANTS = Unnest(t.grants, ["id", "remaining", "status", "expired_amount"], first=_ENTRIES.next)
-_WALLETS = Unnest(
-    t.wallets, ["customer_id", "balance", "held", "entitled", "updated_at"], first=_GRANTS.next
-)
-# Every hot write of a transaction in one statement (empty arrays write nothing).
+
+def _insert(table: Table, param: int) -> str:
+    columns = ", ".join(c.name for c in table.columns if c.name != "id")
+    return (
+        f"INSERT INTO {table.name} ({columns}) SELECT {columns} "
+        f"FROM json_populate_recordset(NULL::{table.name}, ${param}::json)"
+    )
+
+
+# Every hot write of a transaction in one statement, each set of rows sent as one JSON
+# array (encoded in one pass by pydantic-core; Decimals as exact strings): far less Python
+# per row than an array parameter per column. Empty arrays write nothing.
 _WRITE = f"""
-WITH new_events AS ({_EVENTS.insert()}),
-new_entries AS ({_ENTRIES.insert()}),
+WITH new_events AS ({_insert(t.usage_events, 1)}),
+new_entries AS ({_insert(t.ledger_entries, 2)}),
 grant_rows AS (
   UPDATE grants SET remaining = u.remaining, status = u.status, expired_amount = u.expired_amount
-  FROM {_GRANTS.source} WHERE grants.id = u.id
+  FROM json_populate_recordset(NULL::grants, $3::json) AS u WHERE grants.id = u.id
 ),
 wallet_rows AS (
   UPDATE wallets SET balance = u.balance, held = u.held, entitled = u.entitled,
     updated_at = u.updated_at
-  FROM {_WALLETS.source} WHERE wallets.customer_id = u.customer_id
+  FROM json_populate_recordset(NULL::wallets, $4::json) AS u
+  WHERE wallets.customer_id = u.customer_id
 )
 SELECT 1
 """
@@ -111,13 +116,7 @@ def _grant(record: Any) -> GrantRow:
 
 async def write(conn: AsyncConnection, writes: "Writes") -> None:
     """New events and ledger entries, changed grants and wallets, in one statement."""
-    grants = [vars(g) for g in writes.grants.values()]
     wallets = [{**w, "customer_id": w["wallet_customer_id"]} for w in writes.wallets]
-    arrays = [
-        *_EVENTS.values(writes.events),
-        *_ENTRIES.values(writes.entries),
-        *_GRANTS.values(grants),
-        *_WALLETS.values(wallets),
-    ]
+    rows = (writes.events, writes.entries, [vars(g) for g in writes.grants.values()], wallets)
     async with driver(conn) as raw:
-        await raw.execute(_WRITE, *arrays)
+        await raw.execute(_WRITE, *(to_json(r).decode() for r in rows))
