@@ -9,7 +9,8 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Select, bindparam, select
+from sqlalchemy import Integer, Select, String, any_, bindparam, select
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from creditgate.ledger import pg
@@ -55,12 +56,15 @@ def _lock_statement(by_external_id: bool, postgres: bool) -> Select[Any]:
     """Customers (by external id or id) with their wallets; on PostgreSQL both rows locked,
     in customer-id order so transactions locking several customers cannot deadlock."""
     key = t.customers.c.external_id if by_external_id else t.customers.c.id
-    statement = _LOCK_BASE.where(key.in_(bindparam("keys", expanding=True))).order_by(
-        t.customers.c.id
-    )
     if postgres:
+        # One array parameter: one statement text, prepared once, for any number of keys (an
+        # expanding IN is rendered and prepared anew per count).
+        keys = bindparam("keys", type_=ARRAY(String if by_external_id else Integer))
+        statement = _LOCK_BASE.where(key == any_(keys))
         statement = statement.with_for_update(of=(t.customers, t.wallets), key_share=True)
-    return statement
+    else:
+        statement = _LOCK_BASE.where(key.in_(bindparam("keys", expanding=True)))
+    return statement.order_by(t.customers.c.id)
 
 
 # Statements are built once: building and cache-keying a statement per call cost more CPU
