@@ -97,20 +97,14 @@ async def grants_and_seen(
     return grants, seen
 
 
+_GRANT_FIELDS = list(GrantRow.__dataclass_fields__)
+_GRANT_MONEY = {"amount", "remaining", "expired_amount"}
+
+
 def _grant(record: Any) -> GrantRow:
+    """A grants row as SQLAlchemy's column types would have read it."""
     return GrantRow(
-        id=record["id"],
-        amount=normalize(record["amount"]),
-        remaining=normalize(record["remaining"]),
-        priority=record["priority"],
-        effective_at=record["effective_at"],
-        expires_at=record["expires_at"],
-        source=record["source"],
-        reason=record["reason"],
-        reference=record["reference"],
-        status=record["status"],
-        expired_amount=normalize(record["expired_amount"]),
-        created_at=record["created_at"],
+        **{f: normalize(record[f]) if f in _GRANT_MONEY else record[f] for f in _GRANT_FIELDS}
     )
 
 
