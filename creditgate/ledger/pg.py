@@ -103,9 +103,10 @@ _GRANT_MONEY = {"amount", "remaining", "expired_amount"}
 
 def _grant(record: Any) -> GrantRow:
     """A grants row as SQLAlchemy's column types would have read it."""
-    return GrantRow(
-        **{f: normalize(record[f]) if f in _GRANT_MONEY else record[f] for f in _GRANT_FIELDS}
-    )
+    fields: dict[str, Any] = {
+        f: normalize(record[f]) if f in _GRANT_MONEY else record[f] for f in _GRANT_FIELDS
+    }
+    return GrantRow(**fields)
 
 
 async def write(conn: AsyncConnection, writes: "Writes") -> None:
