@@ -2,7 +2,8 @@
 
 Starts a throwaway PostgreSQL, fills it like ``bench.ledger`` does, then sends requests
 through the real app (``create_app`` over httpx's ASGI transport, no network, no uvicorn)
-one after the other: single-event ``POST /v1/events`` and ``GET .../balance``. For each it
+one after the other: single-event ``POST /v1/events``, 1,000-event batches (``--paths batch``)
+and ``GET .../balance``. For each it
 prints the SQL statements one request runs, the time per request without a profiler, and a
 cProfile (CPU-time clock: waiting on PostgreSQL is not counted) grouped by package, with the
 hottest functions and Creditgate's own functions. Counts (statements, Python calls per
@@ -32,21 +33,23 @@ from creditgate.settings import Settings
 
 API_KEY = "cg_bench_key"
 WARMUP = 200
+BATCH = 1000  # events per request on the "batch" path
 PACKAGES = (
     "creditgate", "api", "fastapi", "starlette", "pydantic", "pydantic_core", "sqlmodel",
     "sqlalchemy", "asyncpg", "anyio", "httpx", "httpcore", "greenlet", "asyncio", "json",
 )  # fmt: skip
 
 
-def _event_body(n: int, customers: int) -> dict[str, Any]:
+def _event_body(n: int, customers: int, size: int = 1) -> dict[str, Any]:
     return {
         "events": [
             {
-                "id": f"prof-{n}",
+                "id": f"prof-{n}-{i}",
                 "customer": fixtures.customer_id(n % customers),
                 "event_type": "tokens",
                 "properties": {"count": 1000, "model": "gpt-4o"},
             }
+            for i in range(size)
         ]
     }
 
@@ -76,11 +79,17 @@ async def _run(url: str, requests: int, customers: int, paths: list[str]) -> Non
     ):
         counter = iter(range(10**9))
 
-        async def post_event() -> None:
-            body = _event_body(next(counter), customers)
+        async def post_events(size: int) -> None:
+            body = _event_body(next(counter), customers, size)
             response = await client.post("/v1/events", json=body)
             response.raise_for_status()
-            assert response.json()["results"][0]["status"] == "debited", response.text
+            assert response.json()["results"][-1]["status"] == "debited", response.text
+
+        async def post_event() -> None:
+            await post_events(1)
+
+        async def post_batch() -> None:
+            await post_events(BATCH)
 
         async def read_balance() -> None:
             customer = fixtures.customer_id(next(counter) % customers)
@@ -88,12 +97,13 @@ async def _run(url: str, requests: int, customers: int, paths: list[str]) -> Non
 
         requests_by_path: dict[str, Callable[[], Awaitable[None]]] = {
             "events": post_event,
+            "batch": post_batch,
             "balance": read_balance,
         }
         for path in paths:
             send = requests_by_path[path]
             print(f"\n######## {path} ########")
-            for _ in range(WARMUP):  # plan cache, pool, prepared statements
+            for _ in range(WARMUP if path != "batch" else 3):  # caches, prepared statements
                 await send()
             statements.clear()
             checkouts[0] = 0
@@ -171,7 +181,7 @@ def main() -> int:
     parser.add_argument("--requests", type=int, default=1000, help="requests per measurement")
     parser.add_argument("--customers", type=int, default=100)
     parser.add_argument(
-        "--paths", default="events,balance", help="comma-separated: events, balance"
+        "--paths", default="events,balance", help="comma-separated: events, batch, balance"
     )
     args = parser.parse_args()
     cluster = start_cluster()

@@ -295,7 +295,7 @@ class DevStack:
                 self.settings.api_host,
                 "--port",
                 str(self.settings.api_port),
-                "--no-access-log",
+                *("--loop", "uvloop", "--http", "httptools", "--no-access-log"),
             ],
         )
         wait_until(self.api_healthy, 60, f"the API at {self.api_url()}/healthz", self.dead_child)

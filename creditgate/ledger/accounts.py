@@ -9,9 +9,11 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Select, bindparam, select
+from sqlalchemy import Integer, Select, String, any_, bindparam, select
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from creditgate.ledger import pg
 from creditgate.ledger import tables as t
 from creditgate.ledger.burn import Lot, burn_key
 from creditgate.ledger.tables import GrantRow, HoldRow
@@ -39,6 +41,12 @@ _ACTIVE_GRANTS = select(t.grants).where(
     t.grants.c.customer_id.in_(bindparam("customer_ids", expanding=True)),
     t.grants.c.status == "active",
 )
+_SEEN = select(
+    t.usage_events.c.customer_id, t.usage_events.c.event_id, t.usage_events.c.cost
+).where(
+    t.usage_events.c.customer_id.in_(bindparam("customer_ids", expanding=True)),
+    t.usage_events.c.event_id.in_(bindparam("ids", expanding=True)),
+)
 _LOCK_BASE = select(*_LOCK_COLUMNS).join_from(
     t.customers, t.wallets, t.wallets.c.customer_id == t.customers.c.id
 )
@@ -48,12 +56,15 @@ def _lock_statement(by_external_id: bool, postgres: bool) -> Select[Any]:
     """Customers (by external id or id) with their wallets; on PostgreSQL both rows locked,
     in customer-id order so transactions locking several customers cannot deadlock."""
     key = t.customers.c.external_id if by_external_id else t.customers.c.id
-    statement = _LOCK_BASE.where(key.in_(bindparam("keys", expanding=True))).order_by(
-        t.customers.c.id
-    )
     if postgres:
+        # One array parameter: one statement text, prepared once, for any number of keys (an
+        # expanding IN is rendered and prepared anew per count).
+        keys = bindparam("keys", type_=ARRAY(String if by_external_id else Integer))
+        statement = _LOCK_BASE.where(key == any_(keys))
         statement = statement.with_for_update(of=(t.customers, t.wallets), key_share=True)
-    return statement
+    else:
+        statement = _LOCK_BASE.where(key.in_(bindparam("keys", expanding=True)))
+    return statement.order_by(t.customers.c.id)
 
 
 # Statements are built once: building and cache-keying a statement per call cost more CPU
@@ -255,22 +266,37 @@ def _account(conn: AsyncConnection, now: datetime, m: Any, writes: Writes) -> Ac
 
 
 async def lock_accounts(
-    conn: AsyncConnection, now: datetime, external_ids: list[str]
-) -> dict[str, Account]:
+    conn: AsyncConnection, now: datetime, external_ids: list[str], event_ids: list[str]
+) -> tuple[dict[str, Account], dict[int, dict[str, Decimal]]]:
     """Lock several customers at once (in id order, so concurrent batches cannot deadlock),
-    with their active grants loaded; they share one ``Writes``."""
+    with their active grants loaded; they share one ``Writes``. Also which of ``event_ids``
+    each customer already recorded, with their cost."""
     query = _LOCKS[(True, conn.dialect.name == "postgresql")]
     rows = (await conn.execute(query, {"keys": sorted(set(external_ids))})).all()
     writes = Writes()
     accounts = {r._mapping["external_id"]: _account(conn, now, r._mapping, writes) for r in rows}
-    if accounts:
-        by_id = {a.customer_id: a for a in accounts.values()}
-        grants: dict[int, list[GrantRow]] = {cid: [] for cid in by_id}
-        for g in await conn.execute(_ACTIVE_GRANTS, {"customer_ids": list(by_id)}):
-            grants[g._mapping["customer_id"]].append(GrantRow.of(g))
-        for cid, account in by_id.items():
-            account.set_grants(grants[cid])
-    return accounts
+    if not accounts:
+        return accounts, {}
+    by_id = {a.customer_id: a for a in accounts.values()}
+    load = pg.grants_and_seen if conn.dialect.name == "postgresql" else _grants_and_seen
+    grants, seen = await load(conn, list(by_id), list(set(event_ids)))
+    for cid, account in by_id.items():
+        account.set_grants(grants[cid])
+    return accounts, seen
+
+
+async def _grants_and_seen(
+    conn: AsyncConnection, customer_ids: list[int], event_ids: list[str]
+) -> tuple[dict[int, list[GrantRow]], dict[int, dict[str, Decimal]]]:
+    grants: dict[int, list[GrantRow]] = {cid: [] for cid in customer_ids}
+    for g in await conn.execute(_ACTIVE_GRANTS, {"customer_ids": customer_ids}):
+        grants[g._mapping["customer_id"]].append(GrantRow.of(g))
+    seen: dict[int, dict[str, Decimal]] = {}
+    for customer_id, event_id, cost in await conn.execute(
+        _SEEN, {"customer_ids": customer_ids, "ids": event_ids}
+    ):
+        seen.setdefault(customer_id, {})[event_id] = cost
+    return grants, seen
 
 
 async def expire_due(account: Account) -> list[GrantRow]:

@@ -1,22 +1,27 @@
 """Read models: balance, ledger pages, usage summaries."""
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import bindparam
+from sqlalchemy import bindparam, literal_column
 from sqlalchemy import select as core_select
+from sqlalchemy.dialects.postgresql import asyncpg
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from creditgate.customers import CustomerWithWallet
 from creditgate.db import Database
+from creditgate.ledger import pg
 from creditgate.ledger import tables as t
 from creditgate.ledger.accounts import lot
 from creditgate.ledger.burn import burn_key
 from creditgate.ledger.tables import GrantRow
 from creditgate.models import LedgerEntry, UsageEvent
 from creditgate.models.customer import available_of, debt_of
+from creditgate.money import Money, normalize
 from creditgate.pricing import rating
 from creditgate.pricing.plan import PlanDefinition
 
@@ -37,32 +42,53 @@ class WalletView:
         return debt_of(self.balance)
 
 
-_WALLET_BY_EXTERNAL_ID = (
-    select(  # type: ignore[call-overload]
-        t.wallets.c.customer_id,
+_GRANT_FIELDS = list(GrantRow.__dataclass_fields__)
+# One round trip: the wallet, with its active grants joined (one row per grant, or one row
+# with NULL grant columns when there is none).
+_BALANCE = (
+    core_select(
         t.wallets.c.balance,
         t.wallets.c.held,
         t.wallets.c.entitled,
         t.wallets.c.currency,
+        *(t.grants.c[f].label(f"grant_{f}") for f in _GRANT_FIELDS),
     )
     .join_from(t.customers, t.wallets, t.wallets.c.customer_id == t.customers.c.id)
+    .outerjoin(
+        t.grants,
+        (t.grants.c.customer_id == t.customers.c.id)
+        & (t.grants.c.status == literal_column("'active'")),
+    )
     .where(t.customers.c.external_id == bindparam("external_id"))
 )
-_ACTIVE_GRANTS = core_select(t.grants).where(
-    t.grants.c.customer_id == bindparam("customer_id"), t.grants.c.status == "active"
-)
+
+
+_PG_BALANCE = str(_BALANCE.compile(dialect=asyncpg.dialect()))
+_MONEY = [i for i, c in enumerate(_BALANCE.selected_columns) if isinstance(c.type, Money)]
+
+
+def _money(record: Sequence[Any]) -> list[Any]:
+    """A raw row as SQLAlchemy's Money type would have read it."""
+    row = list(record)
+    for i in _MONEY:
+        if row[i] is not None:
+            row[i] = normalize(row[i])
+    return row
 
 
 async def balance(db: Database, external_id: str) -> tuple[WalletView, list[GrantRow]] | None:
-    """The balance read: the wallet by an indexed lookup, then its active grants."""
+    """The balance read: the wallet by an indexed lookup with its active grants, one query
+    (on PostgreSQL on the raw connection, outside a transaction: one round trip)."""
     async with db.read_engine.connect() as conn:
-        row = (await conn.execute(_WALLET_BY_EXTERNAL_ID, {"external_id": external_id})).first()
-        if row is None:
-            return None
-        customer_id, balance_, held, entitled, currency = row
-        grants = [
-            GrantRow.of(g) for g in await conn.execute(_ACTIVE_GRANTS, {"customer_id": customer_id})
-        ]
+        if conn.dialect.name == "postgresql":
+            async with pg.driver(conn, in_transaction=False) as raw:
+                rows: Sequence[Any] = [_money(r) for r in await raw.fetch(_PG_BALANCE, external_id)]
+        else:
+            rows = (await conn.execute(_BALANCE, {"external_id": external_id})).all()
+    if not rows:
+        return None
+    balance_, held, entitled, currency = rows[0][:4]
+    grants = [GrantRow(*row[4:]) for row in rows if row[4] is not None]
     grants.sort(key=lambda g: burn_key(lot(g)))
     return WalletView(balance_, held, entitled, currency), grants
 

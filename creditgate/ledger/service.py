@@ -26,7 +26,6 @@ from creditgate.ledger.tables import GrantRow, HoldRow
 from creditgate.ledger.usage import (
     UsageIn,
     UsageResult,
-    already_recorded,
     price_event,
     record_usage,
     rejected,
@@ -55,8 +54,9 @@ async def ingest(
     async def debit() -> list[UsageResult]:
         results: list[UsageResult | None] = [None] * len(events)
         async with db.write() as conn:
-            accounts = await lock_accounts(conn, now, list(by_customer))
-            seen = await already_recorded(conn, accounts, events)
+            accounts, seen = await lock_accounts(
+                conn, now, list(by_customer), [e.id for e in events]
+            )
             for external_id, indexes in by_customer.items():
                 batch = [events[i] for i in indexes]
                 account = accounts.get(external_id)

@@ -1,16 +1,13 @@
 """Rate and debit usage events for one customer inside their locked transaction."""
 
-from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Integer, String, any_, bindparam, select
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import bindparam, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from creditgate.ledger import tables as t
 from creditgate.ledger.accounts import ZERO, Account, lot
@@ -29,21 +26,6 @@ FUTURE_TOLERANCE = timedelta(minutes=5)
 RUNNING_TOTAL = frozenset({"tiered_graduated", "tiered_volume", "package"})
 
 
-_SEEN_COLUMNS = select(
-    t.usage_events.c.customer_id, t.usage_events.c.event_id, t.usage_events.c.cost
-)
-# PostgreSQL takes the ids as two array parameters (one statement text, planned once, for any
-# batch size); an expanding IN list is rendered, compiled and planned anew per size.
-_SEEN = {
-    True: _SEEN_COLUMNS.where(
-        t.usage_events.c.customer_id == any_(bindparam("customer_ids", type_=ARRAY(Integer))),
-        t.usage_events.c.event_id == any_(bindparam("ids", type_=ARRAY(String))),
-    ),
-    False: _SEEN_COLUMNS.where(
-        t.usage_events.c.customer_id.in_(bindparam("customer_ids", expanding=True)),
-        t.usage_events.c.event_id.in_(bindparam("ids", expanding=True)),
-    ),
-}
 _HOLD = select(t.holds).where(t.holds.c.id == bindparam("hold_id"))
 
 
@@ -86,25 +68,6 @@ class _Counters:
     dirty: set[tuple[datetime, str]] = field(default_factory=set)
 
 
-async def already_recorded(
-    conn: AsyncConnection, accounts: Mapping[str, Account], events: Sequence[UsageIn]
-) -> dict[int, dict[str, Decimal]]:
-    """Event ids of this batch already stored, with their cost, per customer id."""
-    if not accounts:
-        return {}
-    rows = await conn.execute(
-        _SEEN[conn.dialect.name == "postgresql"],
-        {
-            "customer_ids": [a.customer_id for a in accounts.values()],
-            "ids": list({e.id for e in events}),
-        },
-    )
-    seen: dict[int, dict[str, Decimal]] = {}
-    for customer_id, event_id, cost in rows:
-        seen.setdefault(customer_id, {})[event_id] = cost
-    return seen
-
-
 async def record_usage(
     account: Account,
     plan: PlanDefinition,
@@ -113,7 +76,7 @@ async def record_usage(
     seen: dict[str, Decimal],
 ) -> list[UsageResult]:
     """Debit each event exactly once; results in the order given. ``seen`` holds the ids
-    already recorded (``already_recorded``) and grows with this batch's."""
+    already recorded (``lock_accounts``) and grows with this batch's."""
     now = account.now
     holds: dict[str, HoldRow | None] = {}
     counters = _Counters()

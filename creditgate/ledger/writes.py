@@ -10,8 +10,8 @@ from typing import Any
 from sqlalchemy import Executable, bindparam, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from creditgate.ledger import pg
 from creditgate.ledger import tables as t
-from creditgate.ledger.bulk import BulkInsert
 from creditgate.ledger.tables import GrantRow, HoldRow
 
 # Statements are built once: building and cache-keying a statement per call cost more CPU
@@ -52,10 +52,6 @@ _STATUS_UPDATE = (
 _INSERT_EVENTS = t.usage_events.insert()
 _INSERT_ENTRIES = t.ledger_entries.insert()
 _INSERT_OUTBOX = t.outbox.insert()
-_EVENT_COLUMNS = [c.name for c in t.usage_events.columns if c.name != "id"]
-_ENTRY_COLUMNS = [c.name for c in t.ledger_entries.columns if c.name != "id"]
-_PG_EVENTS = BulkInsert(t.usage_events, _EVENT_COLUMNS)
-_PG_ENTRIES = BulkInsert(t.ledger_entries, _ENTRY_COLUMNS)
 
 
 @dataclass
@@ -69,44 +65,34 @@ class Writes:
     statuses: list[dict[str, Any]] = field(default_factory=list)
 
     async def flush(self, conn: AsyncConnection) -> None:
-        if self.grants:
-            await conn.execute(
-                _GRANT_UPDATE,
-                [
-                    {
-                        "grant_id": g.id,
-                        "remaining": g.remaining,
-                        "status": g.status,
-                        "expired_amount": g.expired_amount,
-                    }
-                    for g in self.grants.values()
-                ],
-            )
-        if self.holds:
-            await conn.execute(
-                _HOLD_UPDATE,
-                [
-                    {
-                        "hold_id": h.id,
-                        "remaining": h.remaining,
-                        "status": h.status,
-                        "closed_at": h.closed_at,
-                    }
-                    for h in self.holds.values()
-                ],
-            )
+        statements: list[tuple[Executable, list[dict[str, Any]]]] = []
         if conn.dialect.name == "postgresql":
-            for bulk, rows in ((_PG_EVENTS, self.events), (_PG_ENTRIES, self.entries)):
-                if rows:
-                    await bulk.run(conn, rows)
-            statements: list[tuple[Executable, list[dict[str, Any]]]] = []
+            await pg.write(conn, self)
         else:
-            statements = [(_INSERT_EVENTS, self.events), (_INSERT_ENTRIES, self.entries)]
+            statements += [
+                (_GRANT_UPDATE, [_grant_params(g) for g in self.grants.values()]),
+                (_INSERT_EVENTS, self.events),
+                (_INSERT_ENTRIES, self.entries),
+                (_WALLET_UPDATE, self.wallets),
+            ]
         statements += [
+            (_HOLD_UPDATE, [_hold_params(h) for h in self.holds.values()]),
             (_INSERT_OUTBOX, self.outbox),
-            (_WALLET_UPDATE, self.wallets),
             (_STATUS_UPDATE, self.statuses),
         ]
         for statement, rows in statements:
             if rows:
                 await conn.execute(statement, rows)
+
+
+def _grant_params(g: GrantRow) -> dict[str, Any]:
+    return {
+        "grant_id": g.id,
+        "remaining": g.remaining,
+        "status": g.status,
+        "expired_amount": g.expired_amount,
+    }
+
+
+def _hold_params(h: HoldRow) -> dict[str, Any]:
+    return {"hold_id": h.id, "remaining": h.remaining, "status": h.status, "closed_at": h.closed_at}
