@@ -22,6 +22,10 @@ depends_on: str | Sequence[str] | None = None
 AutoString = sqlmodel.sql.sqltypes.AutoString
 UTCDateTime = creditgate.sqltypes.UTCDateTime
 Money = creditgate.money.Money
+AMOUNTS = (
+    "opening_balance", "grants", "usage_debited", "expired", "adjustments",
+    "realtime_debits", "true_up", "closing_balance", "amount_due",
+)  # fmt: skip
 
 
 def upgrade() -> None:
@@ -39,13 +43,7 @@ def upgrade() -> None:
         sa.Column("billing", sa.String(length=20), nullable=False),
         sa.Column("unit", AutoString(length=20), nullable=False),
         sa.Column("currency", AutoString(length=20), nullable=False),
-        *(
-            sa.Column(name, Money(), nullable=False)
-            for name in (
-                "opening_balance", "grants", "usage_debited", "expired", "adjustments",
-                "realtime_debits", "true_up", "closing_balance", "amount_due",
-            )
-        ),  # fmt: skip
+        *(sa.Column(name, Money(), nullable=False) for name in AMOUNTS),
         sa.Column("usage", sa.JSON(), nullable=False),
         sa.Column("late_events", sa.Integer(), nullable=False),
         sa.Column("first_entry_id", sa.Integer(), nullable=True),
