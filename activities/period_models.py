@@ -33,7 +33,7 @@ class StatementSummary(BaseModel):
 
 class InvoiceInput(BaseModel):
     statement_id: int
-    attempt: int
+    purchase_id: str  # made once per attempt by the workflow (unique across databases)
     workflow_id: str
 
 

@@ -21,7 +21,7 @@ from creditgate.payments import amounts, store
 from creditgate.periods import period_index
 from creditgate.settings import Settings
 from creditgate.statements import store as statements
-from creditgate.statements.close import PeriodToClose, close_period
+from creditgate.statements.close import PeriodToClose, close_period, suspend_for_nonpayment
 
 
 class PeriodActivities:
@@ -80,7 +80,7 @@ class PeriodActivities:
         assert customer.id is not None and customer.stripe_customer_id is not None
         async with self.db.session() as session:
             plan = await plans.definition(session, statement.plan_code, statement.plan_version)
-        purchase_id = f"inv_{statement.id}_{input.attempt}"
+        purchase_id = input.purchase_id
         await store.open_purchase(
             self.db,
             Purchase(
@@ -101,6 +101,10 @@ class PeriodActivities:
             stripe_customer_id=customer.stripe_customer_id,
             payment_method=customer.payment_method,
         )
+
+    @activity.defn
+    async def suspend_for_nonpayment(self, external_id: str) -> None:
+        await suspend_for_nonpayment(self.db, external_id)
 
     @activity.defn
     async def record_statement_payment(self, input: StatementPayment) -> None:

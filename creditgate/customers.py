@@ -1,6 +1,7 @@
 """Customer and wallet persistence."""
 
 from dataclasses import dataclass
+from decimal import Decimal
 
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
@@ -67,8 +68,14 @@ async def register_customer(
             session.add(customer)
             await session.flush()
             assert customer.id is not None
-            unit = PlanDefinition.model_validate(plan_row.definition).wallet_unit
-            wallet = Wallet(customer_id=customer.id, currency=unit)
+            plan_def = PlanDefinition.model_validate(plan_row.definition)
+            limit = plan_def.spend_limit if plan_def.billing == "arrears" else Decimal(0)
+            wallet = Wallet(
+                customer_id=customer.id,
+                currency=plan_def.wallet_unit,
+                credit_limit=limit,
+                entitled=limit is None or limit > 0,
+            )
             session.add(wallet)
         return CustomerWithWallet(customer=customer, wallet=wallet)
     except IntegrityError:

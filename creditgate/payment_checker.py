@@ -15,7 +15,7 @@ from creditgate.checker import Violation
 from creditgate.db import Database
 from creditgate.models import AutoRecharge, Customer, Grant, LedgerEntry, Purchase
 from creditgate.pricing.currency import to_minor_units
-from creditgate.stripe_gateway import PaymentIntentRef, StripeGateway
+from creditgate.stripe_gateway import StripeGateway
 
 PAID_SOURCES = ("purchase", "recharge", "invoice")
 
@@ -36,11 +36,9 @@ async def check_payments(db: Database, stripe: StripeGateway) -> list[Violation]
             ).all()
         }
     ours = {c.stripe_customer_id for c in customers.values() if c.stripe_customer_id}
-    intents = [
-        pi
-        for pi in await stripe.list_payment_intents()
-        if pi.customer in ours or _names_purchase(pi, purchases)
-    ]
+    # Only our customers' PaymentIntents: a Stripe account (or a shared localstripe) may
+    # hold others.
+    intents = [pi for pi in await stripe.list_payment_intents() if pi.customer in ours]
 
     def who(customer_id: int) -> str:
         customer = customers.get(customer_id)
@@ -131,7 +129,3 @@ async def check_payments(db: Database, stripe: StripeGateway) -> list[Violation]
                 f"is below the threshold {setting.threshold}",
             )
     return found
-
-
-def _names_purchase(pi: PaymentIntentRef, purchases: dict[str, Purchase]) -> bool:
-    return pi.metadata.get("creditgate_purchase_id") in purchases

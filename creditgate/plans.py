@@ -22,6 +22,8 @@ def _check(definition: PlanDefinition) -> None:
         validate_plan(definition)
     except PlanError as err:
         raise LedgerError(str(err)) from err
+    if definition.spend_limit is not None and definition.billing != "arrears":
+        raise LedgerError("spend_limit applies to arrears plans only (billing: arrears)")
     if definition.credit_unit is not None:
         try:
             minor_unit_exponent(definition.currency)

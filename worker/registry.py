@@ -60,6 +60,7 @@ def activities(
         periods.dunning_schedule,
         periods.open_invoice,
         periods.record_statement_payment,
+        periods.suspend_for_nonpayment,
     ]
 
 

@@ -41,6 +41,7 @@ class PeriodCloseWorkflow:
         self.statement: StatementSummary | None = None
         self.attempts = 0
         self.idempotency_keys: dict[int, str] = {}
+        self.invoice_ids: dict[int, str] = {}
 
     @workflow.run
     async def run(self, input: PeriodCloseInput) -> PeriodClosed:
@@ -87,7 +88,9 @@ class PeriodCloseWorkflow:
                 PeriodActivities.open_invoice,
                 InvoiceInput(
                     statement_id=statement.statement_id,
-                    attempt=attempt,
+                    purchase_id=self.invoice_ids.setdefault(
+                        attempt, f"inv_{workflow.uuid4().hex[:24]}"
+                    ),
                     workflow_id=workflow.info().workflow_id,
                 ),
             )
@@ -115,6 +118,7 @@ class PeriodCloseWorkflow:
             PeriodActivities.record_statement_payment,
             StatementPayment(statement_id=statement.statement_id, status="failed"),
         )
+        await call(PeriodActivities.suspend_for_nonpayment, self.external_id)
         return "unpaid", reason
 
     async def _charge(self, ticket: InvoiceTicket, attempt: int) -> tuple[str | None, str | None]:

@@ -36,6 +36,7 @@ _LOCK_COLUMNS = (
     t.wallets.c.entitled,
     t.wallets.c.currency,
     t.wallets.c.recharge_threshold,
+    t.wallets.c.credit_limit,
 )
 _ACTIVE_GRANTS = select(t.grants).where(
     t.grants.c.customer_id.in_(bindparam("customer_ids", expanding=True)),
@@ -96,6 +97,8 @@ class Account:
     entitled: bool
     currency: str
     recharge_threshold: Decimal | None
+    # How far below zero the balance may go while entitled (0 prepaid; None: no limit).
+    credit_limit: Decimal | None = ZERO
     start_balance: Decimal = ZERO
     start_available: Decimal = ZERO
     start_held: Decimal = ZERO
@@ -174,11 +177,12 @@ class Account:
     def _crossings(self) -> None:
         """Entitlement, status and crossings.
 
-        ``entitled`` follows the balance (Σ remaining − debt > 0); holds do not cut a customer
-        off, they only refuse new holds. The recharge threshold compares ``available``.
+        ``entitled`` follows the balance (Σ remaining − debt > 0, or above −credit_limit for
+        arrears plans; no limit: always); holds do not cut a customer off, they only refuse
+        new holds. The recharge threshold compares ``available``.
         """
         was_entitled = self.entitled
-        self.entitled = self.balance > 0
+        self.entitled = self.credit_limit is None or self.balance > -self.credit_limit
         if self.status != "closed":
             if was_entitled and not self.entitled:
                 self.status = "cut_off"
@@ -256,6 +260,7 @@ def _account(conn: AsyncConnection, now: datetime, m: Any, writes: Writes) -> Ac
         entitled=m["entitled"],
         currency=m["currency"],
         recharge_threshold=m["recharge_threshold"],
+        credit_limit=m["credit_limit"],
     )
     account.start_balance = account.balance
     account.start_available = account.available

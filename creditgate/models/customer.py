@@ -53,6 +53,10 @@ class Wallet(SQLModel, table=True):
     # Auto-recharge threshold (issue 4 configures it); a debit that takes available from above
     # it to at or below it writes one ``threshold`` outbox message.
     recharge_threshold: Decimal | None = Field(default=None, sa_type=Money)
+    # How far below zero the balance may go while the customer stays entitled: 0 on prepaid
+    # plans, the spend limit on arrears plans (None: no limit). Dunning failure sets it to 0.
+    # ``register_customer`` always sets it (None would not survive a non-None default).
+    credit_limit: Decimal | None = Field(default=None, sa_type=Money)
     updated_at: datetime = timestamp_field()
 
     @property

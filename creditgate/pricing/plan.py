@@ -70,6 +70,8 @@ class PlanDefinition(_Model):
     billing: Literal["prepaid", "arrears"] = "prepaid"
     period: Period = Period()
     grace_seconds: Annotated[int, Field(ge=0, le=31 * 86400)] = 3600
+    # Arrears plans: usage beyond this much owed cuts the customer off (none: no limit).
+    spend_limit: Annotated[Decimal, Field(allow_inf_nan=False, ge=0)] | None = None
     # Prices and balances in credits instead of money (purchases then name credits).
     credit_unit: CreditUnit | None = None
     # Purchased and recharged credits expire this long after they are granted (none if unset).

@@ -55,6 +55,7 @@ async def close_period(db: Database, period: PeriodToClose) -> Statement:
         inserted = await account.conn.execute(
             statements.insert().returning(statements.c.id), values
         )
+        await _apply_next_plan(account)
         return Statement(id=inserted.scalar_one(), **values)
 
     statement = await service.in_account(db, work, external_id=period.external_id)
@@ -279,3 +280,30 @@ async def _mark_window_end(db: Database, statement: Statement) -> Statement:
         )
     statement.last_entry_id = last
     return statement
+
+
+async def suspend_for_nonpayment(db: Database, external_id: str) -> None:
+    """Dunning ran out: no more credit (the limit becomes 0), so a customer in debt is cut off
+    in this transaction, with the ``zero`` crossing for its workflow."""
+
+    async def work(account: Account) -> None:
+        if account.credit_limit == 0:
+            return
+        await account.conn.execute(
+            t.wallets.update()
+            .where(t.wallets.c.customer_id == account.customer_id)
+            .values(credit_limit=ZERO)
+        )
+        account.credit_limit = ZERO
+
+    await service.in_account(db, work, external_id=external_id)
+
+
+async def _apply_next_plan(account: Account) -> None:
+    """A migration with ``effective: next_period`` takes effect as the period closes."""
+    c = t.customers.c
+    await account.conn.execute(
+        t.customers.update()
+        .where(c.id == account.customer_id, c.next_plan_version.is_not(None))
+        .values(plan_version=c.next_plan_version, next_plan_version=None)
+    )

@@ -78,3 +78,39 @@ async def test_a_declining_card_runs_dunning_and_ends_in_cut_off(
     html = await stack.http.get(f"/v1/customers/{who}/statements/1/html")
     assert html.status_code == 200 and "Amount due: 6" in html.text
     await assert_invariants(stack)
+
+
+async def test_pay_as_you_go_runs_into_debt_until_the_spend_limit(
+    stack: Stack, unique_id: str
+) -> None:
+    code = plan_code(unique_id)
+    await create_plan(
+        stack,
+        {
+            "code": code,
+            "name": "Pay as you go",
+            "currency": "USD",
+            "billing": "arrears",
+            "spend_limit": "1.00",
+            "meters": [{"code": "calls", "event_type": "api_call", "aggregation": "count"}],
+            "prices": [{"meter": "calls", "model": "per_unit", "unit_amount": "0.40"}],
+        },
+    )
+    customer = await signup(stack, unique_id, plan=code)
+    assert customer["balance"]["entitled"] is True  # no prepaid balance needed
+    results = await send(stack, *(event(f"c{i}", unique_id, "api_call") for i in range(3)))
+    assert [r["balance_after"] for r in results] == ["-0.4", "-0.8", "-1.2"]
+    balance = (await stack.http.get(f"/v1/customers/{unique_id}/balance")).json()
+    assert (balance["debt"], balance["entitled"]) == ("1.2", False)
+    state = await eventually(
+        lambda: workflow_state(stack, unique_id), until=lambda s: s.status == "cut_off"
+    )
+    assert state.entitled is False
+    await assert_invariants(stack)
+
+
+async def test_spend_limit_is_for_arrears_plans_only(stack: Stack, unique_id: str) -> None:
+    body = {"code": plan_code(unique_id), "name": "x", "spend_limit": "5"}
+    response = await stack.http.post("/v1/plans", json=body)
+    assert response.status_code == 400 or response.status_code == 422, response.text
+    assert "arrears" in response.json()["error"]["message"]
