@@ -27,6 +27,7 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("dev", help="run the whole stack locally (what `make run` does)")
     commands.add_parser("migrate", help="apply database migrations")
     commands.add_parser("check", help="verify the ledger invariants; non-zero exit on violations")
+    commands.add_parser("demo", help="narrate a customer's whole lifecycle against `make run`")
     args = parser.parse_args(argv)
 
     settings = _settings()
@@ -41,6 +42,10 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "check":
         return _check(settings)
+    if args.command == "demo":
+        from creditgate.demo import run_demo
+
+        return run_demo(settings)
     parser.error(f"unknown command {args.command}")
     return 2
 

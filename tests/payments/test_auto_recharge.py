@@ -2,6 +2,7 @@
 declines retry on the schedule, then switch auto-recharge off until it is enabled again."""
 
 import asyncio
+from decimal import Decimal
 from typing import Any
 
 from tests.api.plans import create_plan, event, grant, plan_code, send, signup
@@ -100,7 +101,7 @@ async def test_a_hundred_concurrent_crossing_events_recharge_once(
     )
     assert len(await succeeded_intents(stack, customer["stripe_customer_id"])) == 1
     # 10 − 100 × 0.06 = 4, plus what the recharge granted.
-    assert await available(stack, unique_id) == str(4 + int(recharge["credits"]))
+    assert Decimal(await available(stack, unique_id)) == 4 + Decimal(recharge["credits"])
     await assert_invariants(stack)
 
 
