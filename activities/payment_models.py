@@ -86,6 +86,9 @@ class RechargeTicket(BaseModel):
     currency: str
     credits: Decimal
     available: Decimal
+    # The customer's saved card now (it may have changed since the start). Optional: results
+    # recorded before it existed must still decode on replay.
+    payment_method: str | None = None
 
 
 class AttachInput(BaseModel):

@@ -156,6 +156,7 @@ class PaymentActivities:
         if available > input.threshold:
             return None
         charge = amounts.for_recharge(available, input.recharge_to, plan)
+        payment_method = customer.payment_method or input.payment_method
         expires_at = (
             expiry_after(activity.info().started_time, plan.credit_lifetime)
             if plan.credit_lifetime
@@ -170,7 +171,7 @@ class PaymentActivities:
                 amount=charge.amount,
                 currency=charge.currency,
                 credits=charge.credits,
-                payment_method=input.payment_method,
+                payment_method=payment_method,
                 expires_at=expires_at,
                 workflow_id=input.workflow_id,
             ),
@@ -183,6 +184,7 @@ class PaymentActivities:
             currency=stored.currency,
             credits=stored.credits,
             available=available,
+            payment_method=stored.payment_method or payment_method,
         )
 
     @activity.defn

@@ -4,6 +4,7 @@ A mixin so ``workflows/customer.py`` stays readable; it uses the customer workfl
 and helpers, declared below for the type checker.
 """
 
+import contextlib
 from datetime import timedelta
 from decimal import Decimal
 
@@ -146,6 +147,14 @@ class CustomerPayments:
             raise ApplicationError(reason, type=CARD_DECLINED) from None
         self.state.payment_method = payment_method
         self._record("payment_method", f"saved card {payment_method}")
+        if self.state.auto_recharge.in_flight is not None:
+            # A recharge waiting to retry after a decline tries the new card now.
+            recharge = workflow.get_external_workflow_handle(
+                recharge_workflow_id(self.state.profile.external_id)
+            )
+            # It may have finished meanwhile; then there is nothing to wake.
+            with contextlib.suppress(Exception):
+                await recharge.signal(RechargeWorkflow.retry_now)
 
     # -- auto-recharge -----------------------------------------------------------------------
 

@@ -8,6 +8,7 @@ idempotency key, and grants on success. A decline, or a 3-D Secure ``requires_ac
 schedule and tries again; after the last, the customer workflow disables auto-recharge.
 """
 
+import contextlib
 from datetime import timedelta
 
 from pydantic import BaseModel, Field
@@ -56,6 +57,7 @@ class RechargeWorkflow:
     @workflow.init
     def __init__(self, input: RechargeInput) -> None:
         self.state = RechargeState()
+        self._retry_now = False
 
     @workflow.run
     async def run(self, input: RechargeInput) -> RechargeOutcome:
@@ -83,10 +85,7 @@ class RechargeWorkflow:
                 break
             self.state.last_reason = view.reason
             if attempt < attempts:
-                await workflow.sleep(
-                    timedelta(seconds=input.retry_delays[attempt - 1]),
-                    summary=f"retry auto-recharge (attempt {attempt + 1} of {attempts})",
-                )
+                await self._wait_to_retry(input.retry_delays[attempt - 1], attempt, attempts)
         if outcome is None:
             outcome = self._outcome(input, "failed", attempts, reason=self.state.last_reason)
         self.state.outcome = outcome
@@ -108,7 +107,7 @@ class RechargeWorkflow:
                     stripe_customer_id=input.stripe_customer_id,
                     amount=ticket.amount,
                     currency=ticket.currency,
-                    payment_method=input.payment_method,
+                    payment_method=ticket.payment_method or input.payment_method,
                     attach_payment_method=False,
                     off_session=True,
                     idempotency_key=key,
@@ -160,6 +159,21 @@ class RechargeWorkflow:
         if parent is not None:
             handle = workflow.get_external_workflow_handle(parent.workflow_id)
             await handle.signal("recharge_finished", outcome)
+
+    async def _wait_to_retry(self, seconds: float, attempt: int, attempts: int) -> None:
+        """Wait out the schedule's delay, or less: a newly saved card retries at once."""
+        self._retry_now = False
+        with contextlib.suppress(TimeoutError):
+            await workflow.wait_condition(
+                lambda: self._retry_now,
+                timeout=timedelta(seconds=seconds),
+                timeout_summary=f"retry auto-recharge (attempt {attempt + 1} of {attempts})",
+            )
+
+    @workflow.signal
+    def retry_now(self) -> None:
+        """The customer saved another card: try it without waiting."""
+        self._retry_now = True
 
     @workflow.query(name="state")
     def get_state(self) -> RechargeState:
