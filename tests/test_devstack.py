@@ -305,3 +305,34 @@ def test_dev_refuses_a_busy_api_port_and_starts_nothing(tmp_path: Path, listenin
     assert processes_in(tmp_path) == []
     assert not (tmp_path / ".creditgate" / "temporal.db").exists()
     assert not (tmp_path / ".creditgate" / "creditgate.db").exists()
+
+
+def test_the_demo_runs_against_a_fresh_dev_stack_and_check_passes(tmp_path: Path) -> None:
+    """``creditgate demo`` right after ``creditgate dev`` (what the README tells a newcomer),
+    then ``creditgate check`` over what it did."""
+    ports = Ports.free()
+    with running(tmp_path, ports) as dev:
+        demo = subprocess.run(
+            [str(CREDITGATE), "demo"],
+            cwd=tmp_path,
+            env=ports.environment(),
+            capture_output=True,
+            text=True,
+            timeout=400,
+        )
+        assert demo.returncode == 0, demo.stdout + demo.stderr
+        assert "[10/10] Done" in demo.stdout
+        for step in ("402 card_declined", "granted", "cut off", "attempt 1 declined",
+                     "recharged", "expired", "statement 1", "moved 1 customer"):  # fmt: skip
+            assert step in demo.stdout, (step, demo.stdout)
+        check = subprocess.run(
+            [str(CREDITGATE), "check"],
+            cwd=tmp_path,
+            env=ports.environment(),
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert check.returncode == 0, check.stdout + check.stderr
+        assert dev.stop() == 0, dev.output
+    assert_everything_stopped(tmp_path, ports)
