@@ -11,7 +11,13 @@ both runs' histories as ``WorkflowHistory.to_json()``:
   auto-recharge);
 - ``purchase.json``: that purchase's ``PurchaseWorkflow`` (no webhook here: its poll finds
   the payment);
-- ``recharge.json``: that auto-recharge's ``RechargeWorkflow``.
+- ``recharge.json``: that auto-recharge's ``RechargeWorkflow``;
+- ``plan_migration.json``: a ``PlanMigrationWorkflow`` moving five customers;
+- ``customer_period.json`` and ``period_close.json``: a customer on 3-second periods, its
+  first run ending in continue-as-new after ``PeriodCloseWorkflow`` wrote statement 1.
+
+The ``*_before_periods.json`` files are runs recorded before billing periods existed; they
+are not re-recorded and replay through ``workflow.patched``.
 
 ``tests/workflows/test_replay.py`` replays every file there against the current code. Record
 again only on purpose (a deliberate, versioned workflow change), never to make replay pass.
@@ -213,6 +219,60 @@ async def plan_migration(client: Client, db: Database) -> str:
     return history.to_json()
 
 
+async def period_close(client: Client, db: Database) -> dict[str, str]:
+    """A customer on 3-second periods: usage, the period closing into statement 1 (with a
+    true-up), and the customer workflow continuing as new after it."""
+    from creditgate import plans
+    from creditgate.ledger.usage import UsageIn
+    from creditgate.payments import store as payments
+    from creditgate.pricing.plan import PlanDefinition
+    from creditgate.statements import store as statements
+    from workflows.period_close import period_workflow_id
+
+    plan = PlanDefinition.model_validate(
+        {
+            "code": "record-periods",
+            "name": "Record periods",
+            "period": {"every": 3, "unit": "second"},
+            "grace_seconds": 0,
+            "meters": [{"code": "seats", "event_type": "seats", "aggregation": "max",
+                        "value_property": "count"}],
+            "prices": [{"meter": "seats", "model": "per_unit", "unit_amount": "1.00"}],
+        }
+    )  # fmt: skip
+    await plans.create_plan(db, plan)
+    profile = CustomerProfile(
+        external_id="user_period", name="Pat", email="pat@example.com", plan=plan.code
+    )
+    await signup(client, profile)
+    await service.grant(db, profile.external_id, GrantSpec(amount=Decimal(5), source="promotional"))
+    await service.ingest(
+        db, [UsageIn("seats-1", profile.external_id, "seats", properties={"count": 2})]
+    )
+    customer_id = await payments.customer_id_of(db, profile.external_id)
+    closed = await eventually(
+        lambda: statements.get_statement(db, customer_id, 1), timeout=30, what="statement 1"
+    )
+    assert closed is not None
+    handle = client.get_workflow_handle(customer_workflow_id(profile.external_id))
+
+    async def first_run_closed() -> bool:
+        return await has_event(
+            client.get_workflow_handle(handle.id, run_id=first_run),
+            EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW,
+        )
+
+    first_run = (await handle.describe()).raw_description.workflow_execution_info.first_run_id
+    await eventually(first_run_closed, timeout=30, what="continue-as-new after the close")
+    period = client.get_workflow_handle(period_workflow_id(profile.external_id, 0))
+    await period.result()
+    customer_history = await client.get_workflow_handle(handle.id, run_id=first_run).fetch_history()
+    return {
+        "customer_period.json": customer_history.to_json(),
+        "period_close.json": (await period.fetch_history()).to_json(),
+    }
+
+
 async def record() -> dict[str, str]:
     """File name → history JSON of each run."""
     profile = CustomerProfile(external_id=EXTERNAL_ID, name="Jane Doe", email="jane@example.com")
@@ -271,6 +331,7 @@ async def record() -> dict[str, str]:
                     ).fetch_history()
                     histories[name] = history.to_json()
                 histories["plan_migration.json"] = await plan_migration(env.client, db)
+                histories |= await period_close(env.client, db)
                 return histories
         finally:
             await env.shutdown()

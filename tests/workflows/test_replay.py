@@ -31,6 +31,12 @@ def test_the_recorded_histories_are_there() -> None:
     recorded = {p.name for p in FILES}
     assert {"customer_signup.json", "customer_continued.json"} <= recorded
     assert {"purchase.json", "recharge.json"} <= recorded
+    assert {"customer_period.json", "period_close.json"} <= recorded
+    # Runs recorded before billing periods existed replay through workflow.patched.
+    assert {
+        "customer_signup_before_periods.json",
+        "customer_continued_before_periods.json",
+    } <= recorded
     assert "plan_migration.json" in recorded
 
 
