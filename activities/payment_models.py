@@ -3,7 +3,7 @@
 from datetime import datetime
 from decimal import Decimal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 
 class OpenPurchaseInput(BaseModel):
@@ -30,6 +30,8 @@ class CreateIntentInput(BaseModel):
     off_session: bool
     idempotency_key: str
     workflow_id: str
+    # More PaymentIntent metadata, e.g. the statement an invoice collects.
+    extra_metadata: dict[str, str] = Field(default_factory=dict)
 
 
 class IntentView(BaseModel):

@@ -108,6 +108,7 @@ class PaymentActivities:
                     "creditgate_kind": input.kind,
                     "creditgate_customer": input.external_id,
                     "creditgate_workflow_id": input.workflow_id,
+                    **input.extra_metadata,
                 },
                 idempotency_key=input.idempotency_key,
             )

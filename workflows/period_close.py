@@ -39,6 +39,7 @@ class PeriodCloseWorkflow:
     def __init__(self, input: PeriodCloseInput) -> None:
         self.external_id = input.external_id
         self.statement: StatementSummary | None = None
+        self.statement_number = 0
         self.attempts = 0
         self.idempotency_keys: dict[int, str] = {}
         self.invoice_ids: dict[int, str] = {}
@@ -58,6 +59,7 @@ class PeriodCloseWorkflow:
             ),
         )
         self.statement = statement
+        self.statement_number = statement.number
         collection, reason = statement.payment_status, None
         if statement.payment_status == "pending":
             collection, reason = await self._collect(statement)
@@ -141,6 +143,7 @@ class PeriodCloseWorkflow:
                     off_session=True,
                     idempotency_key=key,
                     workflow_id=workflow.info().workflow_id,
+                    extra_metadata={"creditgate_statement": str(self.statement_number)},
                 ),
             )
         except ActivityError as err:

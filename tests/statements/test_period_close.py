@@ -182,6 +182,7 @@ async def test_an_arrears_month_is_collected_on_the_saved_card(
     assert paid is not None and paid.payment_intent is not None
     intent = await skipping.stripe.get_payment_intent(paid.payment_intent)
     assert (intent.status, intent.amount, intent.currency) == ("succeeded", 500, "USD")
+    assert intent.metadata["creditgate_statement"] == "1"
     stored = await skipping.stored(unique_id)
     assert stored is not None and stored.wallet.balance == 0
     await assert_invariants(skipping)
