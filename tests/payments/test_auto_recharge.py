@@ -79,9 +79,14 @@ async def test_crossing_the_threshold_recharges_back_to_recharge_to(
     assert (recharge["status"], recharge["amount"], recharge["credits"]) == ("granted", "16", "16")
     [paid] = await succeeded_intents(stack, customer["stripe_customer_id"])
     assert paid.amount == 1600
-    state = await workflow_state(stack, unique_id)
-    assert state.auto_recharge.in_flight is None
-    assert "recharged" in [e.kind for e in state.timeline]
+    # The recharge reports back to the customer workflow just after its grant.
+    await eventually(
+        lambda: workflow_state(stack, unique_id),
+        until=lambda s: (
+            s.auto_recharge.in_flight is None and "recharged" in [e.kind for e in s.timeline]
+        ),
+        what="the customer workflow to hear the recharge finished",
+    )
     await assert_invariants(stack)
 
 
