@@ -149,12 +149,21 @@ async def test_a_prepaid_month_closes_with_a_true_up_and_max_rated_at_close(
     assert statement.realtime_debits + statement.true_up == sum(
         Decimal(u["amount"]) for u in statement.usage
     )
+    handle = skipping.client.get_workflow_handle(f"customer-{unique_id}")
+
+    async def continued() -> bool:
+        info = (await handle.describe()).raw_description.workflow_execution_info
+        return info.execution.run_id != info.first_run_id
+
+    await eventually(continued, timeout=60, what="continue-as-new after the close")
     after = await eventually(
         lambda: state(skipping, unique_id),
-        until=lambda s: s is not None and s.statements_closed == 1 and s.run_number >= 2,
-        what="the customer workflow to continue as new after the close",
+        until=lambda s: s is not None and s.statements_closed >= 1 and s.run_number >= 2,
+        timeout=60,
+        what="the continued run's state",
     )
-    assert after is not None and after.billing is not None and after.billing.next_index == 1
+    # (The test server may have skipped on into later, empty periods by now.)
+    assert after is not None and after.billing is not None and after.billing.next_index >= 1
     assert "statement" in [e.kind for e in after.timeline]
     await assert_invariants(skipping)
 
