@@ -23,7 +23,7 @@ from creditgate.ledger import tables as t
 from creditgate.ledger.errors import LedgerError
 from creditgate.pricing import rating
 from creditgate.pricing.plan import PlanDefinition
-from creditgate.statements.rating import Sample, rate_period
+from creditgate.statements.rating import Sample, rate_period, recorded_samples
 
 ZERO = Decimal(0)
 MAX_WINDOW = timedelta(days=366)
@@ -67,22 +67,6 @@ class Simulation:
     @property
     def difference(self) -> Decimal:
         return self.simulated - self.current
-
-
-def recorded_samples(rows: Iterable[Any]) -> list[Sample]:
-    """Usage events as they were recorded (meter, dimensions and quantity of their version)."""
-    return [
-        Sample(
-            r.meter_code,
-            r.event_type,
-            r.dimensions or {},
-            r.quantity,
-            r.distinct_value,
-            r.timestamp,
-            r.cost,
-        )
-        for r in rows
-    ]
 
 
 def measured_samples(plan: PlanDefinition, rows: Iterable[Any]) -> tuple[list[Sample], int]:

@@ -32,7 +32,7 @@ from creditgate.money import to_str
 from creditgate.payments.amounts import round_up_to_minor
 from creditgate.periods import period_bounds
 from creditgate.pricing.plan import PlanDefinition
-from creditgate.statements.rating import RatedPeriod, Sample, rate_period
+from creditgate.statements.rating import RatedPeriod, Sample, rate_period, recorded_samples
 
 ZERO = Decimal(0)
 statements = Statement.__table__  # type: ignore[attr-defined]
@@ -125,18 +125,7 @@ async def period_samples(
             e.cost,
         ).where(e.customer_id == customer_id, condition)
     )
-    return [
-        Sample(
-            r.meter_code,
-            r.event_type,
-            r.dimensions or {},
-            r.quantity,
-            r.distinct_value,
-            r.timestamp,
-            r.cost,
-        )
-        for r in rows
-    ]
+    return recorded_samples(rows)
 
 
 async def _book_true_up(account: Account, rated: RatedPeriod, period: PeriodToClose) -> None:

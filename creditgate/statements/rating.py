@@ -5,6 +5,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 from creditgate.money import to_str
 from creditgate.pricing import rating
@@ -24,6 +25,23 @@ class Sample:
     distinct_value: str | None
     timestamp: datetime
     cost: Decimal  # what it was debited in real time
+
+
+def recorded_samples(rows: Iterable[Any]) -> list[Sample]:
+    """Usage event rows as they were recorded (meter, dimensions and quantity of their plan
+    version); the rows need those columns, the timestamp and the cost."""
+    return [
+        Sample(
+            r.meter_code,
+            r.event_type,
+            r.dimensions or {},
+            r.quantity,
+            r.distinct_value,
+            r.timestamp,
+            r.cost,
+        )
+        for r in rows
+    ]
 
 
 @dataclass(frozen=True)
