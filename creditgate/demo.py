@@ -64,16 +64,21 @@ class Demo:
         self, what: str, probe: Callable[[], T], until: Callable[[T], bool], timeout: float
     ) -> T:
         deadline = time.monotonic() + timeout
+        live = sys.stdout.isatty()  # redraw a spinner on a terminal; one line in a log
+        if not live:
+            print(f"      waiting for {what} …", flush=True)
         dots = 0
         while True:
             value = probe()
             if until(value):
-                print("\r" + " " * 70 + "\r", end="", flush=True)
+                if live:
+                    print("\r" + " " * 70 + "\r", end="", flush=True)
                 return value
             if time.monotonic() > deadline:
                 raise DemoFailed(f"timed out after {timeout:.0f}s waiting for {what}")
-            dots = dots % 3 + 1
-            print(f"\r      waiting for {what}{'.' * dots}   ", end="", flush=True)
+            if live:
+                dots = dots % 3 + 1
+                print(f"\r      waiting for {what}{'.' * dots}   ", end="", flush=True)
             time.sleep(0.5)
 
     # -- HTTP --------------------------------------------------------------------------------
@@ -218,15 +223,18 @@ class Demo:
             )["results"]  # fmt: skip
             left = Decimal(result["balance_after"])
             bar = "█" * max(0, int(left * 4))
+            live = sys.stdout.isatty()
             print(
-                f"\r      event {n:2d}: cost {result['cost']}, balance {left:>5}  {bar:<20}",
-                end="",
+                f"{chr(13) if live else ''}      event {n:2d}: cost {result['cost']}, "
+                f"balance {left:>5}  {bar:<20}",
+                end="" if live else "\n",
                 flush=True,
             )
             if left <= 0:
                 break
             time.sleep(0.2)
-        print()
+        if sys.stdout.isatty():
+            print()
         customer = self.call("GET", f"/v1/customers/{self.customer}", 200)
         if customer["status"] != "cut_off" or customer["balance"]["entitled"]:
             raise DemoFailed(f"expected cut_off at zero, got {customer['status']}")
