@@ -153,7 +153,7 @@ class PaymentActivities:
                 raise ApplicationError(f"no customer {input.external_id!r}", non_retryable=True)
             customer = stored_customer.customer
             plan = await plans.definition(session, customer.plan_code, customer.plan_version or 1)
-        available = await store.available_of(self.db, input.external_id)
+        available = stored_customer.wallet.available
         if available > input.threshold:
             return None
         charge = amounts.for_recharge(available, input.recharge_to, plan)

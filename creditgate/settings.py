@@ -120,6 +120,7 @@ class Settings(BaseSettings):
 
 
 def _seconds(text: str) -> list[float]:
+    """Durations in seconds (timer lengths, never money: amounts are Decimal everywhere)."""
     return [float(d) for d in text.split(",") if d.strip()]
 
 

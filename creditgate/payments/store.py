@@ -212,13 +212,6 @@ async def get_auto_recharge(db: Database, external_id: str) -> AutoRecharge | No
         return await session.get(AutoRecharge, customer_id)
 
 
-async def available_of(db: Database, external_id: str) -> Decimal:
-    customer_id = await customer_id_of(db, external_id)
-    async with db.session() as session:
-        wallet = (await session.exec(select(Wallet).where(Wallet.customer_id == customer_id))).one()
-        return wallet.available
-
-
 async def list_purchases(db: Database, customer_id: int, limit: int = 100) -> list[Purchase]:
     async with db.session() as session:
         rows = await session.exec(

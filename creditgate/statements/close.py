@@ -186,7 +186,6 @@ def _statement_values(
     grants = k.get("grant", ZERO)
     debited = -k.get("debit", ZERO)
     expired = -k.get("expiry", ZERO)
-    true_up_booked = -k.get("true_up", ZERO)
     adjustments = sum(
         (v for kind, v in k.items() if kind not in ("grant", "debit", "expiry", "true_up")), ZERO
     )
@@ -214,7 +213,7 @@ def _statement_values(
         "expired": expired,
         "adjustments": adjustments,
         "realtime_debits": rated.realtime,
-        "true_up": true_up_booked if rated.true_up >= 0 else rated.true_up,
+        "true_up": rated.true_up,  # the window's one true_up entry is this one
         "closing_balance": closing,
         "amount_due": due,
         "usage": [line.as_json() for line in rated.lines],
