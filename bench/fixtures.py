@@ -12,7 +12,8 @@ from creditgate import migrate, plans
 from creditgate.customers import register_customer
 from creditgate.db import Database
 from creditgate.ledger.grants import GrantSpec
-from creditgate.ledger.service import grant
+from creditgate.ledger.service import grant, ingest
+from creditgate.ledger.usage import UsageIn
 from creditgate.pricing.plan import PlanDefinition
 
 APP_DB = "creditgate_bench"
@@ -20,6 +21,9 @@ PLAN_CODE = "bench"
 HOT_CUSTOMER = "bench-hot"
 GRANT_AMOUNT = Decimal("1000000000")
 SETUP_CONCURRENCY = 16
+# Events already on record per customer before the run: a live ledger has history, and the
+# planner must see tables of a realistic shape (ANALYZE afterwards, as autovacuum would).
+HISTORY_EVENTS = 20
 
 # One sum meter grouped by model, priced per unit: the common LLM-token shape.
 PLAN = {
@@ -81,5 +85,24 @@ async def _fill(url: str, customers: int) -> None:
 
         ids = [customer_id(i) for i in range(customers)] + [HOT_CUSTOMER]
         await asyncio.gather(*(add(external_id) for external_id in ids))
+        await _history(db, ids)
+        async with db.write() as conn:
+            await conn.exec_driver_sql("ANALYZE")
     finally:
         await db.dispose()
+
+
+async def _history(db: Database, ids: list[str]) -> None:
+    """``HISTORY_EVENTS`` past events per customer, debited through the real ledger."""
+    events = [
+        UsageIn(
+            id=f"history-{n}",
+            customer=external_id,
+            event_type="tokens",
+            properties={"count": 1000, "model": "gpt-4o"},
+        )
+        for n in range(HISTORY_EVENTS)
+        for external_id in ids
+    ]
+    for start in range(0, len(events), 1000):
+        await ingest(db, events[start : start + 1000])

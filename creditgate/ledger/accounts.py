@@ -23,21 +23,6 @@ from creditgate.money import to_str
 
 ZERO = Decimal(0)
 
-_LOCK_COLUMNS = (
-    t.customers.c.id,
-    t.customers.c.external_id,
-    t.customers.c.workflow_id,
-    t.customers.c.status,
-    t.customers.c.plan_code,
-    t.customers.c.plan_version,
-    t.customers.c.period_anchor,
-    t.wallets.c.balance,
-    t.wallets.c.held,
-    t.wallets.c.entitled,
-    t.wallets.c.currency,
-    t.wallets.c.recharge_threshold,
-    t.wallets.c.credit_limit,
-)
 _ACTIVE_GRANTS = select(t.grants).where(
     t.grants.c.customer_id.in_(bindparam("customer_ids", expanding=True)),
     t.grants.c.status == "active",
@@ -48,7 +33,7 @@ _SEEN = select(
     t.usage_events.c.customer_id.in_(bindparam("customer_ids", expanding=True)),
     t.usage_events.c.event_id.in_(bindparam("ids", expanding=True)),
 )
-_LOCK_BASE = select(*_LOCK_COLUMNS).join_from(
+_LOCK_BASE = select(*pg.LOCK_COLUMNS).join_from(
     t.customers, t.wallets, t.wallets.c.customer_id == t.customers.c.id
 )
 
@@ -276,14 +261,18 @@ async def lock_accounts(
     """Lock several customers at once (in id order, so concurrent batches cannot deadlock),
     with their active grants loaded; they share one ``Writes``. Also which of ``event_ids``
     each customer already recorded, with their cost."""
-    query = _LOCKS[(True, conn.dialect.name == "postgresql")]
-    rows = (await conn.execute(query, {"keys": sorted(set(external_ids))})).all()
+    keys = sorted(set(external_ids))
+    postgres = conn.dialect.name == "postgresql"
+    if postgres:
+        rows: list[Any] = await pg.lock(conn, keys)
+    else:
+        rows = [r._mapping for r in await conn.execute(_LOCKS[(True, False)], {"keys": keys})]
     writes = Writes()
-    accounts = {r._mapping["external_id"]: _account(conn, now, r._mapping, writes) for r in rows}
+    accounts = {m["external_id"]: _account(conn, now, m, writes) for m in rows}
     if not accounts:
         return accounts, {}
     by_id = {a.customer_id: a for a in accounts.values()}
-    load = pg.grants_and_seen if conn.dialect.name == "postgresql" else _grants_and_seen
+    load = pg.grants_and_seen if postgres else _grants_and_seen
     grants, seen = await load(conn, list(by_id), list(set(event_ids)))
     for cid, account in by_id.items():
         account.set_grants(grants[cid])

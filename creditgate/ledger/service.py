@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from creditgate import plans
 from creditgate.db import Database
+from creditgate.ledger import pg
 from creditgate.ledger import tables as t
 from creditgate.ledger.accounts import (
     Account,
@@ -53,7 +54,7 @@ async def ingest(
 
     async def debit() -> list[UsageResult]:
         results: list[UsageResult | None] = [None] * len(events)
-        async with db.write() as conn:
+        async with db.write() if db.is_sqlite else pg.transaction(db) as conn:
             accounts, seen = await lock_accounts(
                 conn, now, list(by_customer), [e.id for e in events]
             )

@@ -1,0 +1,90 @@
+"""The PostgreSQL hot transaction (``creditgate.ledger.pg.transaction``): begun and ended on
+the asyncpg connection, with SQLAlchemy statements (holds, the outbox) in a savepoint."""
+
+import asyncio
+from collections.abc import AsyncIterator
+from decimal import Decimal
+
+import asyncpg
+import pytest
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from creditgate.ledger import service
+from creditgate.ledger.writes import Writes
+from creditgate.migrate import upgrade
+from tests.ledger.support import Ledger, make_ledger
+
+
+@pytest.fixture
+async def one_connection(pg_url: str) -> AsyncIterator[Ledger]:
+    """A ledger whose pool holds a single connection: every transaction reuses it."""
+    await asyncio.to_thread(upgrade, pg_url)
+    made = await make_ledger(pg_url, customers=1, pool_size=1, max_overflow=0)
+    yield made
+    await made.db.dispose()
+
+
+async def _fail_after_flush(monkeypatch: pytest.MonkeyPatch) -> None:
+    flush = Writes.flush
+
+    async def flush_then_fail(self: Writes, conn: AsyncConnection) -> None:
+        await flush(self, conn)
+        raise RuntimeError("after the writes, before the commit")
+
+    monkeypatch.setattr(Writes, "flush", flush_then_fail)
+
+
+async def test_a_failure_before_commit_writes_nothing_and_the_connection_stays_usable(
+    one_connection: Ledger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ledger = one_connection
+    await ledger.grant("1.00")
+    hold = await service.hold(ledger.db, ledger.customer, amount=Decimal("0.50"), ttl_seconds=60)
+    await _fail_after_flush(monkeypatch)
+    # The hold lookup and the hold's update run through SQLAlchemy, inside a savepoint.
+    with pytest.raises(RuntimeError, match="before the commit"):
+        await ledger.calls("e1", "e2", hold_id=hold.id)
+    monkeypatch.undo()
+
+    wallet = await ledger.wallet()
+    assert (wallet.balance, wallet.held) == (Decimal("1.00"), Decimal("0.50"))
+    assert [e.kind for e in await ledger.entries()] == ["grant"]
+    assert (await ledger.get_hold(hold.id)).remaining == Decimal("0.50")
+
+    # The same (only) connection serves the next transaction, and it commits.
+    assert await ledger.calls("e1", "e2", hold_id=hold.id) == ["debited", "debited"]
+    wallet = await ledger.wallet()
+    assert (wallet.balance, wallet.held) == (Decimal("0.98"), Decimal("0.48"))
+
+
+async def test_cut_off_in_the_hot_transaction_writes_status_and_outbox(
+    one_connection: Ledger,
+) -> None:
+    ledger = one_connection
+    await ledger.grant("0.02")
+    assert await ledger.calls("a", "b", "c") == ["debited"] * 3
+    customer, wallet = await ledger.account()
+    assert (customer.status, wallet.entitled) == ("cut_off", False)
+    assert wallet.balance == Decimal("-0.01")
+    assert "zero" in await ledger.outbox()
+
+
+async def test_a_dead_connection_is_replaced_and_the_batch_runs_once(
+    one_connection: Ledger, pg_url: str
+) -> None:
+    ledger = one_connection
+    await ledger.grant("1.00")
+    assert await ledger.calls("before") == ["debited"]
+    # The server ends the pooled connection (as a restart or an idle timeout would).
+    other = await asyncpg.connect(pg_url)
+    try:
+        ended = await other.fetchval(
+            "SELECT count(*) FROM pg_stat_activity, pg_terminate_backend(pid) "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+    finally:
+        await other.close()
+    assert ended == 1
+    assert await ledger.calls("after") == ["debited"]
+    wallet = await ledger.wallet()
+    assert wallet.balance == Decimal("0.98")
