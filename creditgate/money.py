@@ -41,7 +41,9 @@ def normalize(value: Decimal) -> Decimal:
 
 
 def to_str(value: Decimal) -> str:
-    return format(normalize(value), "f")
+    """``normalize(value)`` as plain decimal text ("f" writes 1E+2 as 100)."""
+    q = value.quantize(QUANTUM, context=CONTEXT)
+    return format(q.normalize(CONTEXT), "f") if q else "0"
 
 
 # Amounts in JSON are decimal strings; inputs may be strings or ints (floats are refused

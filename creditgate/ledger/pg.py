@@ -70,19 +70,22 @@ def _insert(table: Table, param: int) -> str:
 
 # Every hot write of a transaction in one statement, each set of rows sent as one JSON
 # array (encoded in one pass by pydantic-core; Decimals as exact strings): far less Python
-# per row than an array parameter per column. Empty arrays write nothing.
+# per row than an array parameter per column. Empty arrays write nothing. The planner guesses
+# 100 rows for a JSON recordset, enough to scan a small table whole and hash it: the
+# ``= ANY`` of the ids to update keeps those UPDATEs on the primary key.
 _WRITE = f"""
 WITH new_events AS ({_insert(t.usage_events, 1)}),
 new_entries AS ({_insert(t.ledger_entries, 2)}),
 grant_rows AS (
   UPDATE grants SET remaining = u.remaining, status = u.status, expired_amount = u.expired_amount
-  FROM json_populate_recordset(NULL::grants, $3::json) AS u WHERE grants.id = u.id
+  FROM json_populate_recordset(NULL::grants, $3::json) AS u
+  WHERE grants.id = u.id AND grants.id = ANY($5::integer[])
 ),
 wallet_rows AS (
   UPDATE wallets SET balance = u.balance, held = u.held, entitled = u.entitled,
     updated_at = u.updated_at
   FROM json_populate_recordset(NULL::wallets, $4::json) AS u
-  WHERE wallets.customer_id = u.customer_id
+  WHERE wallets.customer_id = u.customer_id AND wallets.customer_id = ANY($6::integer[])
 )
 SELECT 1
 """
@@ -195,5 +198,6 @@ async def write(conn: AsyncConnection, writes: "Writes") -> None:
     """New events and ledger entries, changed grants and wallets, in one statement."""
     wallets = [{**w, "customer_id": w["wallet_customer_id"]} for w in writes.wallets]
     rows = (writes.events, writes.entries, [vars(g) for g in writes.grants.values()], wallets)
+    ids = ([g.id for g in writes.grants.values()], [w["customer_id"] for w in wallets])
     async with driver(conn) as raw:
-        await raw.execute(_WRITE, *(to_json(r).decode() for r in rows))
+        await raw.execute(_WRITE, *(to_json(r).decode() for r in rows), *ids)

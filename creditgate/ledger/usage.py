@@ -78,6 +78,7 @@ async def record_usage(
     """Debit each event exactly once; results in the order given. ``seen`` holds the ids
     already recorded (``lock_accounts``) and grows with this batch's."""
     now = account.now
+    latest, earliest = now + FUTURE_TOLERANCE, now - backdating
     holds: dict[str, HoldRow | None] = {}
     counters = _Counters()
     results: list[UsageResult] = []
@@ -86,10 +87,10 @@ async def record_usage(
             results.append(UsageResult(event.id, "duplicate", seen[event.id], account.balance))
             continue
         timestamp = event.timestamp or now
-        if timestamp > now + FUTURE_TOLERANCE:
+        if timestamp > latest:
             results.append(rejected(event, "timestamp is more than 5 minutes in the future"))
             continue
-        if timestamp < now - backdating:
+        if timestamp < earliest:
             days = backdating.days
             results.append(rejected(event, f"timestamp is older than the {days}-day window"))
             continue
@@ -199,6 +200,8 @@ async def _rate(
 
 
 async def _write_counters(account: Account, counters: _Counters) -> None:
+    if not counters.dirty:
+        return
     insert = pg_insert if account.conn.dialect.name == "postgresql" else sqlite_insert
     for key in counters.dirty:
         values = {
@@ -220,6 +223,16 @@ async def burn_grants(account: Account, cost: Decimal) -> list[dict[str, Any]]:
     if cost <= 0:
         return []
     grants = await account.active_grants()
+    for grant in grants:
+        # Most debits fit in the first grant with credits left (what burn_down would take).
+        if grant.remaining > 0:
+            if grant.remaining >= cost:
+                grant.remaining -= cost
+                if grant.remaining == 0:
+                    grant.status = "depleted"
+                account.grant_changed(grant)
+                return [{"grant_id": grant.id, "amount": to_str(cost)}]
+            break
     allocations, _debt = burn_down([lot(g) for g in grants], cost)
     by_id = {g.id: g for g in grants}
     for grant_id, taken in allocations:

@@ -13,6 +13,7 @@ from creditgate.pricing.exact import (
     ceil_div,
     divide_cost,
     exact,
+    exact_product,
     floor_div,
     quantize_cost,
 )
@@ -32,6 +33,9 @@ def realtime_cost(price: Price, quantity: Decimal, cumulative_before: Decimal) -
     """
     _check_quantity("quantity", quantity)
     _check_quantity("cumulative_before", cumulative_before)
+    if price.model == "per_unit" and not cumulative_before:
+        # R(q) − R(0) = R(q): the common case, without the context switch (hot path).
+        return quantize_cost(exact_product(quantity, _unit_amount(price)))
     with exact():
         after = cumulative_before + quantity
         if price.model == "tiered_volume":

@@ -42,6 +42,11 @@ def exact() -> AbstractContextManager[Context]:
     return localcontext(_EXACT)
 
 
+def exact_product(a: Decimal, b: Decimal) -> Decimal:
+    """``a × b`` under the exact context (one operation: no context switch)."""
+    return _EXACT.multiply(a, b)
+
+
 def quantize_cost(amount: Decimal) -> Decimal:
     """The rounding rule for costs: 18 decimal places, ROUND_HALF_UP."""
     return amount.quantize(COST_QUANTUM, context=_ROUNDING)
