@@ -1,8 +1,10 @@
 """``creditgate check``: verify DESIGN.md's ledger invariants over the whole database.
 
 2. every wallet's balance equals the sum of its ledger entries (and each entry's
-   balance_after continues the previous one); active grants hold exactly the balance;
-3. every accepted usage event is debited exactly once, for its cost;
+   balance_after continues the previous one); active grants hold exactly the balance; no
+   entry belongs to no customer;
+3. every accepted usage event is debited exactly once, for its cost, and belongs to a
+   customer;
 5. held equals the sum of active holds; no hold holds more than it reserved.
 """
 
@@ -10,7 +12,9 @@ from collections import defaultdict
 from dataclasses import dataclass
 from decimal import Decimal
 
+from sqlalchemy import func
 from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from creditgate.db import Database
 from creditgate.models import Customer, Grant, Hold, LedgerEntry, UsageEvent, Wallet
@@ -107,4 +111,23 @@ async def check(db: Database) -> list[Violation]:
                     bad(5, f"hold {hold.id} remaining {hold.remaining} outside 0..{hold.amount}")
                 if hold.status != "active" and hold.remaining != 0:
                     bad(5, f"{hold.status} hold {hold.id} still holds {hold.remaining}")
+        found += await _orphans(session)
+    return found
+
+
+async def _orphans(session: AsyncSession) -> list[Violation]:
+    """Entries and events of no customer: the ledger's two append-only tables have no FOREIGN
+    KEY (migration 0008), so what a constraint would refuse is checked here."""
+    found: list[Violation] = []
+    for invariant, model in ((2, LedgerEntry), (3, UsageEvent)):
+        rows = await session.exec(
+            select(model.customer_id, func.count())
+            .where(col(model.customer_id).not_in(select(Customer.id)))
+            .group_by(col(model.customer_id))
+        )
+        for customer_id, count in rows:
+            table = model.__tablename__
+            found.append(
+                Violation(invariant, f"#{customer_id}", f"{count} {table} rows of no customer")
+            )
     return found

@@ -6,6 +6,7 @@ are stored as canonical decimal strings. Arithmetic always happens in Python on 
 
 import decimal
 from decimal import Decimal
+from functools import lru_cache
 from typing import Annotated, Any
 
 from pydantic import PlainSerializer
@@ -44,6 +45,10 @@ def to_str(value: Decimal) -> str:
     """``normalize(value)`` as plain decimal text ("f" writes 1E+2 as 100)."""
     q = value.quantize(QUANTUM, context=CONTEXT)
     return format(q.normalize(CONTEXT), "f") if q else "0"
+
+
+# For amounts that repeat (an event type's cost): a hit costs a third of ``to_str``.
+cached_str = lru_cache(maxsize=4096)(to_str)
 
 
 # Amounts in JSON are decimal strings; inputs may be strings or ints (floats are refused

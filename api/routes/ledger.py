@@ -32,7 +32,7 @@ from creditgate.ledger.grants import GrantSpec
 from creditgate.ledger.tables import GrantRow
 from creditgate.ledger.usage import UsageIn, UsageResult
 from creditgate.models import Customer, Hold
-from creditgate.money import to_str
+from creditgate.money import cached_str, to_str
 from creditgate.periods import period_bounds
 
 router = APIRouter(tags=["usage and balance"])
@@ -90,7 +90,7 @@ def results_json(results: list[UsageResult]) -> bytes:
     for r in results:
         item: dict[str, str] = {"id": r.id, "status": r.status}
         if r.cost is not None:
-            item["cost"] = to_str(r.cost)
+            item["cost"] = cached_str(r.cost)
         if r.balance_after is not None:
             item["balance_after"] = to_str(r.balance_after)
         if r.reason is not None:

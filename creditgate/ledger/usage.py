@@ -14,7 +14,7 @@ from creditgate.ledger.accounts import ZERO, Account, lot
 from creditgate.ledger.burn import burn_down
 from creditgate.ledger.holds import settle_against_hold
 from creditgate.ledger.tables import HoldRow
-from creditgate.money import to_str
+from creditgate.money import cached_str, to_str
 from creditgate.periods import period_bounds
 from creditgate.pricing import rating
 from creditgate.pricing.plan import REALTIME_AGGREGATIONS, PlanDefinition
@@ -29,7 +29,7 @@ RUNNING_TOTAL = frozenset({"tiered_graduated", "tiered_volume", "package"})
 _HOLD = select(t.holds).where(t.holds.c.id == bindparam("hold_id"))
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class UsageIn:
     id: str
     customer: str
@@ -39,7 +39,7 @@ class UsageIn:
     hold_id: str | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class UsageResult:
     id: str
     status: str  # debited | duplicate | rejected
@@ -52,7 +52,7 @@ def rejected(event: UsageIn, reason: str) -> UsageResult:
     return UsageResult(id=event.id, status="rejected", reason=reason)
 
 
-@dataclass
+@dataclass(slots=True)
 class _Rated:
     meter_code: str
     measurement: rating.Measurement
@@ -231,7 +231,7 @@ async def burn_grants(account: Account, cost: Decimal) -> list[dict[str, Any]]:
                 if grant.remaining == 0:
                     grant.status = "depleted"
                 account.grant_changed(grant)
-                return [{"grant_id": grant.id, "amount": to_str(cost)}]
+                return [{"grant_id": grant.id, "amount": cached_str(cost)}]
             break
     allocations, _debt = burn_down([lot(g) for g in grants], cost)
     by_id = {g.id: g for g in grants}

@@ -51,7 +51,8 @@ class LedgerEntry(SQLModel, table=True):
     )
 
     id: int | None = Field(default=None, sa_type=BigId, primary_key=True)
-    customer_id: int = Field(foreign_key="customers.id")
+    # customers.id, without a FOREIGN KEY (migration 0008): written under the customer's lock.
+    customer_id: int
     # grant | debit | expiry | clawback | adjustment | true_up
     kind: str = Field(sa_type=String(20))
     amount: Decimal = money_field()
@@ -76,7 +77,8 @@ class UsageEvent(SQLModel, table=True):
     )
 
     id: int | None = Field(default=None, sa_type=BigId, primary_key=True)
-    customer_id: int = Field(foreign_key="customers.id")
+    # customers.id, without a FOREIGN KEY (migration 0008): written under the customer's lock.
+    customer_id: int
     event_id: str = Field(max_length=200)
     event_type: str = Field(max_length=100)
     timestamp: datetime = Field(sa_type=UTCDateTime)

@@ -30,7 +30,7 @@ class RejectedEvent(ValueError):
         super().__init__(reason)
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Measurement:
     quantity: Decimal  # sum/max/last: the value; count and unique_count: 1
     dimensions: dict[str, str]  # the meter's group_by values present on the event

@@ -152,6 +152,23 @@ async def test_orphan_and_mispriced_debits_break_invariant_3(ledger: Ledger) -> 
     assert any("event 't' cost 0.3, debited -0.25" in m for m in messages)
 
 
+async def test_events_and_entries_of_no_customer_break_invariants_2_and_3(
+    ledger: Ledger,
+) -> None:
+    # The two append-only tables have no FOREIGN KEY (migration 0008): the checker stands in.
+    await busy_ledger(ledger)
+    async with ledger.db.transaction() as session:
+        for model in (UsageEvent, LedgerEntry):
+            row = (await session.exec(select(model).where(model.event_id == "a"))).one()
+            row.customer_id = 999_999
+            session.add(row)
+    found = await check(ledger.db)
+    assert {(v.invariant, v.customer, v.message) for v in found if v.customer == "#999999"} == {
+        (2, "#999999", "1 ledger_entries rows of no customer"),
+        (3, "#999999", "1 usage_events rows of no customer"),
+    }
+
+
 async def test_grants_out_of_step_with_the_balance_break_invariant_2(ledger: Ledger) -> None:
     await busy_ledger(ledger)
     async with ledger.db.transaction() as session:
