@@ -45,10 +45,7 @@ class LedgerEntry(SQLModel, table=True):
     """Append-only. For every wallet, balance = Σ amount (DESIGN.md invariant 2)."""
 
     __tablename__ = "ledger_entries"
-    __table_args__ = (
-        Index("ix_ledger_customer_id", "customer_id", "id"),
-        Index("ix_ledger_event", "customer_id", "event_id"),
-    )
+    __table_args__ = (Index("ix_ledger_customer_id", "customer_id", "id"),)
 
     id: int | None = Field(default=None, sa_type=BigId, primary_key=True)
     # customers.id, without a FOREIGN KEY (migration 0008): written under the customer's lock.
