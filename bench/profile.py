@@ -3,10 +3,10 @@
 Starts a throwaway PostgreSQL, fills it like ``bench.ledger`` does, then sends requests
 through the real app (``create_app`` over httpx's ASGI transport, no network, no uvicorn)
 one after the other: single-event ``POST /v1/events``, 1,000-event batches (``--paths batch``)
-and ``GET .../balance``. For each it
-prints the SQL statements one request runs, the time per request without a profiler, and a
-cProfile (CPU-time clock: waiting on PostgreSQL is not counted) grouped by package, with the
-hottest functions and Creditgate's own functions. Counts (statements, Python calls per
+and ``GET .../balance``. For each it prints the SQL statements one request runs through
+SQLAlchemy, the time per request without a profiler, and a cProfile (CPU-time clock: waiting
+on PostgreSQL is not counted) grouped by package, with the hottest functions and Creditgate's
+own functions. Counts (statements, Python calls per
 request) do not depend on how busy the machine is; times do.
 """
 
@@ -109,8 +109,9 @@ async def _run(url: str, requests: int, customers: int, paths: list[str]) -> Non
             checkouts[0] = 0
             await send()
             print(
-                f"SQL statements in one request: {len(statements)} (plus BEGIN/COMMIT and a "
-                f"pool pre-ping per connection checkout; checkouts: {checkouts[0]})"
+                f"SQL statements through SQLAlchemy in one request: {len(statements)} "
+                f"(connection checkouts: {checkouts[0]}; the PostgreSQL hot path runs its "
+                "statements on the asyncpg connection, creditgate/ledger/pg.py)"
             )
             for sql in statements:
                 print(f"  {sql[:140]}{' ...' if len(sql) > 140 else ''}")
