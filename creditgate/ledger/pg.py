@@ -122,14 +122,18 @@ async def transaction(db: Database) -> AsyncIterator[AsyncConnection]:
 
 async def _abandon(conn: AsyncConnection, xact: Any) -> None:
     """Roll back SQLAlchemy's savepoint if any, then ``xact`` (None: its COMMIT failed,
-    which ends it); a connection left in a transaction is not given back to the pool."""
+    which ends it); a connection that could not be rolled back, or is left in a transaction,
+    is not given back to the pool."""
+    if conn.invalidated:
+        return
     try:
         if conn.in_transaction():
             await conn.rollback()
         if xact is not None:
             await xact.rollback()
-    except (*_DEAD, OperationalError, asyncpg.InterfaceError):
-        pass
+    except Exception:
+        await conn.invalidate()
+        return
     if not conn.invalidated:
         raw = (await conn.get_raw_connection()).driver_connection
         if raw is None or raw.is_closed() or raw.is_in_transaction():
