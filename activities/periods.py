@@ -69,9 +69,9 @@ class PeriodActivities:
         )
 
     @activity.defn
-    async def dunning_schedule(self) -> list[float]:
+    async def dunning_schedule(self) -> list[int]:
         """Seconds to wait after each failed collection attempt (from the worker's settings)."""
-        return self.settings.dunning_retry_delay_list
+        return self.settings.dunning_retry_delays
 
     @activity.defn
     async def open_invoice(self, input: InvoiceInput) -> InvoiceTicket:

@@ -7,10 +7,10 @@ Defaults are for development; ``CREDITGATE_ENV=production`` refuses them.
 from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BeforeValidator, Field, NonNegativeInt, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DATA_DIR = Path(".creditgate")
 DEV_API_KEY = "cg_dev_key"
@@ -18,6 +18,14 @@ DEV_STRIPE_API_KEY = "sk_test_creditgate_dev"
 DEV_STRIPE_WEBHOOK_SECRET = "whsec_creditgate_dev"
 LOCALSTRIPE_BASE = "http://localhost:8420"
 STRIPE_BASE = "https://api.stripe.com"
+
+
+def _comma_separated(value: object) -> object:
+    return [part for part in value.split(",") if part.strip()] if isinstance(value, str) else value
+
+
+# Retry schedules: whole seconds, comma-separated in the environment ("1200,2400").
+Delays = Annotated[list[NonNegativeInt], NoDecode, BeforeValidator(_comma_separated)]
 
 
 class Settings(BaseSettings):
@@ -53,33 +61,15 @@ class Settings(BaseSettings):
     purchase_timeout_seconds: float = Field(default=86400.0, gt=0)
     # Seconds to wait after each declined auto-recharge attempt; one more attempt than
     # delays (default: 3 attempts over an hour). Comma-separated in the environment.
-    recharge_retry_delays: str = "1200,2400"
+    recharge_retry_delays: Delays = [1200, 2400]
     # Collecting a statement's amount due: seconds to wait after each failed attempt; after
     # the last, the customer is cut off (default: 3 attempts over 4 days).
-    dunning_retry_delays: str = "86400,259200"
+    dunning_retry_delays: Delays = [86400, 259200]
     # How long POST .../purchases and PUT .../auto-recharge wait for the workflow's answer.
     payment_wait_seconds: float = Field(default=30.0, gt=0)
 
-    @property
-    def recharge_retry_delay_list(self) -> list[float]:
-        return _seconds(self.recharge_retry_delays)
-
-    @property
-    def dunning_retry_delay_list(self) -> list[float]:
-        return _seconds(self.dunning_retry_delays)
-
     @model_validator(mode="after")
     def _check_payment_settings(self) -> "Settings":
-        for name, text in (
-            ("RECHARGE_RETRY_DELAYS", self.recharge_retry_delays),
-            ("DUNNING_RETRY_DELAYS", self.dunning_retry_delays),
-        ):
-            try:
-                delays = _seconds(text)
-            except ValueError:
-                raise ValueError(f"CREDITGATE_{name}: comma-separated seconds") from None
-            if any(d < 0 for d in delays):
-                raise ValueError(f"CREDITGATE_{name}: delays must be >= 0")
         if self.purchase_min > self.purchase_max:
             raise ValueError("CREDITGATE_PURCHASE_MIN is above CREDITGATE_PURCHASE_MAX")
         return self
@@ -117,11 +107,6 @@ class Settings(BaseSettings):
     def uses_localstripe(self) -> bool:
         host = self.stripe_api_base.split("//", 1)[-1].split(":", 1)[0].split("/", 1)[0]
         return host in {"localhost", "127.0.0.1", "::1", "[::1]"}
-
-
-def _seconds(text: str) -> list[float]:
-    """Durations in seconds (timer lengths, never money: amounts are Decimal everywhere)."""
-    return [float(d) for d in text.split(",") if d.strip()]
 
 
 @lru_cache

@@ -142,6 +142,9 @@ def test_an_explicit_stripe_base_wins_over_the_key(monkeypatch: pytest.MonkeyPat
         ("CREDITGATE_TEMPORAL_UI_PORT", "65536"),
         ("CREDITGATE_ENV", "staging"),
         ("CREDITGATE_SIGNUP_WAIT_SECONDS", "0"),
+        ("CREDITGATE_RECHARGE_RETRY_DELAYS", "1200,-5"),
+        ("CREDITGATE_RECHARGE_RETRY_DELAYS", "1.5"),
+        ("CREDITGATE_DUNNING_RETRY_DELAYS", "a day"),
     ],
 )
 def test_out_of_range_values_are_refused(
@@ -150,6 +153,17 @@ def test_out_of_range_values_are_refused(
     monkeypatch.setenv(variable, value)
     with pytest.raises(ValidationError):
         Settings()
+
+
+def test_retry_schedules_are_comma_separated_whole_seconds(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert Settings().recharge_retry_delays == [1200, 2400]
+    monkeypatch.setenv("CREDITGATE_RECHARGE_RETRY_DELAYS", "60, 600")
+    monkeypatch.setenv("CREDITGATE_DUNNING_RETRY_DELAYS", "")
+    settings = Settings()
+    assert settings.recharge_retry_delays == [60, 600]
+    assert settings.dunning_retry_delays == []
 
 
 def test_production_accepts_a_configuration_without_development_defaults(

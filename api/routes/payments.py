@@ -55,7 +55,7 @@ def payment_policy(settings: Settings) -> PaymentPolicy:
         poll_seconds=settings.purchase_poll_seconds,
         poll_max_seconds=settings.purchase_poll_max_seconds,
         timeout_seconds=settings.purchase_timeout_seconds,
-        retry_delays=settings.recharge_retry_delay_list,
+        retry_delays=settings.recharge_retry_delays,
     )
 
 

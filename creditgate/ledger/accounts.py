@@ -23,6 +23,21 @@ from creditgate.money import to_str
 
 ZERO = Decimal(0)
 
+_LOCK_COLUMNS = (
+    t.customers.c.id,
+    t.customers.c.external_id,
+    t.customers.c.workflow_id,
+    t.customers.c.status,
+    t.customers.c.plan_code,
+    t.customers.c.plan_version,
+    t.customers.c.period_anchor,
+    t.wallets.c.balance,
+    t.wallets.c.held,
+    t.wallets.c.entitled,
+    t.wallets.c.currency,
+    t.wallets.c.recharge_threshold,
+    t.wallets.c.credit_limit,
+)
 _ACTIVE_GRANTS = select(t.grants).where(
     t.grants.c.customer_id.in_(bindparam("customer_ids", expanding=True)),
     t.grants.c.status == "active",
@@ -33,7 +48,7 @@ _SEEN = select(
     t.usage_events.c.customer_id.in_(bindparam("customer_ids", expanding=True)),
     t.usage_events.c.event_id.in_(bindparam("ids", expanding=True)),
 )
-_LOCK_BASE = select(*pg.LOCK_COLUMNS).join_from(
+_LOCK_BASE = select(*_LOCK_COLUMNS).join_from(
     t.customers, t.wallets, t.wallets.c.customer_id == t.customers.c.id
 )
 
@@ -264,7 +279,7 @@ async def lock_accounts(
     keys = sorted(set(external_ids))
     postgres = conn.dialect.name == "postgresql"
     if postgres:
-        rows: list[Any] = await pg.lock(conn, keys)
+        rows: list[Any] = await pg.lock(conn, _LOCKS[(True, True)], keys)
     else:
         rows = [r._mapping for r in await conn.execute(_LOCKS[(True, False)], {"keys": keys})]
     writes = Writes()

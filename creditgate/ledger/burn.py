@@ -1,8 +1,10 @@
 """Burn-down order and allocation: pure, so a reference model can test it directly."""
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from typing import Protocol, TypeVar
 
 _FAR_FUTURE = datetime.max.replace(year=9999)
 
@@ -22,12 +24,20 @@ def burn_key(lot: Lot) -> tuple[int, datetime, datetime, int]:
     return (lot.priority, expires, lot.created_at.replace(tzinfo=None), lot.id)
 
 
-def burn_down(lots: list[Lot], amount: Decimal) -> tuple[list[tuple[int, Decimal]], Decimal]:
-    """Take ``amount`` from ``lots`` (already in burn order), mutating their ``remaining``.
+class Fundable(Protocol):
+    remaining: Decimal
 
-    Returns the allocations ``[(lot_id, taken)]`` and the part no lot covered (new debt).
+
+F = TypeVar("F", bound=Fundable)
+
+
+def burn_down(lots: Sequence[F], amount: Decimal) -> tuple[list[tuple[F, Decimal]], Decimal]:
+    """Take ``amount`` from ``lots`` (already in burn order), lowering their ``remaining``.
+
+    Returns what was taken from which lot, ``[(lot, taken)]``, and the part no lot covered
+    (new debt).
     """
-    allocations: list[tuple[int, Decimal]] = []
+    allocations: list[tuple[F, Decimal]] = []
     left = amount
     for lot in lots:
         if left <= 0:
@@ -37,5 +47,5 @@ def burn_down(lots: list[Lot], amount: Decimal) -> tuple[list[tuple[int, Decimal
         taken = min(lot.remaining, left)
         lot.remaining -= taken
         left -= taken
-        allocations.append((lot.id, taken))
+        allocations.append((lot, taken))
     return allocations, max(left, Decimal(0))

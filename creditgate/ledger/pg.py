@@ -11,11 +11,13 @@ one statement and the writes into another saves round trips.
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from decimal import Decimal
+from functools import cache
 from typing import TYPE_CHECKING, Any
 
 import asyncpg
 from pydantic_core import to_json
-from sqlalchemy import Table
+from sqlalchemy import Select, Table
+from sqlalchemy.dialects.postgresql import asyncpg as asyncpg_dialect
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -27,30 +29,7 @@ from creditgate.money import normalize
 if TYPE_CHECKING:
     from creditgate.ledger.writes import Writes
 
-# What a ledger transaction needs of a customer and their wallet (both rows locked).
-LOCK_COLUMNS = (
-    t.customers.c.id,
-    t.customers.c.external_id,
-    t.customers.c.workflow_id,
-    t.customers.c.status,
-    t.customers.c.plan_code,
-    t.customers.c.plan_version,
-    t.customers.c.period_anchor,
-    t.wallets.c.balance,
-    t.wallets.c.held,
-    t.wallets.c.entitled,
-    t.wallets.c.currency,
-    t.wallets.c.recharge_threshold,
-    t.wallets.c.credit_limit,
-)
-_LOCK_MONEY = {"balance", "held", "recharge_threshold", "credit_limit"}
-# In customer-id order, so transactions locking several customers cannot deadlock.
-_LOCK = f"""
-SELECT {", ".join(f"{c.table.name}.{c.name}" for c in LOCK_COLUMNS)}
-FROM customers JOIN wallets ON wallets.customer_id = customers.id
-WHERE customers.external_id = ANY($1::varchar[])
-ORDER BY customers.id FOR NO KEY UPDATE OF customers, wallets
-"""
+_DIALECT = asyncpg_dialect.dialect()
 _LOAD = """
 SELECT
   ARRAY(SELECT g FROM grants g
@@ -140,15 +119,19 @@ async def _abandon(conn: AsyncConnection, xact: Any) -> None:
             await conn.invalidate()
 
 
-async def lock(conn: AsyncConnection, external_ids: list[str]) -> list[dict[str, Any]]:
-    """Customers by external id with their wallets, both rows locked (``FOR NO KEY UPDATE``,
-    so both are current after a lock wait), in customer-id order."""
+async def lock(
+    conn: AsyncConnection, statement: Select[Any], keys: list[Any]
+) -> list[dict[str, Any]]:
+    """The rows of ``accounts``' lock statement (its one parameter: ``keys``), run here so the
+    whole hot transaction stays on this connection; amounts as the Money type reads them."""
     async with driver(conn) as raw:
-        rows = await raw.fetch(_LOCK, external_ids)
-    return [
-        {k: normalize(v) if k in _LOCK_MONEY and v is not None else v for k, v in r.items()}
-        for r in rows
-    ]
+        rows = await raw.fetch(_rendered(statement), keys)
+    return [{k: normalize(v) if isinstance(v, Decimal) else v for k, v in r.items()} for r in rows]
+
+
+@cache
+def _rendered(statement: Select[Any]) -> str:
+    return str(statement.compile(dialect=_DIALECT))
 
 
 @asynccontextmanager

@@ -10,11 +10,11 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from creditgate.ledger import tables as t
-from creditgate.ledger.accounts import ZERO, Account, lot
+from creditgate.ledger.accounts import ZERO, Account
 from creditgate.ledger.burn import burn_down
 from creditgate.ledger.holds import settle_against_hold
 from creditgate.ledger.tables import HoldRow
-from creditgate.money import cached_str, to_str
+from creditgate.money import cached_str
 from creditgate.periods import period_bounds
 from creditgate.pricing import rating
 from creditgate.pricing.plan import REALTIME_AGGREGATIONS, PlanDefinition
@@ -220,25 +220,13 @@ async def _write_counters(account: Account, counters: _Counters) -> None:
 
 
 async def burn_grants(account: Account, cost: Decimal) -> list[dict[str, Any]]:
+    """Take ``cost`` from the active grants in burn-down order; what no grant covers is debt
+    (the balance, moved by the caller's ledger entry, carries it)."""
     if cost <= 0:
         return []
-    grants = await account.active_grants()
-    for grant in grants:
-        # Most debits fit in the first grant with credits left (what burn_down would take).
-        if grant.remaining > 0:
-            if grant.remaining >= cost:
-                grant.remaining -= cost
-                if grant.remaining == 0:
-                    grant.status = "depleted"
-                account.grant_changed(grant)
-                return [{"grant_id": grant.id, "amount": cached_str(cost)}]
-            break
-    allocations, _debt = burn_down([lot(g) for g in grants], cost)
-    by_id = {g.id: g for g in grants}
-    for grant_id, taken in allocations:
-        grant = by_id[grant_id]
-        grant.remaining -= taken
+    allocations, _debt = burn_down(await account.active_grants(), cost)
+    for grant, _taken in allocations:
         if grant.remaining == 0:
             grant.status = "depleted"
         account.grant_changed(grant)
-    return [{"grant_id": gid, "amount": to_str(taken)} for gid, taken in allocations]
+    return [{"grant_id": grant.id, "amount": cached_str(taken)} for grant, taken in allocations]
