@@ -23,7 +23,7 @@ from creditgate.ledger import tables as t
 from creditgate.ledger.errors import LedgerError
 from creditgate.pricing import rating
 from creditgate.pricing.plan import PlanDefinition
-from creditgate.statements.rating import Sample, rate_period, recorded_samples
+from creditgate.statements.rating import SAMPLE_COLUMNS, Sample, rate_period, recorded_samples
 
 ZERO = Decimal(0)
 MAX_WINDOW = timedelta(days=366)
@@ -126,17 +126,7 @@ async def simulate(
         ).all()
         events: dict[int, list[Any]] = {row.id: [] for row in customers}
         rows = await conn.execute(
-            select(
-                e.customer_id,
-                e.event_type,
-                e.timestamp,
-                e.meter_code,
-                e.dimensions,
-                e.quantity,
-                e.distinct_value,
-                e.cost,
-                e.properties,
-            )
+            select(e.customer_id, *SAMPLE_COLUMNS, e.properties)
             .join_from(t.usage_events, t.customers, t.customers.c.id == e.customer_id)
             .where(c.plan_code == code, e.timestamp >= start, e.timestamp < end)
             .order_by(e.customer_id, e.id)

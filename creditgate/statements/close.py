@@ -32,7 +32,13 @@ from creditgate.money import to_str
 from creditgate.payments.amounts import round_up_to_minor
 from creditgate.periods import period_bounds
 from creditgate.pricing.plan import PlanDefinition
-from creditgate.statements.rating import RatedPeriod, Sample, rate_period, recorded_samples
+from creditgate.statements.rating import (
+    SAMPLE_COLUMNS,
+    RatedPeriod,
+    Sample,
+    rate_period,
+    recorded_samples,
+)
 
 ZERO = Decimal(0)
 statements = Statement.__table__  # type: ignore[attr-defined]
@@ -115,15 +121,7 @@ async def period_samples(
         )
         condition = or_(in_period, late)
     rows = await conn.execute(
-        select(
-            e.meter_code,
-            e.event_type,
-            e.dimensions,
-            e.quantity,
-            e.distinct_value,
-            e.timestamp,
-            e.cost,
-        ).where(e.customer_id == customer_id, condition)
+        select(*SAMPLE_COLUMNS).where(e.customer_id == customer_id, condition)
     )
     return recorded_samples(rows)
 

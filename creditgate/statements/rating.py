@@ -7,6 +7,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from creditgate.ledger import tables as t
 from creditgate.money import to_str
 from creditgate.pricing import rating
 from creditgate.pricing.plan import PlanDefinition
@@ -27,9 +28,13 @@ class Sample:
     cost: Decimal  # what it was debited in real time
 
 
+# The usage_events columns a Sample is read from: select these, then ``recorded_samples``.
+SAMPLE_COLUMNS = tuple(t.usage_events.c[name] for name in Sample.__dataclass_fields__)
+
+
 def recorded_samples(rows: Iterable[Any]) -> list[Sample]:
     """Usage event rows as they were recorded (meter, dimensions and quantity of their plan
-    version); the rows need those columns, the timestamp and the cost."""
+    version); the rows need ``SAMPLE_COLUMNS``."""
     return [
         Sample(
             r.meter_code,

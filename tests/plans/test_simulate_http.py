@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from creditgate.ledger import tables as t
 from creditgate.pricing.plan import PlanDefinition
-from creditgate.statements.rating import Sample, rate_period
+from creditgate.statements.rating import SAMPLE_COLUMNS, Sample, rate_period, recorded_samples
 from tests.api.plans import create_plan, design_plan, iso, plan_code, send, signup, tokens
 from tests.api.plans import event as usage_event
 from tests.plans.support import new_version
@@ -35,30 +35,11 @@ async def samples_of(
     e, c = t.usage_events.c, t.customers.c
     async with stack.db.read_engine.connect() as conn:
         rows = await conn.execute(
-            select(
-                e.meter_code,
-                e.event_type,
-                e.dimensions,
-                e.quantity,
-                e.distinct_value,
-                e.timestamp,
-                e.cost,
-            )
+            select(*SAMPLE_COLUMNS)
             .join_from(t.usage_events, t.customers, c.id == e.customer_id)
             .where(c.external_id == external_id, e.timestamp >= start, e.timestamp < end)
         )
-        return [
-            Sample(
-                r.meter_code,
-                r.event_type,
-                r.dimensions,
-                r.quantity,
-                r.distinct_value,
-                r.timestamp,
-                r.cost,
-            )
-            for r in rows
-        ]
+        return recorded_samples(rows)
 
 
 async def test_simulated_amounts_equal_rating_the_usage_directly(
