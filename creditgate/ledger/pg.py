@@ -113,10 +113,9 @@ async def _abandon(conn: AsyncConnection, xact: Any) -> None:
     except Exception:
         await conn.invalidate()
         return
-    if not conn.invalidated:
-        raw = (await conn.get_raw_connection()).driver_connection
-        if raw is None or raw.is_closed() or raw.is_in_transaction():
-            await conn.invalidate()
+    raw = (await conn.get_raw_connection()).driver_connection
+    if raw is None or raw.is_closed() or raw.is_in_transaction():
+        await conn.invalidate()
 
 
 async def lock(
