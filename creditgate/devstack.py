@@ -295,6 +295,7 @@ class DevStack:
                 self.settings.api_host,
                 "--port",
                 str(self.settings.api_port),
+                *("--timeout-keep-alive", str(self.settings.api_keep_alive_seconds)),
                 *("--loop", "uvloop", "--http", "httptools", "--no-access-log"),
             ],
         )

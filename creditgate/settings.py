@@ -45,6 +45,9 @@ class Settings(BaseSettings):
     stripe_webhook_secret: str = DEV_STRIPE_WEBHOOK_SECRET
     api_host: str = "127.0.0.1"
     api_port: int = Field(default=8000, ge=1, le=65535)
+    # Longer than any client's or load balancer's idle timeout, so the client closes an idle
+    # connection first: a server closing a pooled connection races the next request sent on it.
+    api_keep_alive_seconds: int = Field(default=75, ge=1, le=3600)
     # Usage events older than this many days are rejected (late usage is still recorded
     # within the window).
     backdating_days: int = Field(default=35, ge=0, le=3650)

@@ -13,7 +13,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from tests.support.localstripe import LocalStripe
-from tests.support.ports import free_port
+from tests.support.ports import SERVER_KEEP_ALIVE_SECONDS, free_port
 from tests.support.stripe_proxy import StripeProxy, event_type
 from tests.support.waiting import eventually
 
@@ -53,7 +53,13 @@ async def harness(own_localstripe: LocalStripe) -> AsyncIterator[tuple[StripePro
     receiver = Receiver()
     app = Starlette(routes=[Route("/hook", receiver.hook, methods=["POST"])])
     server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=receiver.port, log_level="warning")
+        uvicorn.Config(
+            app,
+            host="127.0.0.1",
+            port=receiver.port,
+            log_level="warning",
+            timeout_keep_alive=SERVER_KEEP_ALIVE_SECONDS,
+        )
     )
     serving = asyncio.create_task(server.serve())
     proxy = await StripeProxy(own_localstripe.base_url, webhook_target=receiver.url).start()

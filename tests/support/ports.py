@@ -4,6 +4,10 @@ import socket
 import time
 
 POLL_INTERVAL = 0.05
+# For test servers that httpx clients pool connections to: httpx drops an idle connection after
+# 5 s, uvicorn's default also closes one after 5 s, and a request sent as the server closes gets
+# ReadError. With the server holding on longer, the client is always the one that closes.
+SERVER_KEEP_ALIVE_SECONDS = 75
 
 
 def free_port() -> int:

@@ -127,7 +127,14 @@ async def stack(
     worker = build_worker(temporal_env.client, settings.temporal_task_queue, db, stripe, settings)
     app = create_app(settings=settings, temporal_client=temporal_env.client)
     server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+        uvicorn.Config(
+            app,
+            host="127.0.0.1",
+            port=port,
+            log_level="warning",
+            lifespan="on",
+            timeout_keep_alive=settings.api_keep_alive_seconds,
+        )
     )
     relay = OutboxRelay(db, temporal_env.client)
     stop_relay = asyncio.Event()

@@ -26,7 +26,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from .ports import free_port
+from .ports import SERVER_KEEP_ALIVE_SECONDS, free_port
 
 WEBHOOK_PATH = "/__webhooks"
 _HOP_HEADERS = {"host", "content-length", "connection", "transfer-encoding"}
@@ -79,7 +79,13 @@ class StripeProxy:
                 Route("/{path:path}", self._forward, methods=["GET", "POST", "DELETE"]),
             ]
         )
-        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning")
+        config = uvicorn.Config(
+            app,
+            host="127.0.0.1",
+            port=self.port,
+            log_level="warning",
+            timeout_keep_alive=SERVER_KEEP_ALIVE_SECONDS,
+        )
         self._server = uvicorn.Server(config)
         self._task = asyncio.create_task(self._server.serve())
         while not self._server.started:
