@@ -64,7 +64,11 @@ def create_app(
         owned_db = db is None
         app.state.settings = settings
         app.state.db = db or Database(settings.database_url)
-        app.state.ingest = IngestBatcher(app.state.db, timedelta(days=settings.backdating_days))
+        app.state.ingest = IngestBatcher(
+            app.state.db,
+            timedelta(days=settings.backdating_days),
+            concurrency=settings.ingest_transactions,
+        )
         app.state.temporal = TemporalConnection(settings, temporal_client)
         # Everything loaded so far lives for the whole process: keep it out of the cyclic
         # collector, whose full passes over it were the API's longest pauses (p99).

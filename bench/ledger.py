@@ -83,6 +83,12 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--seconds", type=int, default=10, help="length of each phase")
     parser.add_argument("--customers", type=int, default=1000, help="customers to spread over")
     parser.add_argument("--workers", default="1,2", help="uvicorn worker counts to measure")
+    parser.add_argument(
+        "--transactions",
+        type=int,
+        default=4,
+        help="group-commit transactions in flight over all API processes (each gets its share)",
+    )
     parser.add_argument("--connections", type=int, default=16, help="concurrent connections")
     parser.add_argument("--threads", type=int, default=2, help="wrk and pgbench threads")
     parser.add_argument("--batch-size", type=int, default=1000, help="events per batch request")
@@ -192,9 +198,13 @@ def _measure_api(
     pg: PgbenchResult,
     pg_hot: PgbenchResult,
 ) -> list[Figure]:
-    _say(f"API: uvicorn api.main:app --workers {workers} ...")
+    transactions = max(1, args.transactions // workers)
+    _say(
+        f"API: uvicorn api.main:app --workers {workers} ..."
+        f" ({transactions} ledger transactions in flight per process)"
+    )
     tag = f"[{workers}w]"
-    with ApiServer(url, API_KEY, workers=workers) as api:
+    with ApiServer(url, API_KEY, workers=workers, transactions=transactions) as api:
         _check_without_temporal(api)
         api.start_sampling()
         cpu_ms: dict[str, float] = {}

@@ -27,10 +27,13 @@ CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 class ApiServer:
     """Start with ``with ApiServer(...) as api:``; the whole process group dies on exit."""
 
-    def __init__(self, database_url: str, api_key: str, workers: int = 1) -> None:
+    def __init__(
+        self, database_url: str, api_key: str, workers: int = 1, transactions: int = 4
+    ) -> None:
         self.database_url = database_url
         self.api_key = api_key
         self.workers = workers
+        self.transactions = transactions
         self.port = 0
         # Nothing listens here: proves the hot path never needs Temporal.
         self.temporal_address = f"127.0.0.1:{free_port()}"
@@ -54,6 +57,7 @@ class ApiServer:
             CREDITGATE_API_KEY=self.api_key,
             CREDITGATE_TEMPORAL_ADDRESS=self.temporal_address,
             CREDITGATE_ENV="development",
+            CREDITGATE_INGEST_TRANSACTIONS=str(self.transactions),
         )
         cmd = [
             sys.executable, "-m", "uvicorn", "api.main:app",

@@ -8,8 +8,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from fastapi.testclient import TestClient
 from pydantic import ValidationError
 
+from api.main import create_app
 from creditgate.settings import Settings
 
 CREDITGATE = Path(sys.executable).parent / "creditgate"
@@ -70,6 +72,8 @@ def set_env(monkeypatch: pytest.MonkeyPatch, values: dict[str, str]) -> None:
         ("CREDITGATE_API_HOST", "0.0.0.0", "api_host", "0.0.0.0"),
         ("CREDITGATE_API_PORT", "18000", "api_port", 18000),
         ("CREDITGATE_SIGNUP_WAIT_SECONDS", "2.5", "signup_wait_seconds", 2.5),
+        ("CREDITGATE_API_KEEP_ALIVE_SECONDS", "120", "api_keep_alive_seconds", 120),
+        ("CREDITGATE_INGEST_TRANSACTIONS", "2", "ingest_transactions", 2),
     ],
 )
 def test_each_setting_is_read_from_its_creditgate_variable(
@@ -142,6 +146,9 @@ def test_an_explicit_stripe_base_wins_over_the_key(monkeypatch: pytest.MonkeyPat
         ("CREDITGATE_TEMPORAL_UI_PORT", "65536"),
         ("CREDITGATE_ENV", "staging"),
         ("CREDITGATE_SIGNUP_WAIT_SECONDS", "0"),
+        ("CREDITGATE_API_KEEP_ALIVE_SECONDS", "0"),
+        ("CREDITGATE_INGEST_TRANSACTIONS", "0"),
+        ("CREDITGATE_INGEST_TRANSACTIONS", "1.5"),
         ("CREDITGATE_RECHARGE_RETRY_DELAYS", "1200,-5"),
         ("CREDITGATE_RECHARGE_RETRY_DELAYS", "1.5"),
         ("CREDITGATE_DUNNING_RETRY_DELAYS", "a day"),
@@ -153,6 +160,12 @@ def test_out_of_range_values_are_refused(
     monkeypatch.setenv(variable, value)
     with pytest.raises(ValidationError):
         Settings()
+
+
+def test_the_api_runs_as_many_ledger_transactions_as_configured(tmp_path: Path) -> None:
+    settings = Settings(database_url=f"sqlite:///{tmp_path}/cg.db", ingest_transactions=2)
+    with TestClient(create_app(settings)) as client:
+        assert client.app.state.ingest.concurrency == 2  # type: ignore[attr-defined]
 
 
 def test_retry_schedules_are_comma_separated_whole_seconds(

@@ -6,11 +6,13 @@ import random
 from collections import Counter
 from collections.abc import AsyncIterator
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from sqlmodel import col, func, select
 
 from creditgate.checker import check
+from creditgate.ledger import service
 from creditgate.ledger.batcher import IngestBatcher
 from creditgate.ledger.usage import UsageIn, UsageResult
 from creditgate.migrate import upgrade
@@ -91,4 +93,36 @@ async def test_rejections_stay_per_event_inside_a_shared_batch(ledger: Ledger) -
     )
     assert mixed[0][0].status == "rejected" and "unknown customer" in (mixed[0][0].reason or "")
     assert mixed[1][0].status == "debited"
+    assert await check(ledger.db) == []
+
+
+@pytest.mark.parametrize("transactions", [1, 3])
+async def test_no_more_transactions_in_flight_than_configured(
+    ledger: Ledger, monkeypatch: pytest.MonkeyPatch, transactions: int
+) -> None:
+    await ledger.grant("100.00")
+    in_flight = 0
+    most = 0
+    real_ingest = service.ingest
+
+    async def counted(*args: Any, **kwargs: Any) -> list[UsageResult]:
+        nonlocal in_flight, most
+        in_flight += 1
+        most = max(most, in_flight)
+        try:
+            return await real_ingest(*args, **kwargs)
+        finally:
+            in_flight -= 1
+
+    monkeypatch.setattr(service, "ingest", counted)
+    # One event per transaction, so that every queued request wants a transaction of its own.
+    batcher = IngestBatcher(ledger.db, max_events=1, concurrency=transactions)
+    requests = [
+        [UsageIn(id=f"t{i}", customer=ledger.customer, event_type="api_call")] for i in range(60)
+    ]
+    answers = await asyncio.wait_for(
+        asyncio.gather(*(batcher.submit(events) for events in requests)), timeout=60
+    )
+    assert [a[0].status for a in answers] == ["debited"] * 60
+    assert most == transactions
     assert await check(ledger.db) == []
