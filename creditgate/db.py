@@ -49,7 +49,16 @@ def create_engine(url: str, *, immediate: bool = True, **kwargs: Any) -> AsyncEn
     # again once on a connection found dead (``creditgate.ledger.retry``); connections are
     # recycled.
     kwargs.setdefault("pool_recycle", 1800)
-    return create_async_engine(target, **kwargs)
+    # Generic plans: every statement here is a keyed lookup or a keyed write, prepared once
+    # per connection. With PostgreSQL's default, the hot path's statements were planned anew
+    # on every execution (an array parameter's length makes each custom plan look cheaper
+    # than the generic one): planning was ~45% of their PostgreSQL time. The hot statements
+    # are written so that their generic plans use the right indexes (``ledger.pg``).
+    connect_args = dict(kwargs.pop("connect_args", {}))
+    server_settings = {"plan_cache_mode": "force_generic_plan"}
+    server_settings.update(connect_args.get("server_settings", {}))
+    connect_args["server_settings"] = server_settings
+    return create_async_engine(target, connect_args=connect_args, **kwargs)
 
 
 def _configure_sqlite(engine: AsyncEngine, immediate: bool) -> None:

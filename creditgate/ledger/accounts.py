@@ -4,6 +4,7 @@ Changes are collected in memory (``Writes``) and written in a few statements at 
 """
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -271,12 +272,12 @@ def _account(conn: AsyncConnection, now: datetime, m: Any, writes: Writes) -> Ac
 
 
 async def lock_accounts(
-    conn: AsyncConnection, now: datetime, external_ids: list[str], event_ids: list[str]
+    conn: AsyncConnection, now: datetime, events: Sequence[tuple[str, str]]
 ) -> tuple[dict[str, Account], dict[int, dict[str, Decimal]]]:
-    """Lock several customers at once (in id order, so concurrent batches cannot deadlock),
-    with their active grants loaded; they share one ``Writes``. Also which of ``event_ids``
-    each customer already recorded, with their cost."""
-    keys = sorted(set(external_ids))
+    """Lock the customers of ``events`` ((external id, event id) pairs) at once, in id order
+    so concurrent batches cannot deadlock, with their active grants loaded; they share one
+    ``Writes``. Also which of the events each customer already recorded, with their cost."""
+    keys = sorted({customer for customer, _ in events})
     postgres = conn.dialect.name == "postgresql"
     if postgres:
         rows: list[Any] = await pg.lock(conn, _LOCKS[(True, True)], keys)
@@ -287,8 +288,12 @@ async def lock_accounts(
     if not accounts:
         return accounts, {}
     by_id = {a.customer_id: a for a in accounts.values()}
-    load = pg.grants_and_seen if postgres else _grants_and_seen
-    grants, seen = await load(conn, list(by_id), list(set(event_ids)))
+    if postgres:
+        pairs = ((accounts[c].customer_id, e) for c, e in events if c in accounts)
+        grants, seen = await pg.grants_and_seen(conn, list(by_id), pairs)
+    else:
+        event_ids = list({e for _, e in events})
+        grants, seen = await _grants_and_seen(conn, list(by_id), event_ids)
     for cid, account in by_id.items():
         account.set_grants(grants[cid])
     return accounts, seen

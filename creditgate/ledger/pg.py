@@ -8,7 +8,7 @@ through SQLAlchemy and 0.21 ms on the asyncpg connection under it. Folding the r
 one statement and the writes into another saves round trips.
 """
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from decimal import Decimal
 from functools import cache
@@ -32,10 +32,11 @@ if TYPE_CHECKING:
 _DIALECT = asyncpg_dialect.dialect()
 _LOAD = """
 SELECT
-  ARRAY(SELECT g FROM grants g
-        WHERE g.customer_id = ANY($1::integer[]) AND g.status = 'active') AS grants,
-  ARRAY(SELECT ROW(e.customer_id, e.event_id, e.cost) FROM usage_events e
-        WHERE e.customer_id = ANY($1::integer[]) AND e.event_id = ANY($2::text[])) AS seen
+  ARRAY(SELECT g FROM unnest($1::integer[]) AS c(id)
+        JOIN grants g ON g.customer_id = c.id AND g.status = 'active') AS grants,
+  ARRAY(SELECT ROW(e.customer_id, e.event_id, e.cost)
+        FROM unnest($2::integer[], $3::text[]) AS k(customer_id, event_id)
+        JOIN usage_events e ON e.customer_id = k.customer_id AND e.event_id = k.event_id) AS seen
 """
 
 
@@ -152,12 +153,14 @@ async def driver(
 
 
 async def grants_and_seen(
-    conn: AsyncConnection, customer_ids: list[int], event_ids: list[str]
+    conn: AsyncConnection, customer_ids: list[int], events: Iterable[tuple[int, str]]
 ) -> tuple[dict[int, list[GrantRow]], dict[int, dict[str, Decimal]]]:
-    """Active grants per customer, and which of ``event_ids`` each already recorded (with
-    their cost): one round trip."""
+    """Active grants per customer, and which of ``events`` ((customer id, event id) pairs)
+    are already recorded, with their cost: one round trip. Written as joins on the arrays so
+    that the generic plan (``creditgate.db``) looks each pair up in the unique index."""
+    pairs = set(events)
     async with driver(conn) as raw:
-        row = await raw.fetchrow(_LOAD, customer_ids, event_ids)
+        row = await raw.fetchrow(_LOAD, customer_ids, [c for c, _ in pairs], [e for _, e in pairs])
     assert row is not None
     grants: dict[int, list[GrantRow]] = {cid: [] for cid in customer_ids}
     for g in row["grants"]:

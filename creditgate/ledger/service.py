@@ -55,9 +55,7 @@ async def ingest(
     async def debit() -> list[UsageResult]:
         results: list[UsageResult | None] = [None] * len(events)
         async with db.write() if db.is_sqlite else pg.transaction(db) as conn:
-            accounts, seen = await lock_accounts(
-                conn, now, list(by_customer), [e.id for e in events]
-            )
+            accounts, seen = await lock_accounts(conn, now, [(e.customer, e.id) for e in events])
             for external_id, indexes in by_customer.items():
                 batch = [events[i] for i in indexes]
                 account = accounts.get(external_id)

@@ -9,7 +9,7 @@ import asyncpg
 import pytest
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from creditgate.ledger import service
+from creditgate.ledger import pg, service
 from creditgate.ledger.writes import Writes
 from creditgate.migrate import upgrade
 from tests.ledger.support import Ledger, make_ledger
@@ -88,3 +88,35 @@ async def test_a_dead_connection_is_replaced_and_the_batch_runs_once(
     assert await ledger.calls("after") == ["debited"]
     wallet = await ledger.wallet()
     assert wallet.balance == Decimal("0.98")
+
+
+async def test_the_duplicate_check_looks_ids_up_instead_of_reading_the_history(
+    one_connection: Ledger,
+) -> None:
+    """Statements run with generic plans (``creditgate.db``); the hot read's plan must still
+    look each (customer, event id) pair up in the unique index, or every event would read
+    the customer's whole history."""
+    ledger = one_connection
+    await ledger.grant("100.00")
+    assert await ledger.calls("e1", "e2") == ["debited", "debited"]
+    customer_id = (await ledger.customer_row()).id
+    async with ledger.db.engine.connect() as conn:
+        raw = (await conn.get_raw_connection()).driver_connection
+        assert raw is not None
+        assert await raw.fetchval("SHOW plan_cache_mode") == "force_generic_plan"
+        # A customer with a long history (rows written directly: only the plan matters here).
+        await raw.execute(
+            "INSERT INTO usage_events (customer_id, event_id, event_type, timestamp,"
+            " received_at, dimensions, quantity, cost, properties)"
+            " SELECT $1, 'old-' || g, 'api_call', now(), now(), '{}', 1, 0.01, '{}'"
+            " FROM generate_series(1, 20000) g",
+            customer_id,
+        )
+        await raw.execute("ANALYZE usage_events")
+        await raw.execute(f"PREPARE hot_load(integer[], integer[], text[]) AS {pg._LOAD}")
+        rows = await raw.fetch("EXPLAIN EXECUTE hot_load('{1}', '{1}', '{h1}')")
+        await raw.execute("DEALLOCATE hot_load")
+    plan = "\n".join(r[0] for r in rows)
+    assert "Index Scan using uq_usage_events_customer_event on usage_events" in plan, plan
+    assert "Heap Scan on usage_events" not in plan, plan
+    assert "Seq Scan on usage_events" not in plan, plan
