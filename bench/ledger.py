@@ -85,9 +85,9 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--workers", default="1,2", help="uvicorn worker counts to measure")
     parser.add_argument(
         "--transactions",
-        type=int,
-        default=4,
-        help="group-commit transactions in flight over all API processes (each gets its share)",
+        default="4,1",
+        help="group-commit transactions in flight per API process, one per --workers count"
+        " (measured best on 2 cores: 4 with one process, 1 each with two)",
     )
     parser.add_argument("--connections", type=int, default=16, help="concurrent connections")
     parser.add_argument("--threads", type=int, default=2, help="wrk and pgbench threads")
@@ -106,6 +106,10 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     args = parser.parse_args(argv)
     args.worker_counts = [int(w) for w in args.workers.split(",") if w.strip()]
+    per_process = [int(t) for t in args.transactions.split(",") if t.strip()]
+    if len(per_process) != len(args.worker_counts) or min(per_process, default=0) < 1:
+        parser.error("--transactions needs one count of at least 1 per --workers value")
+    args.transactions_for = dict(zip(args.worker_counts, per_process, strict=True))
     return args
 
 
@@ -198,7 +202,7 @@ def _measure_api(
     pg: PgbenchResult,
     pg_hot: PgbenchResult,
 ) -> list[Figure]:
-    transactions = max(1, args.transactions // workers)
+    transactions = args.transactions_for[workers]
     _say(
         f"API: uvicorn api.main:app --workers {workers} ..."
         f" ({transactions} ledger transactions in flight per process)"

@@ -52,8 +52,8 @@ class Settings(BaseSettings):
     # within the window).
     backdating_days: int = Field(default=35, ge=0, le=3650)
     # Group-commit ledger transactions in flight at once per API process. Measured on 2
-    # cores: 4 for one process; with N processes, about 4 / N each (more only adds
-    # transactions that wait for the same cores).
+    # cores: 4 for one process (its event loop has work while PostgreSQL answers); 1 each
+    # for two processes (the cores are full, and fewer, larger transactions cost less).
     ingest_transactions: int = Field(default=4, ge=1, le=64)
     # How long POST /v1/customers waits for the signup to finish before answering 202.
     signup_wait_seconds: float = Field(default=15.0, gt=0)
