@@ -31,20 +31,22 @@ _ZERO = Decimal(0)
 _ONE = Decimal(1)
 
 
+def _reduced(value: Decimal) -> Decimal:
+    """Quantized to the stored scale, trailing zeros dropped (whole numbers may read 1E+2)."""
+    q = value.quantize(QUANTUM, context=CONTEXT)
+    return q.normalize(CONTEXT) if q else _ZERO
+
+
 def normalize(value: Decimal) -> Decimal:
     """Quantize to the stored scale and drop trailing zeros for display."""
-    q = value.quantize(QUANTUM, context=CONTEXT)
-    if not q:
-        return _ZERO
-    n = q.normalize(CONTEXT)
+    n = _reduced(value)
     # normalize() writes whole numbers with a positive exponent (1E+2): keep them plain.
     return n.quantize(_ONE, context=CONTEXT) if n == n.to_integral_value() else n
 
 
 def to_str(value: Decimal) -> str:
     """``normalize(value)`` as plain decimal text ("f" writes 1E+2 as 100)."""
-    q = value.quantize(QUANTUM, context=CONTEXT)
-    return format(q.normalize(CONTEXT), "f") if q else "0"
+    return format(_reduced(value), "f")
 
 
 # For amounts that repeat (an event type's cost): a hit costs a third of ``to_str``.

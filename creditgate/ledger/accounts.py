@@ -288,20 +288,18 @@ async def lock_accounts(
     if not accounts:
         return accounts, {}
     by_id = {a.customer_id: a for a in accounts.values()}
-    if postgres:
-        pairs = ((accounts[c].customer_id, e) for c, e in events if c in accounts)
-        grants, seen = await pg.grants_and_seen(conn, list(by_id), pairs)
-    else:
-        event_ids = list({e for _, e in events})
-        grants, seen = await _grants_and_seen(conn, list(by_id), event_ids)
+    pairs = {(accounts[c].customer_id, e) for c, e in events if c in accounts}
+    load = pg.grants_and_seen if postgres else _grants_and_seen
+    grants, seen = await load(conn, list(by_id), pairs)
     for cid, account in by_id.items():
         account.set_grants(grants[cid])
     return accounts, seen
 
 
 async def _grants_and_seen(
-    conn: AsyncConnection, customer_ids: list[int], event_ids: list[str]
+    conn: AsyncConnection, customer_ids: list[int], pairs: set[tuple[int, str]]
 ) -> tuple[dict[int, list[GrantRow]], dict[int, dict[str, Decimal]]]:
+    event_ids = list({e for _, e in pairs})
     grants: dict[int, list[GrantRow]] = {cid: [] for cid in customer_ids}
     for g in await conn.execute(_ACTIVE_GRANTS, {"customer_ids": customer_ids}):
         grants[g._mapping["customer_id"]].append(GrantRow.of(g))

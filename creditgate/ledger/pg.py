@@ -8,7 +8,7 @@ through SQLAlchemy and 0.21 ms on the asyncpg connection under it. Folding the r
 one statement and the writes into another saves round trips.
 """
 
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from decimal import Decimal
 from functools import cache
@@ -126,7 +126,12 @@ async def lock(
     whole hot transaction stays on this connection; amounts as the Money type reads them."""
     async with driver(conn) as raw:
         rows = await raw.fetch(_rendered(statement), keys)
-    return [{k: normalize(v) if isinstance(v, Decimal) else v for k, v in r.items()} for r in rows]
+    return [{k: _as_read(v) for k, v in r.items()} for r in rows]
+
+
+def _as_read(value: Any) -> Any:
+    """A column value as SQLAlchemy would have read it (every numeric here is money)."""
+    return normalize(value) if isinstance(value, Decimal) else value
 
 
 @cache
@@ -153,12 +158,11 @@ async def driver(
 
 
 async def grants_and_seen(
-    conn: AsyncConnection, customer_ids: list[int], events: Iterable[tuple[int, str]]
+    conn: AsyncConnection, customer_ids: list[int], pairs: set[tuple[int, str]]
 ) -> tuple[dict[int, list[GrantRow]], dict[int, dict[str, Decimal]]]:
-    """Active grants per customer, and which of ``events`` ((customer id, event id) pairs)
+    """Active grants per customer, and which of ``pairs`` ((customer id, event id))
     are already recorded, with their cost: one round trip. Written as joins on the arrays so
     that the generic plan (``creditgate.db``) looks each pair up in the unique index."""
-    pairs = set(events)
     async with driver(conn) as raw:
         row = await raw.fetchrow(_LOAD, customer_ids, [c for c, _ in pairs], [e for _, e in pairs])
     assert row is not None
@@ -172,15 +176,11 @@ async def grants_and_seen(
 
 
 _GRANT_FIELDS = list(GrantRow.__dataclass_fields__)
-_GRANT_MONEY = {"amount", "remaining", "expired_amount"}
 
 
 def _grant(record: Any) -> GrantRow:
     """A grants row as SQLAlchemy's column types would have read it."""
-    fields: dict[str, Any] = {
-        f: normalize(record[f]) if f in _GRANT_MONEY else record[f] for f in _GRANT_FIELDS
-    }
-    return GrantRow(**fields)
+    return GrantRow(**{f: _as_read(record[f]) for f in _GRANT_FIELDS})
 
 
 async def write(conn: AsyncConnection, writes: "Writes") -> None:

@@ -1,7 +1,8 @@
 """The plan contract (``POST /v1/plans``): meters, prices, billing period (immutable versions)."""
 
 from decimal import Decimal
-from typing import Annotated, Literal
+from functools import cached_property
+from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
@@ -15,6 +16,9 @@ PriceModel = Literal["per_unit", "package", "tiered_graduated", "tiered_volume"]
 Amount = Annotated[Decimal, Field(allow_inf_nan=False)]
 
 REALTIME_AGGREGATIONS = frozenset({"sum", "count"})
+
+if TYPE_CHECKING:
+    from creditgate.pricing.rating import ChoiceKey, PriceChoice
 
 
 class _Model(BaseModel):
@@ -76,6 +80,20 @@ class PlanDefinition(_Model):
     credit_unit: CreditUnit | None = None
     # Purchased and recharged credits expire this long after they are granted (none if unset).
     credit_lifetime: Period | None = None
+
+    # Per-event lookups of the hot path, made once per (immutable, cached) plan version.
+    @cached_property
+    def meter_by_event_type(self) -> dict[str, Meter]:
+        """Each event type's meter (a valid plan has at most one)."""
+        found: dict[str, Meter] = {}
+        for meter in self.meters:
+            found.setdefault(meter.event_type, meter)
+        return found
+
+    @cached_property
+    def price_choices(self) -> "dict[ChoiceKey, PriceChoice | None]":
+        """``rating.select_price``'s answers so far, by meter and dimensions."""
+        return {}
 
     @property
     def wallet_unit(self) -> str:

@@ -6,7 +6,7 @@ re-exported here.
 """
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from creditgate.pricing.costs import period_amount, realtime_cost
 from creditgate.pricing.currency import to_minor_units
@@ -42,37 +42,12 @@ class PriceChoice:
 ChoiceKey = tuple[str, tuple[tuple[str, str], ...]]
 
 
-@dataclass
-class _PlanIndex:
-    """Lookups the hot path makes per event, answered once per plan version."""
-
-    meters: dict[str, Meter]  # by event type (the first, as a valid plan has one)
-    choices: dict[ChoiceKey, PriceChoice | None] = field(default_factory=dict)
-
-
-# By id() of the (immutable, cached) plan object, which is kept to tell a reused id apart.
-_INDEXES: dict[int, tuple[PlanDefinition, _PlanIndex]] = {}
-_MAX_INDEXES = 1024
 _MAX_CHOICES = 4096  # dimension combinations remembered per plan
-
-
-def _index(plan: PlanDefinition) -> _PlanIndex:
-    found = _INDEXES.get(id(plan))
-    if found is not None and found[0] is plan:
-        return found[1]
-    if len(_INDEXES) >= _MAX_INDEXES:
-        _INDEXES.clear()
-    meters: dict[str, Meter] = {}
-    for meter in plan.meters:
-        meters.setdefault(meter.event_type, meter)
-    index = _PlanIndex(meters)
-    _INDEXES[id(plan)] = (plan, index)
-    return index
 
 
 def meter_for(plan: PlanDefinition, event_type: str) -> Meter | None:
     """The meter measuring ``event_type`` (at most one in a valid plan), or None."""
-    return _index(plan).meters.get(event_type)
+    return plan.meter_by_event_type.get(event_type)
 
 
 def select_price(
@@ -84,7 +59,7 @@ def select_price(
     value (an empty filter matches everything). The match with the most filter keys wins; of
     equally specific matches the first declared wins. None: the usage is recorded at zero cost.
     """
-    choices = _index(plan).choices
+    choices = plan.price_choices
     key = (meter.code, tuple(dimensions.items()))
     try:
         return choices[key]

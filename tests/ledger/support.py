@@ -4,7 +4,10 @@ This is the DB layer only: no Stripe and no Temporal run here, so the Stripe cus
 workflow ids are fake strings ("cus_test_1", "customer-led_...") that nothing ever resolves.
 """
 
+import asyncio
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -19,6 +22,7 @@ from creditgate.ledger import service
 from creditgate.ledger.grants import GrantSpec
 from creditgate.ledger.tables import GrantRow
 from creditgate.ledger.usage import UsageIn
+from creditgate.migrate import upgrade
 from creditgate.models import Customer, Grant, Hold, LedgerEntry, OutboxMessage, Wallet
 from creditgate.plans import create_plan
 from creditgate.pricing.plan import Meter, PlanDefinition, Price
@@ -208,3 +212,14 @@ async def make_ledger(url: str, customers: int = 1, **db_kwargs: Any) -> Ledger:
         )
         ids.append(external_id)
     return Ledger(db, ids)
+
+
+@asynccontextmanager
+async def migrated_ledger(url: str, customers: int = 1, **db_kwargs: Any) -> AsyncIterator[Ledger]:
+    """Migrate the database at ``url``, then :func:`make_ledger`; its engine disposed after."""
+    await asyncio.to_thread(upgrade, url)
+    made = await make_ledger(url, customers, **db_kwargs)
+    try:
+        yield made
+    finally:
+        await made.db.dispose()

@@ -15,9 +15,8 @@ from creditgate.checker import check
 from creditgate.ledger import service
 from creditgate.ledger.batcher import IngestBatcher
 from creditgate.ledger.usage import UsageIn, UsageResult
-from creditgate.migrate import upgrade
 from creditgate.models import LedgerEntry
-from tests.ledger.support import CALL_PRICE, Ledger, make_ledger
+from tests.ledger.support import CALL_PRICE, Ledger, migrated_ledger
 
 REQUESTS = 400
 CUSTOMERS = 6
@@ -25,10 +24,8 @@ CUSTOMERS = 6
 
 @pytest.fixture
 async def ledger(pg_url: str) -> AsyncIterator[Ledger]:
-    await asyncio.to_thread(upgrade, pg_url)
-    made = await make_ledger(pg_url, customers=CUSTOMERS, pool_size=20, max_overflow=20)
-    yield made
-    await made.db.dispose()
+    async with migrated_ledger(pg_url, CUSTOMERS, pool_size=20, max_overflow=20) as made:
+        yield made
 
 
 async def test_concurrent_requests_share_transactions_correctly(ledger: Ledger) -> None:

@@ -17,9 +17,8 @@ from creditgate.ledger import service
 from creditgate.ledger.errors import InsufficientFunds
 from creditgate.ledger.tables import HoldRow
 from creditgate.ledger.usage import UsageIn, UsageResult
-from creditgate.migrate import upgrade
 from creditgate.models import CustomerStatus, Hold, LedgerEntry
-from tests.ledger.support import CALL_PRICE, Ledger, make_ledger
+from tests.ledger.support import CALL_PRICE, Ledger, migrated_ledger
 from tests.support.waiting import eventually
 
 D = Decimal
@@ -31,19 +30,15 @@ BATCH = 20
 
 @pytest.fixture
 async def pg_ledger(pg_url: str) -> AsyncIterator[Ledger]:
-    await asyncio.to_thread(upgrade, pg_url)
     # One connection per concurrent client (and then some) so none waits for the pool.
-    made = await make_ledger(pg_url, customers=2, pool_size=40, max_overflow=80)
-    yield made
-    await made.db.dispose()
+    async with migrated_ledger(pg_url, customers=2, pool_size=40, max_overflow=80) as made:
+        yield made
 
 
 @pytest.fixture
 async def sqlite_ledger(sqlite_url: str) -> AsyncIterator[Ledger]:
-    await asyncio.to_thread(upgrade, sqlite_url)
-    made = await make_ledger(sqlite_url, customers=1)
-    yield made
-    await made.db.dispose()
+    async with migrated_ledger(sqlite_url, customers=1) as made:
+        yield made
 
 
 def client_plans(seed: int = 7) -> list[list[str]]:

@@ -1,7 +1,6 @@
 """The PostgreSQL hot transaction (``creditgate.ledger.pg.transaction``): begun and ended on
 the asyncpg connection, with SQLAlchemy statements (holds, the outbox) in a savepoint."""
 
-import asyncio
 from collections.abc import AsyncIterator
 from decimal import Decimal
 
@@ -11,17 +10,14 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from creditgate.ledger import pg, service
 from creditgate.ledger.writes import Writes
-from creditgate.migrate import upgrade
-from tests.ledger.support import Ledger, make_ledger
+from tests.ledger.support import Ledger, migrated_ledger
 
 
 @pytest.fixture
 async def one_connection(pg_url: str) -> AsyncIterator[Ledger]:
     """A ledger whose pool holds a single connection: every transaction reuses it."""
-    await asyncio.to_thread(upgrade, pg_url)
-    made = await make_ledger(pg_url, customers=1, pool_size=1, max_overflow=0)
-    yield made
-    await made.db.dispose()
+    async with migrated_ledger(pg_url, customers=1, pool_size=1, max_overflow=0) as made:
+        yield made
 
 
 async def _fail_after_flush(monkeypatch: pytest.MonkeyPatch) -> None:
