@@ -16,7 +16,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.errors import error_response
 from api.ledger_schemas import EventBatch
-from api.routes.ledger import balance_json, results_json, usage_of
+from api.routes.ledger import balance_json, results_json
 from creditgate.ledger import reads
 
 EVENTS_PATH = "/v1/events"
@@ -44,13 +44,13 @@ class HotPaths:
         if body is None:  # the client went away
             return
         try:
-            batch = EventBatch.model_validate_json(body)
+            events = EventBatch.model_validate_json(body).events
         except ValidationError:
-            # The route parses the body again and answers with the error shape.
+            # The route parses the body again (``EventBatch``) and answers with the error.
             await self.app(scope, _replay(body, receive), send)
             return
         try:
-            results = await scope["app"].state.ingest.submit(usage_of(batch))
+            results = await scope["app"].state.ingest.submit(events)
         except Exception as exc:
             await _handled(scope, receive, send, exc)
             return

@@ -6,13 +6,9 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
 
 from creditgate.customers import CustomerWithWallet
+from creditgate.identifiers import ExternalId
 from creditgate.money import MoneyStr
 
-# External ids end up in workflow ids and URLs: keep them to a safe, readable alphabet.
-ExternalId = Annotated[
-    str,
-    StringConstraints(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:@+-]*$"),
-]
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 PlanCode = Annotated[str, StringConstraints(min_length=1, max_length=100, pattern=r"^[a-z0-9_-]+$")]
 

@@ -13,7 +13,7 @@ from creditgate.customers import register_customer
 from creditgate.db import Database
 from creditgate.ledger.grants import GrantSpec
 from creditgate.ledger.service import grant, ingest
-from creditgate.ledger.usage import UsageIn
+from creditgate.ledger.usage import EventIn
 from creditgate.pricing.plan import PlanDefinition
 
 APP_DB = "creditgate_bench"
@@ -95,7 +95,7 @@ async def _fill(url: str, customers: int) -> None:
 async def _history(db: Database, ids: list[str]) -> None:
     """``HISTORY_EVENTS`` past events per customer, debited through the real ledger."""
     events = [
-        UsageIn(
+        EventIn(
             id=f"history-{n}",
             customer=external_id,
             event_type="tokens",

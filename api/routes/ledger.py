@@ -24,13 +24,13 @@ from api.ledger_schemas import (
     UsageLine,
     UsageSummary,
 )
-from api.schemas import ExternalId
 from creditgate import plans
 from creditgate.customers import CustomerWithWallet, get_customer
+from creditgate.identifiers import ExternalId
 from creditgate.ledger import reads, service
 from creditgate.ledger.grants import GrantSpec
 from creditgate.ledger.tables import GrantRow
-from creditgate.ledger.usage import UsageIn, UsageResult
+from creditgate.ledger.usage import UsageResult
 from creditgate.models import Customer, Hold
 from creditgate.money import cached_str, to_str
 from creditgate.periods import period_bounds
@@ -65,22 +65,8 @@ async def record_events(request: Request) -> Response:
     idempotent per customer forever: a repeat answers ``duplicate`` and moves no money.
     """
     body = await _event_batch(request)
-    results = await request.app.state.ingest.submit(usage_of(body))
+    results = await request.app.state.ingest.submit(body.events)
     return Response(results_json(results), media_type="application/json")
-
-
-def usage_of(body: EventBatch) -> list[UsageIn]:
-    return [
-        UsageIn(
-            id=e.id,
-            customer=e.customer,
-            event_type=e.event_type,
-            timestamp=e.timestamp,
-            properties=e.properties,
-            hold_id=e.hold_id,
-        )
-        for e in body.events
-    ]
 
 
 def results_json(results: list[UsageResult]) -> bytes:

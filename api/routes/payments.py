@@ -25,10 +25,10 @@ from api.payment_schemas import (
     PurchaseCreate,
     PurchasePublic,
 )
-from api.schemas import ExternalId
 from creditgate import plans
 from creditgate.customers import get_customer
 from creditgate.db import Database
+from creditgate.identifiers import ExternalId
 from creditgate.models import Customer
 from creditgate.payments import amounts, store
 from creditgate.periods import expiry_after

@@ -9,9 +9,9 @@ from fastapi.templating import Jinja2Templates
 
 from api.deps import DbDep
 from api.errors import ApiError
-from api.schemas import ExternalId
 from api.statement_schemas import StatementList, StatementPublic
 from creditgate.db import Database
+from creditgate.identifiers import ExternalId
 from creditgate.ledger.errors import NotFound
 from creditgate.models import Statement
 from creditgate.payments import store as payments

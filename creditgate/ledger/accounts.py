@@ -86,6 +86,7 @@ class Account:
 
     conn: AsyncConnection
     now: datetime
+    writes: Writes = field(repr=False)  # its ``now`` is ours
     customer_id: int
     external_id: str
     workflow_id: str
@@ -106,7 +107,6 @@ class Account:
     start_status: str = ""
     start_entitled: bool = False
     _grants: list[GrantRow] | None = field(default=None, repr=False)
-    writes: Writes = field(default_factory=Writes, repr=False)
 
     @property
     def available(self) -> Decimal:
@@ -241,7 +241,7 @@ async def lock_account(
     row = (await conn.execute(query, {"keys": [key]})).first()
     if row is None:
         return None
-    return _account(conn, now, row._mapping, Writes())
+    return _account(conn, now, row._mapping, Writes(now))
 
 
 def _account(conn: AsyncConnection, now: datetime, m: Any, writes: Writes) -> Account:
@@ -283,7 +283,7 @@ async def lock_accounts(
         rows: list[Any] = await pg.lock(conn, _LOCKS[(True, True)], keys)
     else:
         rows = [r._mapping for r in await conn.execute(_LOCKS[(True, False)], {"keys": keys})]
-    writes = Writes()
+    writes = Writes(now)
     accounts = {m["external_id"]: _account(conn, now, m, writes) for m in rows}
     if not accounts:
         return accounts, {}

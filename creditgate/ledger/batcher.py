@@ -5,6 +5,11 @@ all of them (up to ``max_events``). Idle, a request is its own batch and waits f
 under load the per-transaction cost (locks, round trips, commit) is paid once per batch
 instead of once per request. Each request still gets its own per-event results, and
 everything is decided under the same locks and rules as ``service.ingest``.
+
+A request of ``solo_events`` or more already spreads that cost over its events: it runs in
+its own transaction at once, beside the group commits and not counted against
+``concurrency`` (with one transaction in flight per process, 1,000-event requests would
+otherwise queue one behind the other while the cores sit idle).
 """
 
 import asyncio
@@ -13,9 +18,9 @@ from datetime import timedelta
 
 from creditgate.db import Database
 from creditgate.ledger import service
-from creditgate.ledger.usage import UsageIn, UsageResult
+from creditgate.ledger.usage import EventIn, UsageResult
 
-Pending = tuple[list[UsageIn], asyncio.Future[list[UsageResult]]]
+Pending = tuple[list[EventIn], asyncio.Future[list[UsageResult]]]
 
 
 class IngestBatcher:
@@ -25,17 +30,21 @@ class IngestBatcher:
         backdating: timedelta = service.DEFAULT_BACKDATING,
         max_events: int = 1000,
         concurrency: int = 4,
+        solo_events: int = 100,
     ) -> None:
         self.db = db
         self.backdating = backdating
         self.max_events = max_events
+        self.solo_events = solo_events
         # Transactions in flight at once (PostgreSQL runs them in parallel; on SQLite they
         # queue on the write lock).
         self.concurrency = concurrency
         self._queue: deque[Pending] = deque()
         self._drainers: set[asyncio.Task[None]] = set()
 
-    async def submit(self, events: list[UsageIn]) -> list[UsageResult]:
+    async def submit(self, events: list[EventIn]) -> list[UsageResult]:
+        if len(events) >= self.solo_events:
+            return await service.ingest(self.db, events, self.backdating)
         future: asyncio.Future[list[UsageResult]] = asyncio.get_running_loop().create_future()
         self._queue.append((events, future))
         if len(self._drainers) < self.concurrency:

@@ -40,10 +40,16 @@ SELECT
 """
 
 
-def _insert(table: Table, param: int) -> str:
-    columns = ", ".join(c.name for c in table.columns if c.name != "id")
+# Columns every row of a transaction shares (``Writes.now``): sent once as a parameter, not
+# in each row (a timestamp costs more to write as JSON and to parse than any other field).
+_STAMPED = frozenset({"received_at", "created_at"})
+
+
+def _insert(table: Table, param: int, now_param: int) -> str:
+    columns = [c.name for c in table.columns if c.name != "id"]
+    values = [f"${now_param}::timestamptz" if c in _STAMPED else c for c in columns]
     return (
-        f"INSERT INTO {table.name} ({columns}) SELECT {columns} "
+        f"INSERT INTO {table.name} ({', '.join(columns)}) SELECT {', '.join(values)} "
         f"FROM json_populate_recordset(NULL::{table.name}, ${param}::json)"
     )
 
@@ -54,8 +60,8 @@ def _insert(table: Table, param: int) -> str:
 # 100 rows for a JSON recordset, enough to scan a small table whole and hash it: the
 # ``= ANY`` of the ids to update keeps those UPDATEs on the primary key.
 _WRITE = f"""
-WITH new_events AS ({_insert(t.usage_events, 1)}),
-new_entries AS ({_insert(t.ledger_entries, 2)}),
+WITH new_events AS ({_insert(t.usage_events, 1, 7)}),
+new_entries AS ({_insert(t.ledger_entries, 2, 7)}),
 grant_rows AS (
   UPDATE grants SET remaining = u.remaining, status = u.status, expired_amount = u.expired_amount
   FROM json_populate_recordset(NULL::grants, $3::json) AS u
@@ -69,6 +75,7 @@ wallet_rows AS (
 )
 SELECT 1
 """
+_NOT_SENT = {"__all__": set(_STAMPED)}
 # A connection lost mid-transaction: raised as SQLAlchemy would, so the transaction runs
 # again (``creditgate.ledger.retry``) or the API answers 503.
 _DEAD = (OSError, asyncpg.ConnectionDoesNotExistError, asyncpg.PostgresConnectionError)
@@ -186,7 +193,13 @@ def _grant(record: Any) -> GrantRow:
 async def write(conn: AsyncConnection, writes: "Writes") -> None:
     """New events and ledger entries, changed grants and wallets, in one statement."""
     wallets = [{**w, "customer_id": w["wallet_customer_id"]} for w in writes.wallets]
-    rows = (writes.events, writes.entries, [vars(g) for g in writes.grants.values()], wallets)
-    ids = ([g.id for g in writes.grants.values()], [w["customer_id"] for w in wallets])
+    grants = [vars(g) for g in writes.grants.values()]
+    rows = (
+        to_json(writes.events, exclude=_NOT_SENT),
+        to_json(writes.entries, exclude=_NOT_SENT),
+        to_json(grants),
+        to_json(wallets),
+    )
+    ids = ([g["id"] for g in grants], [w["customer_id"] for w in wallets])
     async with driver(conn) as raw:
-        await raw.execute(_WRITE, *(to_json(r).decode() for r in rows), *ids)
+        await raw.execute(_WRITE, *(r.decode() for r in rows), *ids, writes.now)

@@ -25,7 +25,7 @@ from creditgate.ledger.holds import place_hold, release
 from creditgate.ledger.retry import on_dead_connection
 from creditgate.ledger.tables import GrantRow, HoldRow
 from creditgate.ledger.usage import (
-    UsageIn,
+    EventIn,
     UsageResult,
     price_event,
     record_usage,
@@ -43,7 +43,7 @@ def utcnow() -> datetime:
 
 
 async def ingest(
-    db: Database, events: Sequence[UsageIn], backdating: timedelta = DEFAULT_BACKDATING
+    db: Database, events: Sequence[EventIn], backdating: timedelta = DEFAULT_BACKDATING
 ) -> list[UsageResult]:
     """Rate and debit a batch in one transaction (every customer in it locked, in id order);
     results in input order."""
@@ -137,7 +137,7 @@ async def hold(
 
 async def _estimate(account: Account, event_type: str, properties: dict[str, object]) -> Decimal:
     plan = await _plan_of(account.conn, account)
-    probe = UsageIn(
+    probe = EventIn(
         id="hold-estimate",
         customer=account.external_id,
         event_type=event_type,

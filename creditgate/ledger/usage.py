@@ -3,12 +3,14 @@
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Annotated, Any
 
+from pydantic import AwareDatetime, ConfigDict, Field
 from sqlalchemy import bindparam, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from creditgate.identifiers import EventId, EventType, ExternalId, HoldId
 from creditgate.ledger import tables as t
 from creditgate.ledger.accounts import ZERO, Account
 from creditgate.ledger.burn import burn_down
@@ -30,13 +32,21 @@ _HOLD = select(t.holds).where(t.holds.c.id == bindparam("hold_id"))
 
 
 @dataclass(slots=True)
-class UsageIn:
-    id: str
-    customer: str
-    event_type: str
-    timestamp: datetime | None = None
-    properties: dict[str, Any] = field(default_factory=dict)
-    hold_id: str | None = None
+class EventIn:
+    """A usage event. ``id`` is idempotent per customer forever; ``timestamp`` (when the
+    usage happened) defaults to when the event is received; ``hold_id`` settles the event's
+    cost against that hold."""
+
+    # The annotations are the API's rules: ``POST /v1/events`` validates bodies straight
+    # into this class (``api.ledger_schemas.EventBatch``).
+    __pydantic_config__ = ConfigDict(extra="forbid")
+
+    id: EventId
+    customer: ExternalId
+    event_type: EventType
+    timestamp: AwareDatetime | None = None
+    properties: Annotated[dict[str, Any], Field(max_length=50)] = field(default_factory=dict)
+    hold_id: HoldId | None = None
 
 
 @dataclass(slots=True)
@@ -48,7 +58,7 @@ class UsageResult:
     reason: str | None = None
 
 
-def rejected(event: UsageIn, reason: str) -> UsageResult:
+def rejected(event: EventIn, reason: str) -> UsageResult:
     return UsageResult(id=event.id, status="rejected", reason=reason)
 
 
@@ -71,7 +81,7 @@ class _Counters:
 async def record_usage(
     account: Account,
     plan: PlanDefinition,
-    events: list[UsageIn],
+    events: list[EventIn],
     backdating: timedelta,
     seen: dict[str, Decimal],
 ) -> list[UsageResult]:
@@ -145,7 +155,7 @@ async def record_usage(
 
 
 async def price_event(
-    account: Account, plan: PlanDefinition, event: UsageIn
+    account: Account, plan: PlanDefinition, event: EventIn
 ) -> tuple[Decimal, bool]:
     """What ``event`` would cost now, from the period's running total, without recording it;
     and whether a real-time price applies to it at all (for hold estimates)."""
@@ -163,7 +173,7 @@ async def _hold(account: Account, hold_id: str) -> HoldRow | None:
 async def _rate(
     account: Account,
     plan: PlanDefinition,
-    event: UsageIn,
+    event: EventIn,
     timestamp: datetime,
     counters: _Counters,
 ) -> _Rated:

@@ -5,6 +5,7 @@ batch costs the same number of statements as a single event.
 """
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Executable, bindparam, update
@@ -56,6 +57,9 @@ _INSERT_OUTBOX = t.outbox.insert()
 
 @dataclass
 class Writes:
+    # The transaction's time: the accounts sharing these writes stamp every new ledger entry
+    # and event with it (``created_at``, ``received_at``).
+    now: datetime
     grants: dict[int, GrantRow] = field(default_factory=dict)
     holds: dict[str, HoldRow] = field(default_factory=dict)
     entries: list[dict[str, Any]] = field(default_factory=list)

@@ -21,7 +21,7 @@ from creditgate.db import Database
 from creditgate.ledger import service
 from creditgate.ledger.grants import GrantSpec
 from creditgate.ledger.tables import GrantRow
-from creditgate.ledger.usage import UsageIn
+from creditgate.ledger.usage import EventIn
 from creditgate.migrate import upgrade
 from creditgate.models import Customer, Grant, Hold, LedgerEntry, OutboxMessage, Wallet
 from creditgate.plans import create_plan
@@ -84,14 +84,14 @@ class Ledger:
     ) -> list[str]:
         """Send one ``api_call`` event (cost 0.01) per id in one batch; returns the statuses."""
         who = external_id or self.customer
-        events = [UsageIn(id=i, customer=who, event_type="api_call", hold_id=hold_id) for i in ids]
+        events = [EventIn(id=i, customer=who, event_type="api_call", hold_id=hold_id) for i in ids]
         return [r.status for r in await service.ingest(self.db, events)]
 
     async def tokens(
         self, event_id: str, count: Any, external_id: str | None = None, **kw: Any
     ) -> str:
         """One ``tokens`` event (cost count × 0.001); returns its status."""
-        event = UsageIn(
+        event = EventIn(
             id=event_id,
             customer=external_id or self.customer,
             event_type="tokens",

@@ -14,7 +14,7 @@ from sqlmodel import col, func, select
 from creditgate.checker import check
 from creditgate.ledger import service
 from creditgate.ledger.batcher import IngestBatcher
-from creditgate.ledger.usage import UsageIn, UsageResult
+from creditgate.ledger.usage import EventIn, UsageResult
 from creditgate.models import LedgerEntry
 from tests.ledger.support import CALL_PRICE, Ledger, migrated_ledger
 
@@ -34,13 +34,13 @@ async def test_concurrent_requests_share_transactions_correctly(ledger: Ledger) 
     rng = random.Random(3)
     # Requests of 1–5 events over several customers each, with ids repeated across requests
     # (another request's, or one already sent), in random arrival order.
-    requests: list[list[UsageIn]] = []
+    requests: list[list[EventIn]] = []
     for r in range(REQUESTS):
         events = []
         for k in range(rng.randint(1, 5)):
             customer = rng.choice(ledger.customers)
             event_id = f"r{r}-{k}" if rng.random() > 0.2 else f"r{rng.randrange(REQUESTS)}-0"
-            events.append(UsageIn(id=event_id, customer=customer, event_type="api_call"))
+            events.append(EventIn(id=event_id, customer=customer, event_type="api_call"))
         requests.append(events)
     batcher = IngestBatcher(ledger.db, concurrency=4)
 
@@ -80,13 +80,13 @@ async def test_rejections_stay_per_event_inside_a_shared_batch(ledger: Ledger) -
     await ledger.grant("1.00")
     batcher = IngestBatcher(ledger.db)
     ok: list[UsageResult] = await batcher.submit(
-        [UsageIn(id="fine", customer=ledger.customer, event_type="api_call")]
+        [EventIn(id="fine", customer=ledger.customer, event_type="api_call")]
     )
     assert ok[0].status == "debited"
     # An unknown customer is a per-event rejection, not a failure of the batch.
     mixed = await asyncio.gather(
-        batcher.submit([UsageIn(id="x", customer="nobody", event_type="api_call")]),
-        batcher.submit([UsageIn(id="y", customer=ledger.customer, event_type="api_call")]),
+        batcher.submit([EventIn(id="x", customer="nobody", event_type="api_call")]),
+        batcher.submit([EventIn(id="y", customer=ledger.customer, event_type="api_call")]),
     )
     assert mixed[0][0].status == "rejected" and "unknown customer" in (mixed[0][0].reason or "")
     assert mixed[1][0].status == "debited"
@@ -115,11 +115,50 @@ async def test_no_more_transactions_in_flight_than_configured(
     # One event per transaction, so that every queued request wants a transaction of its own.
     batcher = IngestBatcher(ledger.db, max_events=1, concurrency=transactions)
     requests = [
-        [UsageIn(id=f"t{i}", customer=ledger.customer, event_type="api_call")] for i in range(60)
+        [EventIn(id=f"t{i}", customer=ledger.customer, event_type="api_call")] for i in range(60)
     ]
     answers = await asyncio.wait_for(
         asyncio.gather(*(batcher.submit(events) for events in requests)), timeout=60
     )
     assert [a[0].status for a in answers] == ["debited"] * 60
     assert most == transactions
+    assert await check(ledger.db) == []
+
+
+async def test_large_requests_run_at_once_in_their_own_transactions(
+    ledger: Ledger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With one group commit in flight, requests of ``solo_events`` or more do not queue
+    behind it (nor behind each other): they overlap."""
+    await ledger.grant("100.00")
+    in_flight = 0
+    most = 0
+    sizes: list[int] = []
+    real_ingest = service.ingest
+
+    async def counted(db: Any, events: list[EventIn], *args: Any) -> list[UsageResult]:
+        nonlocal in_flight, most
+        in_flight += 1
+        most = max(most, in_flight)
+        sizes.append(len(events))
+        try:
+            return await real_ingest(db, events, *args)
+        finally:
+            in_flight -= 1
+
+    monkeypatch.setattr(service, "ingest", counted)
+    batcher = IngestBatcher(ledger.db, concurrency=1, solo_events=5)
+    requests = [
+        [
+            EventIn(id=f"r{r}-e{e}", customer=ledger.customer, event_type="api_call")
+            for e in range(5)
+        ]
+        for r in range(8)
+    ]
+    answers = await asyncio.wait_for(
+        asyncio.gather(*(batcher.submit(events) for events in requests)), timeout=60
+    )
+    assert [r.status for a in answers for r in a] == ["debited"] * 40
+    assert sizes == [5] * 8  # each in a transaction of its own
+    assert most > 1
     assert await check(ledger.db) == []

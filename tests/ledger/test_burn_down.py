@@ -14,7 +14,7 @@ from creditgate.checker import check
 from creditgate.customers import register_customer
 from creditgate.ledger import service
 from creditgate.ledger.errors import InsufficientFunds, LedgerError, NotFound
-from creditgate.ledger.usage import UsageIn
+from creditgate.ledger.usage import EventIn
 from creditgate.models import CustomerStatus, LedgerEntry, UsageEvent
 from creditgate.plans import create_plan
 from creditgate.pricing.plan import Meter, PlanDefinition, Price, Tier
@@ -164,9 +164,9 @@ async def test_duplicate_ids_within_and_across_batches_move_no_money(ledger: Led
     results = await service.ingest(
         ledger.db,
         [
-            UsageIn(id="a", customer=ledger.customer, event_type="api_call"),
-            UsageIn(id="b", customer=ledger.customer, event_type="api_call"),
-            UsageIn(id="a", customer=ledger.customer, event_type="api_call"),
+            EventIn(id="a", customer=ledger.customer, event_type="api_call"),
+            EventIn(id="b", customer=ledger.customer, event_type="api_call"),
+            EventIn(id="a", customer=ledger.customer, event_type="api_call"),
         ],
     )
     assert [r.status for r in results] == ["debited", "debited", "duplicate"]
@@ -177,9 +177,9 @@ async def test_duplicate_ids_within_and_across_batches_move_no_money(ledger: Led
     results = await service.ingest(
         ledger.db,
         [
-            UsageIn(id="b", customer=ledger.customer, event_type="api_call"),
-            UsageIn(id="c", customer=ledger.customer, event_type="api_call"),
-            UsageIn(
+            EventIn(id="b", customer=ledger.customer, event_type="api_call"),
+            EventIn(id="c", customer=ledger.customer, event_type="api_call"),
+            EventIn(
                 id="a", customer=ledger.customer, event_type="tokens", properties={"count": 900}
             ),
         ],
@@ -207,12 +207,12 @@ async def test_rejected_events_move_nothing(ledger: Ledger) -> None:
     now = utcnow()
     who = ledger.customer
 
-    def tokens(event_id: str, **properties: object) -> UsageIn:
-        return UsageIn(id=event_id, customer=who, event_type="tokens", properties=properties)
+    def tokens(event_id: str, **properties: object) -> EventIn:
+        return EventIn(id=event_id, customer=who, event_type="tokens", properties=properties)
 
     bad = [
-        UsageIn(id="nobody", customer="no_such_customer", event_type="api_call"),
-        UsageIn(id="type", customer=who, event_type="no_such_type"),
+        EventIn(id="nobody", customer="no_such_customer", event_type="api_call"),
+        EventIn(id="type", customer=who, event_type="no_such_type"),
         tokens("negative", count=-1, model="m1"),
         tokens("negative_str", count="-0.5", model="m1"),
         tokens("nan", count=float("nan"), model="m1"),
@@ -226,11 +226,11 @@ async def test_rejected_events_move_nothing(ledger: Ledger) -> None:
         tokens("huge", count=10**16, model="m1"),
         tokens("huge_str", count="1e30", model="m1"),
         tokens("too_precise", count="0." + "0" * 18 + "1", model="m1"),
-        UsageIn(
+        EventIn(
             id="future", customer=who, event_type="api_call", timestamp=now + timedelta(minutes=6)
         ),
-        UsageIn(id="old", customer=who, event_type="api_call", timestamp=now - timedelta(days=36)),
-        UsageIn(id="hold", customer=who, event_type="api_call", hold_id="hold_missing"),
+        EventIn(id="old", customer=who, event_type="api_call", timestamp=now - timedelta(days=36)),
+        EventIn(id="hold", customer=who, event_type="api_call", hold_id="hold_missing"),
     ]
     results = await service.ingest(ledger.db, bad)
     assert [r.id for r in results] == [e.id for e in bad]
@@ -247,9 +247,9 @@ async def test_rejected_events_move_nothing(ledger: Ledger) -> None:
     edge = utcnow()
     soon, long_ago = edge + timedelta(minutes=4), edge - timedelta(days=34)
     mixed = [
-        UsageIn(id="ok_future", customer=who, event_type="api_call", timestamp=soon),
+        EventIn(id="ok_future", customer=who, event_type="api_call", timestamp=soon),
         tokens("nan", count="NaN", model="m1"),
-        UsageIn(id="ok_old", customer=who, event_type="api_call", timestamp=long_ago),
+        EventIn(id="ok_old", customer=who, event_type="api_call", timestamp=long_ago),
         tokens("ok_zero", count=0, model="m1"),
         tokens("ok_str", count="2.5", model="m1"),
     ]  # fmt: skip
@@ -265,7 +265,7 @@ async def test_rejected_events_move_nothing(ledger: Ledger) -> None:
 
 async def test_backdating_window_is_the_callers(ledger: Ledger) -> None:
     await ledger.grant("1")
-    event = UsageIn(
+    event = EventIn(
         id="e", customer=ledger.customer, event_type="api_call", timestamp=utcnow() - timedelta(2)
     )
     (result,) = await service.ingest(ledger.db, [event], backdating=timedelta(days=1))
@@ -315,7 +315,7 @@ async def test_expiry_happens_before_the_next_debit_and_can_cut_off(ledger: Ledg
     await ledger.backdate_grant(grant.id, utcnow() - timedelta(minutes=1))
     # The ingest transaction expires the grant first, so the call goes into debt.
     results = await service.ingest(
-        ledger.db, [UsageIn(id="late", customer=ledger.customer, event_type="api_call")]
+        ledger.db, [EventIn(id="late", customer=ledger.customer, event_type="api_call")]
     )
     assert results[0].status == "debited" and results[0].balance_after == D("-0.01")
     kinds = [(e.kind, e.amount) for e in await ledger.entries()]
@@ -547,7 +547,7 @@ async def test_hold_estimate_prices_from_the_running_total(ledger: Ledger) -> No
         return placed.amount
 
     assert await estimate() == D("0.05")
-    events = [UsageIn(id=f"img-{i}", customer="tiered-1", event_type="image") for i in range(2)]
+    events = [EventIn(id=f"img-{i}", customer="tiered-1", event_type="image") for i in range(2)]
     assert [r.cost for r in await service.ingest(ledger.db, events)] == [D("0.05"), D("0.05")]
     assert await estimate() == D(1)
     assert await check(ledger.db) == []

@@ -16,7 +16,7 @@ from creditgate.checker import check
 from creditgate.ledger import service
 from creditgate.ledger.errors import InsufficientFunds
 from creditgate.ledger.tables import HoldRow
-from creditgate.ledger.usage import UsageIn, UsageResult
+from creditgate.ledger.usage import EventIn, UsageResult
 from creditgate.models import CustomerStatus, Hold, LedgerEntry
 from tests.ledger.support import CALL_PRICE, Ledger, migrated_ledger
 from tests.support.waiting import eventually
@@ -59,8 +59,8 @@ async def send(ledger: Ledger, ids: list[str], singles: int) -> list[UsageResult
     """The first ``singles`` ids one call each, the rest in batches of ``BATCH``."""
     results: list[UsageResult] = []
 
-    def event(event_id: str) -> UsageIn:
-        return UsageIn(id=event_id, customer=ledger.customer, event_type="api_call")
+    def event(event_id: str) -> EventIn:
+        return EventIn(id=event_id, customer=ledger.customer, event_type="api_call")
 
     for event_id in ids[:singles]:
         results += await service.ingest(ledger.db, [event(event_id)])

@@ -32,7 +32,7 @@ from creditgate.checker import check
 from creditgate.db import Database
 from creditgate.ledger import service
 from creditgate.ledger.errors import InsufficientFunds
-from creditgate.ledger.usage import UsageIn
+from creditgate.ledger.usage import EventIn
 from creditgate.migrate import upgrade
 from creditgate.models import Grant, Hold
 from tests.ledger.support import CALL_PRICE, TOKEN_PRICE, Ledger, make_ledger, utcnow
@@ -245,11 +245,11 @@ class LedgerMachine(RuleBasedStateMachine):
         self.next_event += 1
         event_id = f"e{self.next_event}"
         if calls:
-            event = UsageIn(event_id, self.external_id, "api_call", hold_id=hold_id)
+            event = EventIn(event_id, self.external_id, "api_call", hold_id=hold_id)
             cost = CALL_PRICE
         else:
             properties = {"count": tokens, "model": "m1"}
-            event = UsageIn(event_id, self.external_id, "tokens", None, properties, hold_id)
+            event = EventIn(event_id, self.external_id, "tokens", None, properties, hold_id)
             cost = tokens * TOKEN_PRICE
         (result,) = self.run(service.ingest(self.ledger.db, [event]))
         assert result.status == self.model.usage(event_id, cost, hold_id)
@@ -260,7 +260,7 @@ class LedgerMachine(RuleBasedStateMachine):
     @rule(data=st.data())
     def repeat_usage(self, data: st.DataObject) -> None:
         event_id = data.draw(st.sampled_from(sorted(self.model.costs)))
-        event = UsageIn(event_id, self.external_id, "tokens", None, {"count": 5, "model": "m1"})
+        event = EventIn(event_id, self.external_id, "tokens", None, {"count": 5, "model": "m1"})
         (result,) = self.run(service.ingest(self.ledger.db, [event]))
         assert result.status == "duplicate" == self.model.usage(event_id, D(5), None)
         assert result.cost == self.model.costs[event_id]
@@ -268,7 +268,7 @@ class LedgerMachine(RuleBasedStateMachine):
     @rule(count=st.sampled_from([-1, "NaN", None, 10**16]))
     def rejected_usage(self, count: object) -> None:
         self.next_event += 1
-        event = UsageIn(f"e{self.next_event}", self.external_id, "tokens", None, {"count": count})
+        event = EventIn(f"e{self.next_event}", self.external_id, "tokens", None, {"count": count})
         (result,) = self.run(service.ingest(self.ledger.db, [event]))
         assert result.status == "rejected"
 

@@ -13,7 +13,7 @@ from creditgate import plans
 from creditgate.checker import check
 from creditgate.ledger import service
 from creditgate.ledger.grants import GrantSpec
-from creditgate.ledger.usage import UsageIn
+from creditgate.ledger.usage import EventIn
 from creditgate.models import Statement
 from creditgate.payment_checker import check_payments
 from creditgate.payments import store as payments
@@ -69,7 +69,7 @@ async def customer_on(skipping: Skipping, external_id: str, plan: PlanDefinition
 async def usage(skipping: Skipping, external_id: str, *events: tuple[str, dict[str, Any]]) -> None:
     for n, (event_type, properties) in enumerate(events):
         [result] = await service.ingest(
-            skipping.db, [UsageIn(f"e{n}", external_id, event_type, properties=properties)]
+            skipping.db, [EventIn(f"e{n}", external_id, event_type, properties=properties)]
         )
         assert result.status == "debited", result
 

@@ -13,7 +13,7 @@ from temporalio.client import WorkflowHandle
 
 from creditgate import plans
 from creditgate.ledger import service
-from creditgate.ledger.usage import UsageIn
+from creditgate.ledger.usage import EventIn
 from creditgate.models import CustomerStatus, Grant, LedgerEntry
 from creditgate.pricing.plan import Meter, PlanDefinition, Price
 from tests.support.stack import Stack
@@ -85,8 +85,8 @@ async def test_cut_off_at_zero_and_restore_on_grant(stack: Stack, unique_id: str
     results = await service.ingest(
         stack.db,
         [
-            UsageIn(id="call-1", customer=unique_id, event_type="api_call"),
-            UsageIn(id="call-2", customer=unique_id, event_type="api_call"),
+            EventIn(id="call-1", customer=unique_id, event_type="api_call"),
+            EventIn(id="call-2", customer=unique_id, event_type="api_call"),
         ],
     )
     assert [(r.status, r.cost) for r in results] == [("debited", Decimal("0.5"))] * 2
