@@ -54,7 +54,8 @@ class Settings(BaseSettings):
     # Group-commit ledger transactions in flight at once per API process. Measured on 2
     # cores: 4 for one process (its event loop has work while PostgreSQL answers); 1 each
     # for two processes (the cores are full, and fewer, larger transactions cost less).
-    # Requests of 100 events or more run in their own transaction, outside this count.
+    # Requests of 100 events or more run in their own transaction, outside this count
+    # (at most 8 at once).
     ingest_transactions: int = Field(default=4, ge=1, le=64)
     # How long POST /v1/customers waits for the signup to finish before answering 202.
     signup_wait_seconds: float = Field(default=15.0, gt=0)

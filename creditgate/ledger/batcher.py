@@ -9,7 +9,8 @@ everything is decided under the same locks and rules as ``service.ingest``.
 A request of ``solo_events`` or more already spreads that cost over its events: it runs in
 its own transaction at once, beside the group commits and not counted against
 ``concurrency`` (with one transaction in flight per process, 1,000-event requests would
-otherwise queue one behind the other while the cores sit idle).
+otherwise queue one behind the other while the cores sit idle). At most ``solo_limit`` of
+those run at once; more wait here rather than for a pooled connection, whose wait times out.
 """
 
 import asyncio
@@ -31,11 +32,13 @@ class IngestBatcher:
         max_events: int = 1000,
         concurrency: int = 4,
         solo_events: int = 100,
+        solo_limit: int = 8,
     ) -> None:
         self.db = db
         self.backdating = backdating
         self.max_events = max_events
         self.solo_events = solo_events
+        self._solo = asyncio.Semaphore(solo_limit)
         # Transactions in flight at once (PostgreSQL runs them in parallel; on SQLite they
         # queue on the write lock).
         self.concurrency = concurrency
@@ -44,7 +47,8 @@ class IngestBatcher:
 
     async def submit(self, events: list[EventIn]) -> list[UsageResult]:
         if len(events) >= self.solo_events:
-            return await service.ingest(self.db, events, self.backdating)
+            async with self._solo:
+                return await service.ingest(self.db, events, self.backdating)
         future: asyncio.Future[list[UsageResult]] = asyncio.get_running_loop().create_future()
         self._queue.append((events, future))
         if len(self._drainers) < self.concurrency:
