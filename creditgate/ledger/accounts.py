@@ -85,8 +85,7 @@ class Account:
     already serializes writers."""
 
     conn: AsyncConnection
-    now: datetime
-    writes: Writes = field(repr=False)  # its ``now`` is ours
+    writes: Writes = field(repr=False)
     customer_id: int
     external_id: str
     workflow_id: str
@@ -107,6 +106,11 @@ class Account:
     start_status: str = ""
     start_entitled: bool = False
     _grants: list[GrantRow] | None = field(default=None, repr=False)
+
+    @property
+    def now(self) -> datetime:
+        """The transaction's time (every account sharing ``writes`` has the same)."""
+        return self.writes.now
 
     @property
     def available(self) -> Decimal:
@@ -154,7 +158,6 @@ class Account:
                 "hold_id": fields.get("hold_id"),
                 "allocations": fields.get("allocations"),
                 "description": fields.get("description"),
-                "created_at": self.now,
             }
         )
 
@@ -241,13 +244,12 @@ async def lock_account(
     row = (await conn.execute(query, {"keys": [key]})).first()
     if row is None:
         return None
-    return _account(conn, now, row._mapping, Writes(now))
+    return _account(conn, row._mapping, Writes(now))
 
 
-def _account(conn: AsyncConnection, now: datetime, m: Any, writes: Writes) -> Account:
+def _account(conn: AsyncConnection, m: Any, writes: Writes) -> Account:
     account = Account(
         conn=conn,
-        now=now,
         writes=writes,
         customer_id=m["id"],
         external_id=m["external_id"],
@@ -284,7 +286,7 @@ async def lock_accounts(
     else:
         rows = [r._mapping for r in await conn.execute(_LOCKS[(True, False)], {"keys": keys})]
     writes = Writes(now)
-    accounts = {m["external_id"]: _account(conn, now, m, writes) for m in rows}
+    accounts = {m["external_id"]: _account(conn, m, writes) for m in rows}
     if not accounts:
         return accounts, {}
     by_id = {a.customer_id: a for a in accounts.values()}

@@ -40,8 +40,9 @@ SELECT
 """
 
 
-# Columns every row of a transaction shares (``Writes.now``): sent once as a parameter, not
-# in each row (a timestamp costs more to write as JSON and to parse than any other field).
+# Columns every row of a transaction shares (``Writes.now``; the rows do not carry them):
+# sent once as a parameter (a timestamp costs more to write as JSON and to parse than any
+# other field).
 _STAMPED = frozenset({"received_at", "created_at"})
 
 
@@ -75,7 +76,6 @@ wallet_rows AS (
 )
 SELECT 1
 """
-_NOT_SENT = {"__all__": set(_STAMPED)}
 # A connection lost mid-transaction: raised as SQLAlchemy would, so the transaction runs
 # again (``creditgate.ledger.retry``) or the API answers 503.
 _DEAD = (OSError, asyncpg.ConnectionDoesNotExistError, asyncpg.PostgresConnectionError)
@@ -194,12 +194,7 @@ async def write(conn: AsyncConnection, writes: "Writes") -> None:
     """New events and ledger entries, changed grants and wallets, in one statement."""
     wallets = [{**w, "customer_id": w["wallet_customer_id"]} for w in writes.wallets]
     grants = [vars(g) for g in writes.grants.values()]
-    rows = (
-        to_json(writes.events, exclude=_NOT_SENT),
-        to_json(writes.entries, exclude=_NOT_SENT),
-        to_json(grants),
-        to_json(wallets),
-    )
+    rows = (writes.events, writes.entries, grants, wallets)
     ids = ([g["id"] for g in grants], [w["customer_id"] for w in wallets])
     async with driver(conn) as raw:
-        await raw.execute(_WRITE, *(r.decode() for r in rows), *ids, writes.now)
+        await raw.execute(_WRITE, *(to_json(r).decode() for r in rows), *ids, writes.now)

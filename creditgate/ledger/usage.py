@@ -136,7 +136,6 @@ async def record_usage(
                 "event_id": event.id,
                 "event_type": event.event_type,
                 "timestamp": timestamp,
-                "received_at": now,
                 "meter_code": rated.meter_code,
                 "dimensions": rated.measurement.dimensions,
                 "quantity": rated.measurement.quantity,

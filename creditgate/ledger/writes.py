@@ -57,8 +57,8 @@ _INSERT_OUTBOX = t.outbox.insert()
 
 @dataclass
 class Writes:
-    # The transaction's time: the accounts sharing these writes stamp every new ledger entry
-    # and event with it (``created_at``, ``received_at``).
+    # The transaction's time: every new ledger entry's ``created_at`` and event's
+    # ``received_at``, written with the rows (which do not carry it).
     now: datetime
     grants: dict[int, GrantRow] = field(default_factory=dict)
     holds: dict[str, HoldRow] = field(default_factory=dict)
@@ -75,8 +75,8 @@ class Writes:
         else:
             statements += [
                 (_GRANT_UPDATE, [_grant_params(g) for g in self.grants.values()]),
-                (_INSERT_EVENTS, self.events),
-                (_INSERT_ENTRIES, self.entries),
+                (_INSERT_EVENTS.values(received_at=self.now), self.events),
+                (_INSERT_ENTRIES.values(created_at=self.now), self.entries),
                 (_WALLET_UPDATE, self.wallets),
             ]
         statements += [
