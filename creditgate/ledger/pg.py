@@ -20,6 +20,7 @@ from sqlalchemy import Select, Table
 from sqlalchemy.dialects.postgresql import asyncpg as asyncpg_dialect
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.util.concurrency import greenlet_spawn
 
 from creditgate.db import Database
 from creditgate.ledger import tables as t
@@ -162,6 +163,30 @@ async def driver(
             raise
         await conn.invalidate()
         raise OperationalError("ledger statement", None, err, connection_invalidated=True) from err
+
+
+@asynccontextmanager
+async def reader(db: Database) -> AsyncIterator[asyncpg.Connection]:
+    """A pooled asyncpg connection for one read outside any transaction.
+
+    Checked out as the pool's raw connection: an ``AsyncConnection`` costs ~190 µs more CPU
+    per checkout (greenlet hops both ways, a task to shield its close), more than the
+    balance read's own query. Nothing here begins a transaction, so giving it back (the
+    pool's rollback on return) has nothing to await.
+    """
+    fairy = await db.read_engine.raw_connection()
+    raw = fairy.driver_connection
+    assert raw is not None and not raw.is_in_transaction()
+    try:
+        yield raw
+    except Exception as err:
+        if not (isinstance(err, _DEAD) or raw.is_closed()):
+            raise
+        await greenlet_spawn(fairy.invalidate)
+        raise OperationalError("ledger read", None, err, connection_invalidated=True) from err
+    finally:
+        if fairy.is_valid:
+            fairy.close()
 
 
 async def grants_and_seen(

@@ -18,6 +18,7 @@ from creditgate.ledger import pg
 from creditgate.ledger import tables as t
 from creditgate.ledger.accounts import lot
 from creditgate.ledger.burn import burn_key
+from creditgate.ledger.retry import on_dead_connection
 from creditgate.ledger.tables import GrantRow
 from creditgate.models import LedgerEntry, UsageEvent
 from creditgate.models.customer import available_of, debt_of
@@ -78,19 +79,25 @@ def _money(record: Sequence[Any]) -> list[Any]:
 
 async def balance(db: Database, external_id: str) -> tuple[WalletView, list[GrantRow]] | None:
     """The balance read: the wallet by an indexed lookup with its active grants, one query
-    (on PostgreSQL on the raw connection, outside a transaction: one round trip)."""
-    async with db.read_engine.connect() as conn:
-        if conn.dialect.name == "postgresql":
-            async with pg.driver(conn, in_transaction=False) as raw:
-                rows: Sequence[Any] = [_money(r) for r in await raw.fetch(_PG_BALANCE, external_id)]
-        else:
+    (on PostgreSQL on a raw connection, outside a transaction: one round trip; once more on
+    a connection found dead, as the ledger's transactions do)."""
+    rows: Sequence[Any]
+    if db.is_sqlite:
+        async with db.read_engine.connect() as conn:
             rows = (await conn.execute(_BALANCE, {"external_id": external_id})).all()
+    else:
+        rows = await on_dead_connection(lambda: _pg_balance(db, external_id))
     if not rows:
         return None
     balance_, held, entitled, currency = rows[0][:4]
     grants = [GrantRow(*row[4:]) for row in rows if row[4] is not None]
     grants.sort(key=lambda g: burn_key(lot(g)))
     return WalletView(balance_, held, entitled, currency), grants
+
+
+async def _pg_balance(db: Database, external_id: str) -> list[list[Any]]:
+    async with pg.reader(db) as raw:
+        return [_money(r) for r in await raw.fetch(_PG_BALANCE, external_id)]
 
 
 async def ledger_page(

@@ -8,7 +8,7 @@ import asyncpg
 import pytest
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from creditgate.ledger import pg, service
+from creditgate.ledger import pg, reads, service
 from creditgate.ledger.writes import Writes
 from tests.ledger.support import Ledger, migrated_ledger
 
@@ -65,13 +65,8 @@ async def test_cut_off_in_the_hot_transaction_writes_status_and_outbox(
     assert "zero" in await ledger.outbox()
 
 
-async def test_a_dead_connection_is_replaced_and_the_batch_runs_once(
-    one_connection: Ledger, pg_url: str
-) -> None:
-    ledger = one_connection
-    await ledger.grant("1.00")
-    assert await ledger.calls("before") == ["debited"]
-    # The server ends the pooled connection (as a restart or an idle timeout would).
+async def _end_other_connections(pg_url: str) -> int:
+    """End every other connection to the database, as a server restart would."""
     other = await asyncpg.connect(pg_url)
     try:
         ended = await other.fetchval(
@@ -80,10 +75,37 @@ async def test_a_dead_connection_is_replaced_and_the_batch_runs_once(
         )
     finally:
         await other.close()
-    assert ended == 1
+    return int(ended)
+
+
+async def test_a_dead_connection_is_replaced_and_the_batch_runs_once(
+    one_connection: Ledger, pg_url: str
+) -> None:
+    ledger = one_connection
+    await ledger.grant("1.00")
+    assert await ledger.calls("before") == ["debited"]
+    # The server ends the pooled connection (as a restart or an idle timeout would).
+    assert await _end_other_connections(pg_url) == 1
     assert await ledger.calls("after") == ["debited"]
     wallet = await ledger.wallet()
     assert wallet.balance == Decimal("0.98")
+
+
+async def test_a_balance_read_on_a_dead_connection_is_answered_on_a_new_one(
+    one_connection: Ledger, pg_url: str
+) -> None:
+    ledger = one_connection
+    await ledger.grant("1.00")
+    assert await ledger.calls("before") == ["debited"]
+    found = await reads.balance(ledger.db, ledger.customer)
+    assert found is not None and found[0].balance == Decimal("0.99")
+    assert await _end_other_connections(pg_url) == 1
+    found = await reads.balance(ledger.db, ledger.customer)
+    assert found is not None and found[0].balance == Decimal("0.99")
+    # The pool's one connection is the new one, and it is back in the pool.
+    assert await ledger.calls("after") == ["debited"]
+    found = await reads.balance(ledger.db, ledger.customer)
+    assert found is not None and found[0].balance == Decimal("0.98")
 
 
 async def test_the_duplicate_check_looks_ids_up_instead_of_reading_the_history(
