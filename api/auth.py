@@ -19,10 +19,29 @@ PROTECTED_PREFIX = "/v1/"
 SCHEME = "ApiKey"
 
 
-class ApiKeyAuth:
-    def __init__(self, app: ASGIApp, api_key: str, public: frozenset[str] | set[str] = frozenset()):
-        self.app = app
+class ApiKey:
+    """The API key every ``/v1`` request must send as ``Authorization: Bearer <key>``."""
+
+    def __init__(self, api_key: str) -> None:
         self.expected = api_key.encode()
+
+    def allows(self, scope: Scope) -> bool:
+        supplied = b""
+        for name, value in scope["headers"]:
+            if name == b"authorization":
+                scheme, _, token = value.partition(b" ")
+                if scheme.lower() == b"bearer":
+                    supplied = token.strip()
+                break
+        return secrets.compare_digest(supplied, self.expected)
+
+
+class ApiKeyAuth:
+    def __init__(
+        self, app: ASGIApp, api_key: ApiKey, public: frozenset[str] | set[str] = frozenset()
+    ) -> None:
+        self.app = app
+        self.api_key = api_key
         # Routes with their own authentication (the Stripe webhook's signature).
         self.public = frozenset(public)
 
@@ -32,23 +51,16 @@ class ApiKeyAuth:
             scope["type"] == "http"
             and path.startswith(PROTECTED_PREFIX)
             and path not in self.public
+            and not self.api_key.allows(scope)
         ):
-            supplied = b""
-            for name, value in scope["headers"]:
-                if name == b"authorization":
-                    scheme, _, token = value.partition(b" ")
-                    if scheme.lower() == b"bearer":
-                        supplied = token.strip()
-                    break
-            if not secrets.compare_digest(supplied, self.expected):
-                response = error_response(
-                    401,
-                    "unauthorized",
-                    "missing or invalid API key (send Authorization: Bearer <key>)",
-                    headers={"WWW-Authenticate": "Bearer"},
-                )
-                await response(scope, receive, send)
-                return
+            response = error_response(
+                401,
+                "unauthorized",
+                "missing or invalid API key (send Authorization: Bearer <key>)",
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+            await response(scope, receive, send)
+            return
         await self.app(scope, receive, send)
 
 

@@ -9,10 +9,11 @@ from datetime import timedelta
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import OperationalError
+from starlette.types import Receive, Scope, Send
 from temporalio.client import Client
 
 from api import errors
-from api.auth import ApiKeyAuth, document_security
+from api.auth import ApiKey, ApiKeyAuth, document_security
 from api.body_limit import ContentLengthLimit
 from api.deps import TemporalConnection
 from api.hot_paths import HotPaths
@@ -33,9 +34,9 @@ from creditgate.ledger.batcher import IngestBatcher
 from creditgate.ledger.errors import LedgerError
 from creditgate.settings import Settings, get_settings
 
-# 1,000 events with their properties fit well inside.
 log = logging.getLogger("creditgate.api")
 
+# 1,000 events with their properties fit well inside.
 MAX_BODY_BYTES = 5 * 1024 * 1024
 
 
@@ -52,11 +53,25 @@ async def _database_unavailable(_: Request, exc: Exception) -> JSONResponse:
     )
 
 
+class CreditgateApi(FastAPI):
+    """FastAPI, with the ordinary case of the two hot routes answered ahead of its
+    middleware stack (``api.hot_paths``); everything else goes through it as usual."""
+
+    hot_paths: HotPaths | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.hot_paths is None or not await self.hot_paths(scope, receive, send):
+            await self.routed(scope, receive, send)
+
+    async def routed(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await super().__call__(scope, receive, send)
+
+
 def create_app(
     settings: Settings | None = None,
     db: Database | None = None,
     temporal_client: Client | None = None,
-) -> FastAPI:
+) -> CreditgateApi:
     settings = settings or get_settings()
 
     @asynccontextmanager
@@ -77,7 +92,7 @@ def create_app(
         if owned_db:
             await app.state.db.dispose()
 
-    app = FastAPI(
+    app = CreditgateApi(
         title="Creditgate",
         version=__version__,
         summary="Real-time prepaid-credit billing: usage debits, credits, auto-recharge.",
@@ -87,10 +102,10 @@ def create_app(
         max_body_size=2 * MAX_BODY_BYTES,
     )
     errors.install(app)
-    # Innermost: after the key and size checks, before FastAPI's routing.
-    app.add_middleware(HotPaths)
+    api_key = ApiKey(settings.api_key)
+    app.hot_paths = HotPaths(app, app.routed, api_key, MAX_BODY_BYTES)
     app.add_middleware(ContentLengthLimit, max_bytes=MAX_BODY_BYTES)
-    app.add_middleware(ApiKeyAuth, api_key=settings.api_key, public={stripe_webhook.PATH})
+    app.add_middleware(ApiKeyAuth, api_key=api_key, public={stripe_webhook.PATH})
     app.add_exception_handler(LedgerError, _ledger_error)
     app.add_exception_handler(OperationalError, _database_unavailable)
     app.add_exception_handler(ConnectionError, _database_unavailable)
@@ -108,7 +123,7 @@ def create_app(
     return app
 
 
-def __getattr__(name: str) -> FastAPI:
+def __getattr__(name: str) -> CreditgateApi:
     # ``uvicorn api.main:app`` builds the app on first access, so importing this module in
     # tests does not read the environment.
     if name == "app":

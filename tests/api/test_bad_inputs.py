@@ -23,6 +23,7 @@ import pytest
 from sqlmodel import col, func, select
 from temporalio.service import RPCError, RPCStatusCode
 
+from api.main import MAX_BODY_BYTES
 from creditgate.models import (
     AutoRecharge,
     Customer,
@@ -452,6 +453,12 @@ case(
         headers={"Content-Type": "text/plain"}, status=415),
 )  # fmt: skip
 
+case(
+    "events: declared larger than the limit",
+    Bad("POST", "/v1/events", content=b" " * (MAX_BODY_BYTES + 1), headers=JSON, status=413,
+        type="payload_too_large"),
+)  # fmt: skip
+
 # -- balance, ledger, usage --------------------------------------------------------------------
 
 case("balance: unknown customer", Bad("GET", "/v1/customers/<nobody>/balance", status=404))
@@ -775,6 +782,23 @@ async def test_bad_input_is_a_4xx_and_changes_nothing(
         with pytest.raises(RPCError) as raised:
             await stack.client.get_workflow_handle(customer_workflow_id(names["nobody"])).describe()
         assert raised.value.status == RPCStatusCode.NOT_FOUND
+
+
+async def test_an_events_body_streamed_past_the_limit_is_a_413(stack: Stack, world: World) -> None:
+    """Without a Content-Length the body is read up to the limit, then refused."""
+    chunk = json.dumps(GOOD_EVENT | {"customer": world.customer}).encode() + b","
+
+    async def body() -> AsyncIterator[bytes]:
+        yield b'{"events": ['
+        for _ in range(MAX_BODY_BYTES // len(chunk) + 1):
+            yield chunk
+        yield b"]}"
+
+    response = await stack.http.post("/v1/events", content=body(), headers=JSON)
+    assert "content-length" not in response.request.headers
+    assert response.status_code == 413, response.text
+    assert response.json()["error"]["type"] == "payload_too_large"
+    assert await snapshot(stack, world) == world.baseline
 
 
 async def test_a_bad_event_refuses_the_whole_batch(stack: Stack, world: World) -> None:
