@@ -161,6 +161,7 @@ def _baseline(
         f"pgbench: {args.connections} clients, UPDATE wallet + INSERT entry over "
         f"{args.customers} wallets, {args.seconds}s ..."
     )
+    stolen = StealMeter()
     spread = run_pgbench(
         cluster,
         label="spread",
@@ -169,8 +170,9 @@ def _baseline(
         clients=args.connections,
         threads=args.threads,
     )
-    _say(f"  {_pg_line(spread)}")
+    _say(f"  {_pg_line(spread)}, {stolen.since()}")
     _say(f"pgbench: the same on ONE wallet row, {args.seconds}s ...")
+    stolen = StealMeter()
     hot = run_pgbench(
         cluster,
         label="hot",
@@ -179,7 +181,7 @@ def _baseline(
         clients=args.connections,
         threads=args.threads,
     )
-    _say(f"  {_pg_line(hot)}")
+    _say(f"  {_pg_line(hot)}, {stolen.since()}")
     cluster.drop_database(BASELINE_DB)
     return spread, hot
 
@@ -214,7 +216,7 @@ def _measure_api(
         cpu_ms: dict[str, float] = {}
 
         def load(mode: str, phase: str, seconds: int, **kw: int | str) -> WrkResult:
-            cpu0 = api.cpu_seconds()
+            cpu0, stolen = api.cpu_seconds(), StealMeter()
             result = run_wrk(
                 api.base_url,
                 mode=mode,
@@ -234,6 +236,7 @@ def _measure_api(
                 f"p99 {result.p99_ms:.1f} ms, max {result.max_ms:.0f} ms, "
                 f"API CPU {cpu / result.seconds * 100:.0f}% ({per_request:.2f} ms/request)"
                 + (f", errors {result.errors}" if result.errors else "")
+                + f", {stolen.since()}"
             )
             if result.requests == 0:
                 _say(f"    no {phase} request completed in {seconds}s: give it more --seconds")
@@ -400,6 +403,27 @@ def _pg_line(result: PgbenchResult) -> str:
         f"{result.tps:,.0f} tps, avg {result.latency_avg_ms:.2f} ms, p50 {result.p50_ms:.2f} ms, "
         f"p99 {result.p99_ms:.2f} ms, {result.failed} failed"
     )
+
+
+class StealMeter:
+    """The share of the machine's CPU time the hypervisor gave to other guests ("steal" in
+    /proc/stat) since it was made: how shared the host was during a phase."""
+
+    def __init__(self) -> None:
+        self.start = self._ticks()
+
+    @staticmethod
+    def _ticks() -> tuple[int, int]:
+        try:
+            with open("/proc/stat") as stat:
+                fields = [int(x) for x in stat.readline().split()[1:]]
+        except OSError:
+            return 0, 0
+        return (fields[7] if len(fields) > 7 else 0), sum(fields)
+
+    def since(self) -> str:
+        steal, total = (now - then for now, then in zip(self._ticks(), self.start, strict=True))
+        return f"host steal {steal / total * 100:.0f}%" if total else "host steal unknown"
 
 
 def _loadavg() -> str:
