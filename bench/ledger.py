@@ -406,24 +406,31 @@ def _pg_line(result: PgbenchResult) -> str:
 
 
 class StealMeter:
-    """The share of the machine's CPU time the hypervisor gave to other guests ("steal" in
-    /proc/stat) since it was made: how shared the host was during a phase."""
+    """How busy the machine was since it was made (/proc/stat): the share of CPU time spent
+    working (a phase near 100% was CPU-bound) and the share the hypervisor gave to other
+    guests ("steal": how shared the host was)."""
 
     def __init__(self) -> None:
         self.start = self._ticks()
 
     @staticmethod
-    def _ticks() -> tuple[int, int]:
+    def _ticks() -> tuple[int, int, int]:
+        """(idle incl. iowait, steal, total) in clock ticks."""
         try:
             with open("/proc/stat") as stat:
                 fields = [int(x) for x in stat.readline().split()[1:]]
         except OSError:
-            return 0, 0
-        return (fields[7] if len(fields) > 7 else 0), sum(fields)
+            return 0, 0, 0
+        steal = fields[7] if len(fields) > 7 else 0
+        return fields[3] + fields[4], steal, sum(fields)
 
     def since(self) -> str:
-        steal, total = (now - then for now, then in zip(self._ticks(), self.start, strict=True))
-        return f"host steal {steal / total * 100:.0f}%" if total else "host steal unknown"
+        ticks = zip(self._ticks(), self.start, strict=True)
+        idle, steal, total = (now - then for now, then in ticks)
+        if not total:
+            return "host steal unknown"
+        busy = (total - idle - steal) / total * 100
+        return f"machine busy {busy:.0f}%, host steal {steal / total * 100:.0f}%"
 
 
 def _loadavg() -> str:
