@@ -19,6 +19,7 @@ from creditgate.pricing.plan import PlanDefinition
 APP_DB = "creditgate_bench"
 PLAN_CODE = "bench"
 HOT_CUSTOMER = "bench-hot"
+CUSTOMER_PREFIX = "bench-c"
 GRANT_AMOUNT = Decimal("1000000000")
 SETUP_CONCURRENCY = 16
 # Events already on record per customer before the run: a live ledger has history, and the
@@ -51,7 +52,7 @@ PLAN = {
 
 
 def customer_id(index: int) -> str:
-    return f"bench-c{index}"
+    return f"{CUSTOMER_PREFIX}{index}"
 
 
 def prepare(url: str, customers: int) -> None:

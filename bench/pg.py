@@ -70,6 +70,15 @@ def create_baseline_tables(cluster: PostgresCluster, wallets: int) -> None:
     )
 
 
+def balance_read_script(sql: str, customer_prefix: str, customers: int) -> str:
+    """The API's balance read (``sql``, its one parameter an external id) as a pgbench script
+    over ``customers`` customers named ``<customer_prefix><n>``."""
+    query = " ".join(sql.split()).replace("$1::VARCHAR", f"('{customer_prefix}' || :n)")
+    if query == " ".join(sql.split()):
+        raise ValueError("the balance read's parameter is no longer $1::VARCHAR")
+    return f"\\set n random(0, {int(customers) - 1})\n{query};\n"
+
+
 def run_pgbench(
     cluster: PostgresCluster,
     *,
@@ -78,16 +87,20 @@ def run_pgbench(
     seconds: int,
     clients: int = 16,
     threads: int = 2,
+    script: str = DEBIT_SCRIPT,
+    database: str = BASELINE_DB,
+    protocol: str = "simple",
 ) -> PgbenchResult:
-    """``pgbench -n -c 16 -j 2 -T <secs> -f debit.sql``; latencies from its per-txn log."""
+    """``pgbench -n -M <protocol> -c 16 -j 2 -T <secs> -f <script>``; latencies from its
+    per-transaction log. By default the debit-shaped baseline."""
     with tempfile.TemporaryDirectory(prefix="creditgate-pgbench-") as tmp:
-        script = Path(tmp) / "debit.sql"
-        script.write_text(DEBIT_SCRIPT)
+        script_path = Path(tmp) / "script.sql"
+        script_path.write_text(script)
         cmd = [
-            cluster.bin("pgbench"), "-n", "-c", str(clients), "-j", str(threads),
-            "-T", str(seconds), "-f", str(script), "-D", f"wallets={int(wallets)}",
-            "-l", f"--log-prefix={tmp}/txn",
-            "-h", "127.0.0.1", "-p", str(cluster.port), "-U", "postgres", BASELINE_DB,
+            cluster.bin("pgbench"), "-n", "-M", protocol, "-c", str(clients),
+            "-j", str(threads), "-T", str(seconds), "-f", str(script_path),
+            "-D", f"wallets={int(wallets)}", "-l", f"--log-prefix={tmp}/txn",
+            "-h", "127.0.0.1", "-p", str(cluster.port), "-U", "postgres", database,
         ]  # fmt: skip
         result = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 120)
         if result.returncode != 0:

@@ -64,7 +64,8 @@ _BALANCE = (
 )
 
 
-_PG_BALANCE = str(_BALANCE.compile(dialect=asyncpg.dialect()))
+# The balance read as sent to PostgreSQL (the bench runs it through pgbench too).
+PG_BALANCE_SQL = str(_BALANCE.compile(dialect=asyncpg.dialect()))
 _MONEY = [i for i, c in enumerate(_BALANCE.selected_columns) if isinstance(c.type, Money)]
 
 
@@ -97,7 +98,7 @@ async def balance(db: Database, external_id: str) -> tuple[WalletView, list[Gran
 
 async def _pg_balance(db: Database, external_id: str) -> list[list[Any]]:
     async with pg.reader(db) as raw:
-        return [_money(r) for r in await raw.fetch(_PG_BALANCE, external_id)]
+        return [_money(r) for r in await raw.fetch(PG_BALANCE_SQL, external_id)]
 
 
 async def ledger_page(
