@@ -4,8 +4,9 @@ Starts a throwaway PostgreSQL, measures a debit-shaped pgbench transaction as th
 then starts the API (``uvicorn api.main:app``, 1 and 2 workers) and drives it with wrk from a
 separate process: single events, 1,000-event batches, one hot wallet, balance reads. Prints
 each figure, its ratio to the pgbench baseline and whether it meets the issue's target. The
-balance read one at a time is compared with its own query run by pgbench one at a time just
-before it (PostgreSQL's round trip without the API), and every phase says how busy the
+balance read one at a time is compared with a bare ASGI app doing one ``SELECT 1`` under the
+same uvicorn (``bench.floor_app``) and with its own query run by pgbench, each one at a time
+just before it: what this host allows without Creditgate's code. Every phase says how busy the
 machine was and how much CPU the hypervisor gave other guests (steal).
 Temporal is not started: the API points at a closed port, so the hot path must not need it.
 """
@@ -269,6 +270,7 @@ def _measure_api(
         # just after the same query straight from pgbench: the floor this host allows.
         read_seconds = max(3, args.seconds // 2)
         pg_read = _pgbench_balance_read(cluster, args.customers, read_seconds)
+        floor = _floor_read(url, read_seconds)
         balance_one = load("balance", "balance-c1", read_seconds, connections=1)
         rss_mb = api.max_rss_kb / 1024
         master = (
@@ -295,8 +297,9 @@ def _measure_api(
         _fig(f"balance read p99 {tag} c={c}", balance.p99_ms, "ms", None, pg.p99_ms, "p99",
              balance),
         Figure(f"pgbench balance read p99 {tag} c=1", pg_read.p99_ms, "ms"),
+        _fig(f"bare ASGI + SELECT 1 p99 {tag} c=1", floor.p99_ms, "ms", None, None, "", floor),
         _fig(f"balance read p99 {tag} c=1", balance_one.p99_ms, "ms", BALANCE_P99,
-             pg_read.p99_ms, "read p99", balance_one),
+             floor.p99_ms, "bare p99", balance_one),
         Figure(f"balance read API CPU {tag}", cpu_ms["balance"], "ms/request"),
         Figure(f"API RSS max {tag}", rss_mb, "MB", RSS_MB),
     ]  # fmt: skip
@@ -319,6 +322,24 @@ def _pgbench_balance_read(cluster: PostgresCluster, customers: int, seconds: int
         protocol="prepared",
     )
     _say(f"    {_pg_line(result)}, {stolen.since()}")
+    return result
+
+
+def _floor_read(url: str, seconds: int) -> WrkResult:
+    """``bench.floor_app`` (a bare ASGI app doing one ``SELECT 1``) one request at a time:
+    the least any Python HTTP service with a database round trip costs on this host now."""
+    _say(f"  bare ASGI app + one asyncpg SELECT 1 (bench/floor_app.py), 1 connection, {seconds}s")
+    with ApiServer(url, API_KEY, app="bench.floor_app:app", ready_path="/") as floor:
+        cpu0, stolen = floor.cpu_seconds(), StealMeter()
+        result = run_wrk(
+            floor.base_url, mode="balance", prefix="floor", api_key=API_KEY, seconds=seconds,
+            connections=1, threads=1,
+        )  # fmt: skip
+        cpu_us = (floor.cpu_seconds() - cpu0) / max(result.requests, 1) * 1e6
+    _say(
+        f"    {result.rps:,.0f} req/s, p50 {result.p50_ms:.1f} ms, p99 {result.p99_ms:.1f} ms, "
+        f"max {result.max_ms:.0f} ms, CPU {cpu_us:.0f} µs/request, {stolen.since()}"
+    )
     return result
 
 

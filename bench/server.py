@@ -28,8 +28,16 @@ class ApiServer:
     """Start with ``with ApiServer(...) as api:``; the whole process group dies on exit."""
 
     def __init__(
-        self, database_url: str, api_key: str, workers: int = 1, transactions: int = 4
+        self,
+        database_url: str,
+        api_key: str,
+        workers: int = 1,
+        transactions: int = 4,
+        app: str = "api.main:app",
+        ready_path: str = "/openapi.json",
     ) -> None:
+        self.app = app
+        self.ready_path = ready_path
         self.database_url = database_url
         self.api_key = api_key
         self.workers = workers
@@ -60,7 +68,7 @@ class ApiServer:
             CREDITGATE_INGEST_TRANSACTIONS=str(self.transactions),
         )
         cmd = [
-            sys.executable, "-m", "uvicorn", "api.main:app",
+            sys.executable, "-m", "uvicorn", self.app,
             "--host", "127.0.0.1", "--port", str(self.port),
             "--workers", str(self.workers), "--no-access-log", "--log-level", "warning",
             "--loop", "uvloop", "--http", "httptools",
@@ -80,7 +88,7 @@ class ApiServer:
                 raise RuntimeError(f"the API exited ({self.proc.returncode}):\n{self.log_text()}")
             if len(self.worker_pids()) >= self.workers:
                 try:
-                    self.get("/openapi.json")
+                    self.get(self.ready_path)
                     return
                 except (OSError, urllib.error.URLError):
                     pass
