@@ -222,7 +222,8 @@ def _measure_api(
         cpu_ms: dict[str, float] = {}
 
         def load(mode: str, phase: str, seconds: int, **kw: int | str) -> WrkResult:
-            cpu0, stolen = api.cpu_seconds(), StealMeter()
+            per_process0, stolen = api.cpu_seconds_by_process(), StealMeter()
+            cpu0 = sum(per_process0.values())
             result = run_wrk(
                 api.base_url,
                 mode=mode,
@@ -234,13 +235,22 @@ def _measure_api(
                 hot_customer=fixtures.HOT_CUSTOMER,
                 **kw,  # type: ignore[arg-type]
             )
-            cpu = api.cpu_seconds() - cpu0
+            per_process = api.cpu_seconds_by_process()
+            cpu = sum(per_process.values()) - cpu0
             per_request = cpu / result.requests * 1000 if result.requests else 0.0
             cpu_ms[phase] = per_request
+            # Each keep-alive connection stays with the process that accepted it: a phase
+            # whose connections all went to one process shows here as "x% / 0%".
+            split = " / ".join(
+                f"{(used - per_process0.get(pid, 0.0)) / result.seconds * 100:.0f}%"
+                for pid, used in per_process.items()
+            )
             _say(
                 f"  {phase}: {result.rps:,.0f} req/s, p50 {result.p50_ms:.1f} ms, "
                 f"p99 {result.p99_ms:.1f} ms, max {result.max_ms:.0f} ms, "
-                f"API CPU {cpu / result.seconds * 100:.0f}% ({per_request:.2f} ms/request)"
+                f"API CPU {cpu / result.seconds * 100:.0f}% ({per_request:.2f} ms/request"
+                + (f"; per process {split}" if len(per_process) > 1 else "")
+                + ")"
                 + (f", errors {result.errors}" if result.errors else "")
                 + f", {stolen.since()}"
             )

@@ -132,7 +132,10 @@ class ApiServer:
         return sum(_rss_kb(pid) for pid in self.worker_pids())
 
     def cpu_seconds(self) -> float:
-        return sum(_cpu_seconds(pid) for pid in self.worker_pids())
+        return sum(self.cpu_seconds_by_process().values())
+
+    def cpu_seconds_by_process(self) -> dict[int, float]:
+        return {pid: _cpu_seconds(pid) for pid in self.worker_pids()}
 
     def wait_idle(
         self, busy_below: float = 0.1, window: float = 0.5, timeout: float = 120.0
