@@ -1,7 +1,8 @@
 """Hot-path benchmark: ``python -m bench.ledger`` (``make bench``). Not a test.
 
 Starts a throwaway PostgreSQL, measures a debit-shaped pgbench transaction as the baseline,
-then starts the API (``uvicorn api.main:app``, 1 and 2 workers) and drives it with wrk from a
+then starts the API (``uvicorn api.main:app``, 1 and then 2 processes, each on its own port
+with wrk's threads split between them) and drives it with wrk from a
 separate process: single events, 1,000-event batches, one hot wallet, balance reads. Prints
 each figure, its ratio to the pgbench baseline and whether it meets the issue's target. The
 balance read one at a time is compared with a bare ASGI app doing one ``SELECT 1`` under the
@@ -32,7 +33,7 @@ from bench.pg import (
     run_pgbench,
     start_cluster,
 )
-from bench.server import ApiServer
+from bench.server import ApiGroup, ApiServer
 from creditgate.checker import Violation, check
 from creditgate.db import Database
 from creditgate.ledger.reads import PG_BALANCE_SQL
@@ -88,7 +89,9 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench.ledger", description=__doc__)
     parser.add_argument("--seconds", type=int, default=10, help="length of each phase")
     parser.add_argument("--customers", type=int, default=1000, help="customers to spread over")
-    parser.add_argument("--workers", default="1,2", help="uvicorn worker counts to measure")
+    parser.add_argument(
+        "--workers", default="1,2", help="API process counts to measure (one uvicorn and port each)"
+    )
     parser.add_argument(
         "--transactions",
         default="4,1",
@@ -212,11 +215,11 @@ def _measure_api(
 ) -> list[Figure]:
     transactions = args.transactions_for[workers]
     _say(
-        f"API: uvicorn api.main:app --workers {workers} ..."
-        f" ({transactions} ledger transactions in flight per process)"
+        f"API: {workers} process(es) of uvicorn api.main:app, one port each, wrk's threads"
+        f" split between them ({transactions} ledger transactions in flight per process) ..."
     )
     tag = f"[{workers}w]"
-    with ApiServer(url, API_KEY, workers=workers, transactions=transactions) as api:
+    with ApiGroup(url, API_KEY, processes=workers, transactions=transactions) as api:
         _check_without_temporal(api)
         api.start_sampling()
         cpu_ms: dict[str, float] = {}
@@ -230,7 +233,8 @@ def _measure_api(
                 prefix=f"w{workers}-{phase}",
                 api_key=API_KEY,
                 seconds=seconds,
-                threads=min(args.threads, int(kw.get("connections", args.threads))),
+                threads=_wrk_threads(args.threads, workers, int(kw.get("connections", 1))),
+                ports=api.ports if workers > 1 else None,
                 customers=args.customers,
                 hot_customer=fixtures.HOT_CUSTOMER,
                 **kw,  # type: ignore[arg-type]
@@ -283,10 +287,7 @@ def _measure_api(
         floor = _floor_read(url, read_seconds)
         balance_one = load("balance", "balance-c1", read_seconds, connections=1)
         rss_mb = api.max_rss_kb / 1024
-        master = (
-            f" (+ {api.max_master_rss_kb / 1024:.0f} MB uvicorn supervisor)" if workers > 1 else ""
-        )
-        _say(f"  API RSS max {rss_mb:.0f} MB over {workers} worker process(es){master}")
+        _say(f"  API RSS max {rss_mb:.0f} MB over {workers} process(es) (each one's maximum)")
     events_per_s = batched.rps * args.batch_size
     c = args.connections
     return [
@@ -353,6 +354,12 @@ def _floor_read(url: str, seconds: int) -> WrkResult:
     return result
 
 
+def _wrk_threads(wanted: int, processes: int, connections: int) -> int:
+    """wrk threads for a phase: no more than its connections, and at least one per API
+    process (each thread connects to one process)."""
+    return max(1, min(connections, max(wanted, processes)))
+
+
 def _fig(
     name: str,
     value: float,
@@ -365,7 +372,7 @@ def _fig(
     return Figure(name, value, unit, target, baseline, basis, errors=run.error_count)
 
 
-def _check_without_temporal(api: ApiServer) -> None:
+def _check_without_temporal(api: ApiGroup) -> None:
     status, body = api.request("GET", f"/v1/customers/{fixtures.customer_id(0)}/balance")
     if status != 200:
         raise RuntimeError(f"balance read failed without Temporal: {status} {body}")

@@ -5,6 +5,7 @@ names the phase and a per-run nonce, so phases never collide with each other.
 """
 
 import json
+import os
 import shutil
 import subprocess
 import tempfile
@@ -24,6 +25,14 @@ local threads = {}
 function setup(thread)
   thread:set("tid", #threads)
   table.insert(threads, thread)
+  -- Several API processes: the threads take their ports in turn (CREDITGATE_BENCH_PORTS).
+  local ports = {}
+  for port in string.gmatch(os.getenv("CREDITGATE_BENCH_PORTS") or "", "%d+") do
+    table.insert(ports, port)
+  end
+  if #ports > 0 then
+    thread.addr = wrk.lookup("127.0.0.1", ports[(#threads - 1) % #ports + 1])[1]
+  end
 end
 
 function init(args)
@@ -109,8 +118,11 @@ def run_wrk(
     customers: int = 1,
     batch: int = 1,
     hot_customer: str = "",
+    ports: list[int] | None = None,
 ) -> WrkResult:
-    """``mode``: ``events`` (spread over customers), ``hot`` (one customer) or ``balance``."""
+    """``mode``: ``events`` (spread over customers), ``hot`` (one customer) or ``balance``.
+    ``ports``: several API processes on 127.0.0.1, thread ``i`` connecting to port
+    ``i mod len(ports)`` (give at least as many threads as ports)."""
     wrk = wrk_path()
     if wrk is None:
         raise RuntimeError(WRK_MISSING)
@@ -123,7 +135,8 @@ def run_wrk(
             "--", mode, prefix, str(customers), str(batch), hot_customer or "-",
             str(threads), api_key,
         ]  # fmt: skip
-        result = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 120)
+        env = {**os.environ, "CREDITGATE_BENCH_PORTS": ",".join(map(str, ports or []))}
+        result = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 120, env=env)
     if result.returncode != 0:
         raise RuntimeError(f"wrk failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
     for line in result.stdout.splitlines():

@@ -245,3 +245,72 @@ def _cpu_seconds(pid: int) -> float:
         return 0.0
     # utime, stime: fields 14 and 15 of stat (11 and 12 after the command name).
     return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+class ApiGroup:
+    """``processes`` API processes, each its own ``uvicorn`` on its own port: several API
+    instances, as behind a load balancer. wrk splits its threads between the ports
+    (``run_wrk(ports=...)``), so every process serves the same number of connections. Under
+    ``uvicorn --workers N`` (one shared listening socket) the process that wakes first may
+    accept every connection of a phase, and with few keep-alive connections (the batched
+    phase's four) one process then did all the work while the other idled."""
+
+    def __init__(self, database_url: str, api_key: str, processes: int, transactions: int) -> None:
+        self.servers = [
+            ApiServer(database_url, api_key, workers=1, transactions=transactions)
+            for _ in range(processes)
+        ]
+
+    @property
+    def ports(self) -> list[int]:
+        return [s.port for s in self.servers]
+
+    @property
+    def base_url(self) -> str:
+        return self.servers[0].base_url
+
+    @property
+    def temporal_address(self) -> str:
+        return self.servers[0].temporal_address
+
+    @property
+    def max_rss_kb(self) -> int:
+        """Each process's own maximum, added up (at least the group's maximum at any time)."""
+        return sum(s.max_rss_kb for s in self.servers)
+
+    def request(self, method: str, path: str, body: object = None) -> tuple[int, object]:
+        return self.servers[0].request(method, path, body)
+
+    def cpu_seconds_by_process(self) -> dict[int, float]:
+        return {pid: cpu for s in self.servers for pid, cpu in s.cpu_seconds_by_process().items()}
+
+    def cpu_seconds(self) -> float:
+        return sum(self.cpu_seconds_by_process().values())
+
+    def start_sampling(self) -> None:
+        for server in self.servers:
+            server.start_sampling()
+
+    def wait_idle(self, busy_below: float = 0.1, window: float = 0.5) -> float:
+        return sum(s.wait_idle(busy_below / len(self.servers), window) for s in self.servers)
+
+    def stop(self) -> None:
+        for server in self.servers:
+            server.stop()
+
+    def __enter__(self) -> Self:
+        try:
+            for server in self.servers:
+                server.start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
