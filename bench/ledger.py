@@ -170,7 +170,7 @@ def _baseline(
         f"pgbench: {args.connections} clients, UPDATE wallet + INSERT entry over "
         f"{args.customers} wallets, {args.seconds}s ..."
     )
-    stolen = StealMeter()
+    stolen = HostMeter()
     spread = run_pgbench(
         cluster,
         label="spread",
@@ -181,7 +181,7 @@ def _baseline(
     )
     _say(f"  {_pg_line(spread)}, {stolen.since()}")
     _say(f"pgbench: the same on ONE wallet row, {args.seconds}s ...")
-    stolen = StealMeter()
+    stolen = HostMeter()
     hot = run_pgbench(
         cluster,
         label="hot",
@@ -214,9 +214,10 @@ def _measure_api(
     pg_hot: PgbenchResult,
 ) -> list[Figure]:
     transactions = args.transactions_for[workers]
+    ports_note = ", one port each, wrk's threads split between them" if workers > 1 else ""
     _say(
-        f"API: {workers} process(es) of uvicorn api.main:app, one port each, wrk's threads"
-        f" split between them ({transactions} ledger transactions in flight per process) ..."
+        f"API: {workers} uvicorn api.main:app process(es){ports_note}"
+        f" ({transactions} ledger transactions in flight per process) ..."
     )
     tag = f"[{workers}w]"
     with ApiGroup(url, API_KEY, processes=workers, transactions=transactions) as api:
@@ -225,7 +226,7 @@ def _measure_api(
         cpu_ms: dict[str, float] = {}
 
         def load(mode: str, phase: str, seconds: int, **kw: int | str) -> WrkResult:
-            per_process0, stolen = api.cpu_seconds_by_process(), StealMeter()
+            per_process0, stolen = api.cpu_seconds_by_process(), HostMeter()
             cpu0 = sum(per_process0.values())
             result = run_wrk(
                 api.base_url,
@@ -235,6 +236,7 @@ def _measure_api(
                 seconds=seconds,
                 threads=_wrk_threads(args.threads, workers, int(kw.get("connections", 1))),
                 ports=api.ports if workers > 1 else None,
+                customer_prefix=fixtures.CUSTOMER_PREFIX,
                 customers=args.customers,
                 hot_customer=fixtures.HOT_CUSTOMER,
                 **kw,  # type: ignore[arg-type]
@@ -320,7 +322,7 @@ def _pgbench_balance_read(cluster: PostgresCluster, customers: int, seconds: int
     """The API's balance-read query run by pgbench, one client, prepared: PostgreSQL's round
     trip and the query without the API (host steal shows here first)."""
     _say(f"  pgbench: the balance read's query, 1 client, {seconds}s ...")
-    stolen = StealMeter()
+    stolen = HostMeter()
     result = run_pgbench(
         cluster,
         label="balance read",
@@ -341,10 +343,10 @@ def _floor_read(url: str, seconds: int) -> WrkResult:
     the least any Python HTTP service with a database round trip costs on this host now."""
     _say(f"  bare ASGI app + one asyncpg SELECT 1 (bench/floor_app.py), 1 connection, {seconds}s")
     with ApiServer(url, API_KEY, app="bench.floor_app:app", ready_path="/") as floor:
-        cpu0, stolen = floor.cpu_seconds(), StealMeter()
+        cpu0, stolen = floor.cpu_seconds(), HostMeter()
         result = run_wrk(
             floor.base_url, mode="balance", prefix="floor", api_key=API_KEY, seconds=seconds,
-            connections=1, threads=1,
+            connections=1, threads=1, customer_prefix=fixtures.CUSTOMER_PREFIX,
         )  # fmt: skip
         cpu_us = (floor.cpu_seconds() - cpu0) / max(result.requests, 1) * 1e6
     _say(
@@ -472,7 +474,7 @@ def _pg_line(result: PgbenchResult) -> str:
     )
 
 
-class StealMeter:
+class HostMeter:
     """How busy the machine was since it was made (/proc/stat): the share of CPU time spent
     working (a phase near 100% was CPU-bound) and the share the hypervisor gave to other
     guests ("steal": how shared the host was)."""

@@ -19,7 +19,7 @@ WRK_MISSING = (
 REQUEST_TIMEOUT = "30s"
 
 LUA = r"""
--- args: mode prefix customers batch hot_customer threads api_key
+-- args: mode prefix customers batch hot_customer threads api_key customer_prefix
 local threads = {}
 
 function setup(thread)
@@ -44,6 +44,7 @@ function init(args)
   nthreads = tonumber(args[6])
   counter = 0
   wrk.headers["Authorization"] = "Bearer " .. args[7]
+  customer_prefix = args[8]
   wrk.headers["Content-Type"] = "application/json"
 end
 
@@ -54,7 +55,7 @@ end
 
 function request()
   counter = counter + 1
-  local spread = "bench-c" .. string.format("%d", (counter * nthreads + tid) % customers)
+  local spread = customer_prefix .. string.format("%d", (counter * nthreads + tid) % customers)
   if mode == "balance" then
     return wrk.format("GET", "/v1/customers/" .. spread .. "/balance")
   end
@@ -115,12 +116,14 @@ def run_wrk(
     seconds: int,
     connections: int = 16,
     threads: int = 2,
+    customer_prefix: str,
     customers: int = 1,
     batch: int = 1,
     hot_customer: str = "",
     ports: list[int] | None = None,
 ) -> WrkResult:
-    """``mode``: ``events`` (spread over customers), ``hot`` (one customer) or ``balance``.
+    """``mode``: ``events`` (spread over customers ``<customer_prefix><n>``), ``hot`` (one
+    customer) or ``balance``.
     ``ports``: several API processes on 127.0.0.1, thread ``i`` connecting to port
     ``i mod len(ports)`` (give at least as many threads as ports)."""
     wrk = wrk_path()
@@ -133,7 +136,7 @@ def run_wrk(
             wrk, "-t", str(threads), "-c", str(connections), "-d", f"{seconds}s",
             "--timeout", REQUEST_TIMEOUT, "-s", str(script), base_url,
             "--", mode, prefix, str(customers), str(batch), hot_customer or "-",
-            str(threads), api_key,
+            str(threads), api_key, customer_prefix,
         ]  # fmt: skip
         env = {**os.environ, "CREDITGATE_BENCH_PORTS": ",".join(map(str, ports or []))}
         result = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 120, env=env)

@@ -1,4 +1,5 @@
-"""The API under test: ``uvicorn api.main:app`` as its own process group, plus its RSS and CPU."""
+"""The API under test: ``uvicorn api.main:app`` processes, each its own process group and port,
+plus their RSS and CPU."""
 
 import contextlib
 import json
@@ -25,13 +26,13 @@ CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
 class ApiServer:
-    """Start with ``with ApiServer(...) as api:``; the whole process group dies on exit."""
+    """One uvicorn process. Start with ``with ApiServer(...) as api:``; its whole process group
+    dies on exit."""
 
     def __init__(
         self,
         database_url: str,
         api_key: str,
-        workers: int = 1,
         transactions: int = 4,
         app: str = "api.main:app",
         ready_path: str = "/openapi.json",
@@ -40,7 +41,6 @@ class ApiServer:
         self.ready_path = ready_path
         self.database_url = database_url
         self.api_key = api_key
-        self.workers = workers
         self.transactions = transactions
         self.port = 0
         # Nothing listens here: proves the hot path never needs Temporal.
@@ -51,7 +51,6 @@ class ApiServer:
         self._sampler: threading.Thread | None = None
         self._sampling = threading.Event()
         self.max_rss_kb = 0
-        self.max_master_rss_kb = 0
 
     @property
     def base_url(self) -> str:
@@ -70,7 +69,7 @@ class ApiServer:
         cmd = [
             sys.executable, "-m", "uvicorn", self.app,
             "--host", "127.0.0.1", "--port", str(self.port),
-            "--workers", str(self.workers), "--no-access-log", "--log-level", "warning",
+            "--no-access-log", "--log-level", "warning",
             "--loop", "uvloop", "--http", "httptools",
         ]  # fmt: skip
         with self.log_path.open("wb") as log:
@@ -86,12 +85,11 @@ class ApiServer:
             assert self.proc is not None
             if self.proc.poll() is not None:
                 raise RuntimeError(f"the API exited ({self.proc.returncode}):\n{self.log_text()}")
-            if len(self.worker_pids()) >= self.workers:
-                try:
-                    self.get(self.ready_path)
-                    return
-                except (OSError, urllib.error.URLError):
-                    pass
+            try:
+                self.get(self.ready_path)
+                return
+            except (OSError, urllib.error.URLError):
+                pass
             if time.monotonic() > deadline:
                 raise TimeoutError(f"the API did not answer within {READY_TIMEOUT}s")
             time.sleep(0.1)
@@ -121,12 +119,7 @@ class ApiServer:
 
     # -- processes ---------------------------------------------------------------------------
     def worker_pids(self) -> list[int]:
-        """The processes serving requests: uvicorn itself, or its children with --workers N."""
-        if self.proc is None:
-            return []
-        if self.workers == 1:
-            return [self.proc.pid]
-        return _children(self.proc.pid)
+        return [] if self.proc is None else [self.proc.pid]
 
     def rss_kb(self) -> int:
         return sum(_rss_kb(pid) for pid in self.worker_pids())
@@ -158,8 +151,6 @@ class ApiServer:
     def _sample(self) -> None:
         while self._sampling.is_set():
             self.max_rss_kb = max(self.max_rss_kb, self.rss_kb())
-            if self.workers > 1 and self.proc is not None:
-                self.max_master_rss_kb = max(self.max_master_rss_kb, _rss_kb(self.proc.pid))
             time.sleep(SAMPLE_INTERVAL)
 
     def stop(self) -> None:
@@ -210,25 +201,6 @@ def _stat_fields(pid: int) -> list[str]:
     return raw[raw.rindex(")") + 2 :].split()
 
 
-def _children(pid: int) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            fields = _stat_fields(int(entry.name))
-            if len(fields) > 1 and fields[1] == str(pid) and _is_worker(int(entry.name)):
-                found.append(int(entry.name))
-    return sorted(found)
-
-
-def _is_worker(pid: int) -> bool:
-    # uvicorn spawns its workers through multiprocessing; skip helpers such as its
-    # resource tracker.
-    try:
-        return b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:
-        return False
-
-
 def _rss_kb(pid: int) -> int:
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -257,8 +229,7 @@ class ApiGroup:
 
     def __init__(self, database_url: str, api_key: str, processes: int, transactions: int) -> None:
         self.servers = [
-            ApiServer(database_url, api_key, workers=1, transactions=transactions)
-            for _ in range(processes)
+            ApiServer(database_url, api_key, transactions=transactions) for _ in range(processes)
         ]
 
     @property
