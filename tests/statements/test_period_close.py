@@ -3,7 +3,6 @@ amounts: real worker and activities, a migrated SQLite ledger, localstripe."""
 
 import asyncio
 import contextlib
-from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -20,12 +19,10 @@ from creditgate.payments import store as payments
 from creditgate.pricing.plan import PlanDefinition
 from creditgate.statements import store
 from tests.payments.support import VISA
-from tests.support.skipping import Skipping, skip
+from tests.support.skipping import Skipping, skip, until_period_closes
 from tests.support.waiting import eventually
 from workflows.customer import CustomerWorkflow
 from workflows.models import CustomerState
-
-MONTH = timedelta(days=31)
 
 
 def metered_plan(code: str, **extra: Any) -> PlanDefinition:
@@ -80,9 +77,12 @@ async def statement_closed(skipping: Skipping, external_id: str, number: int = 1
     async def find() -> Statement | None:
         return await store.get_statement(skipping.db, customer_id, number)
 
+    current = await state(skipping, external_id)
+    assert current is not None and current.billing is not None
+    duration = until_period_closes(current.billing, await skipping.env.get_current_time())
     # The test server's sleep call does not always return once the clock has passed (seen
     # here with only a far timer left): skip in the background and wait for the statement.
-    skipping_ahead = asyncio.create_task(skip(skipping.env, MONTH))
+    skipping_ahead = asyncio.create_task(skip(skipping.env, duration))
     try:
         found = await eventually(find, timeout=120, what=f"statement {number}")
     finally:

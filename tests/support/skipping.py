@@ -7,7 +7,7 @@ import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -21,13 +21,15 @@ from creditgate import customers
 from creditgate.customers import CustomerWithWallet
 from creditgate.db import Database
 from creditgate.migrate import upgrade
+from creditgate.periods import period_start
+from creditgate.pricing.plan import Period
 from creditgate.settings import Settings
 from creditgate.stripe_gateway import StripeGateway
 from tests.support.localstripe import LocalStripe
 from worker.registry import build_worker
 from workflows import search_attributes as sa
 from workflows.customer import CustomerWorkflow, customer_workflow_id
-from workflows.models import CustomerProfile, CustomerWorkflowInput
+from workflows.models import BillingState, CustomerProfile, CustomerWorkflowInput
 
 
 async def register_search_attributes(client: Client, namespace: str = "default") -> None:
@@ -104,3 +106,15 @@ async def skip(env: WorkflowEnvironment, duration: timedelta) -> None:
     await env.client.test_service.unlock_time_skipping_with_sleep(
         request, timeout=timedelta(minutes=3)
     )
+
+
+# Past the grace, so the close has frozen the period; well short of the next period's end.
+CLOSE_MARGIN = timedelta(hours=2)
+
+
+def until_period_closes(billing: BillingState, now: datetime) -> timedelta:
+    """How far to skip from ``now`` for the open period to end, its grace to pass and its
+    statement to be written: computed from the period's real bounds, never a fixed month."""
+    period = Period(every=billing.every, unit=billing.unit)
+    end = period_start(billing.anchor, period, billing.next_index + 1)
+    return end + timedelta(seconds=billing.grace_seconds) + CLOSE_MARGIN - now
