@@ -31,6 +31,9 @@ class Received:
 
 def verify(payload: bytes, signature: str | None, secret: str) -> dict[str, Any]:
     """The event, if ``Stripe-Signature`` is valid for ``secret`` and recent; else raise."""
+    if not secret:
+        # Anyone can sign with an empty secret; settings refuse it too.
+        raise InvalidWebhook("no webhook secret is configured")
     if not signature:
         raise InvalidWebhook("missing Stripe-Signature header")
     try:
