@@ -8,7 +8,8 @@ from creditgate.settings import Settings
 
 
 def banner(**settings: str) -> str:
-    return DevStack(Settings(**settings), data_dir=Path(".creditgate")).banner()
+    configured = Settings.model_validate(settings)
+    return DevStack(configured, data_dir=Path(".creditgate")).banner()
 
 
 def test_the_database_password_is_masked() -> None:
