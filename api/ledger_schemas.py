@@ -6,13 +6,13 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
 from api.amounts import PositiveAmountIn
-from creditgate.identifiers import EventType
+from creditgate.identifiers import STORABLE, EventType, Properties
 from creditgate.ledger.tables import GrantRow, HoldRow
 from creditgate.ledger.usage import EventIn
 from creditgate.models import Grant, Hold, LedgerEntry
 from creditgate.money import MoneyStr
 
-Text = Annotated[str, StringConstraints(max_length=500)]
+Text = Annotated[str, StringConstraints(max_length=500, pattern=STORABLE)]
 
 
 def to_utc(value: datetime) -> datetime:
@@ -53,7 +53,7 @@ class HoldCreate(Body):
 
     amount: PositiveAmountIn | None = None
     event_type: EventType | None = None
-    properties: Annotated[dict[str, Any], Field(max_length=50)] = Field(default_factory=dict)
+    properties: Properties = Field(default_factory=dict)
     ttl_seconds: Annotated[int, Field(ge=1, le=7 * 86400)] = 600
     description: Text | None = None
 

@@ -6,7 +6,7 @@ Changes are collected in memory (``Writes``) and written in a few statements at 
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -186,7 +186,7 @@ class Account:
         new holds. The recharge threshold compares ``available``.
         """
         was_entitled = self.entitled
-        self.entitled = self.credit_limit is None or self.balance > -self.credit_limit
+        self.entitled = entitled_at(self.balance, self.credit_limit)
         if self.status != "closed":
             if was_entitled and not self.entitled:
                 self.status = "cut_off"
@@ -225,6 +225,15 @@ class Account:
         """``finish`` and write everything collected (the caller commits the transaction)."""
         self.finish()
         await self.writes.flush(self.conn)
+
+
+def entitled_at(balance: Decimal, credit_limit: Decimal | None) -> bool:
+    """Entitled while the balance is above −credit_limit (0 prepaid; None: no limit)."""
+    return credit_limit is None or balance > -credit_limit
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
 
 
 def lot(grant: GrantRow) -> Lot:

@@ -19,6 +19,7 @@ from datetime import timedelta
 
 from creditgate.db import Database
 from creditgate.ledger import service
+from creditgate.ledger.retry import lost_connection
 from creditgate.ledger.usage import EventIn, UsageResult
 
 Pending = tuple[list[EventIn], asyncio.Future[list[UsageResult]]]
@@ -71,14 +72,44 @@ class IngestBatcher:
             batch = [event for events, _ in taken for event in events]
             try:
                 results = await service.ingest(self.db, batch, self.backdating)
-            except Exception as err:  # every request of the batch gets the error
-                for _, future in taken:
-                    if not future.done():
-                        future.set_exception(err)
+            except Exception as err:
+                if len(taken) == 1 or lost_connection(err):
+                    # The database is gone (the transaction already ran again once on a new
+                    # connection): every request of the batch gets the error.
+                    for _, future in taken:
+                        _fail(future, err)
+                else:
+                    # Something in one request failed the shared transaction: each request
+                    # runs again on its own, so only that one fails.
+                    alone = asyncio.Semaphore(self.concurrency)
+                    await asyncio.gather(*(self._alone(alone, *pending) for pending in taken))
                 continue
             start = 0
             for events, future in taken:
-                # A request whose client went away is still debited: accepted is accepted.
-                if not future.done():
-                    future.set_result(results[start : start + len(events)])
+                _settle(future, results[start : start + len(events)])
                 start += len(events)
+
+    async def _alone(
+        self,
+        limit: asyncio.Semaphore,
+        events: list[EventIn],
+        future: asyncio.Future[list[UsageResult]],
+    ) -> None:
+        async with limit:
+            try:
+                results = await service.ingest(self.db, events, self.backdating)
+            except Exception as err:
+                _fail(future, err)
+                return
+        _settle(future, results)
+
+
+def _settle(future: asyncio.Future[list[UsageResult]], results: list[UsageResult]) -> None:
+    # A request whose client went away is still debited: accepted is accepted.
+    if not future.done():
+        future.set_result(results)
+
+
+def _fail(future: asyncio.Future[list[UsageResult]], err: Exception) -> None:
+    if not future.done():
+        future.set_exception(err)

@@ -2,7 +2,9 @@
 
 The pool does not ping connections before use (a round trip per request on the hot path);
 a connection the server closed fails at its first statement, before anything was written,
-so running the whole transaction once more is safe.
+so running the whole transaction once more is safe. A connection lost at COMMIT may have
+committed: every ledger transaction is idempotent (event ids, grant references, hold
+idempotency keys), so running it again finds what the first run wrote.
 """
 
 from collections.abc import Awaitable, Callable
@@ -11,6 +13,10 @@ from typing import TypeVar
 from sqlalchemy.exc import DBAPIError
 
 T = TypeVar("T")
+
+
+def lost_connection(err: BaseException) -> bool:
+    return isinstance(err, DBAPIError) and err.connection_invalidated
 
 
 async def on_dead_connection(transaction: Callable[[], Awaitable[T]]) -> T:

@@ -1,7 +1,7 @@
 """Ledger operations, each one database transaction (the API and activities call these)."""
 
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from decimal import Decimal
 from typing import TypeVar
 
@@ -18,6 +18,7 @@ from creditgate.ledger.accounts import (
     expire_holds,
     lock_account,
     lock_accounts,
+    utcnow,
 )
 from creditgate.ledger.errors import LedgerError, NotFound
 from creditgate.ledger.grants import GrantOutcome, GrantSpec, add_grant
@@ -36,10 +37,6 @@ from creditgate.pricing.plan import PlanDefinition
 
 DEFAULT_BACKDATING = timedelta(days=35)
 T = TypeVar("T")
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 async def ingest(
