@@ -4,7 +4,8 @@ Changes are collected in memory (``Writes``) and written in a few statements at 
 """
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -14,6 +15,7 @@ from sqlalchemy import Integer, Select, String, any_, bindparam, select
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from creditgate.db import Database
 from creditgate.ledger import pg
 from creditgate.ledger import tables as t
 from creditgate.ledger.burn import Lot, burn_key
@@ -254,6 +256,32 @@ async def lock_account(
     if row is None:
         return None
     return _account(conn, row._mapping, Writes(now))
+
+
+async def read_account(conn: AsyncConnection, now: datetime, external_id: str) -> Account | None:
+    """The account as ``conn``'s snapshot sees it, without locking it: for computations that
+    write nothing (``snapshot``)."""
+    row = (await conn.execute(_LOCKS[(True, False)], {"keys": [external_id]})).first()
+    return None if row is None else _account(conn, row._mapping, Writes(now))
+
+
+@asynccontextmanager
+async def snapshot(db: Database) -> AsyncIterator[AsyncConnection]:
+    """A read-only transaction whose reads all see one consistent state (PostgreSQL:
+    REPEATABLE READ; SQLite: one deferred read transaction, never the write lock); rolled
+    back at the end."""
+    async with db.read_engine.connect() as conn:
+        if db.is_sqlite:
+            await conn.exec_driver_sql("BEGIN")
+        else:
+            await conn.execution_options(
+                isolation_level="REPEATABLE READ", postgresql_readonly=True
+            )
+            await conn.begin()
+        try:
+            yield conn
+        finally:
+            await conn.rollback()
 
 
 def _account(conn: AsyncConnection, m: Any, writes: Writes) -> Account:
