@@ -13,6 +13,8 @@ from creditgate.models import Grant, Hold, LedgerEntry
 from creditgate.money import MoneyStr
 
 Text = Annotated[str, StringConstraints(max_length=500, pattern=STORABLE)]
+# Stored as "api:<key>" (200 characters).
+IdempotencyKey = Annotated[str, StringConstraints(min_length=1, max_length=196, pattern=STORABLE)]
 
 
 def to_utc(value: datetime) -> datetime:
@@ -56,6 +58,8 @@ class HoldCreate(Body):
     properties: Properties = Field(default_factory=dict)
     ttl_seconds: Annotated[int, Field(ge=1, le=7 * 86400)] = 600
     description: Text | None = None
+    # Or the Idempotency-Key header: the same key places one hold, returned again on repeats.
+    idempotency_key: IdempotencyKey | None = None
 
 
 class HoldPublic(BaseModel):

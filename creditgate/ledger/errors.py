@@ -30,3 +30,9 @@ class Busy(LedgerError):
 
     status = 503
     type = "ledger_busy"
+
+
+class IdempotencyMismatch(LedgerError):
+    """An idempotency key reused for a request that differs from the first."""
+
+    type = "idempotency_error"
