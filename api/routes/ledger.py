@@ -64,6 +64,9 @@ async def record_events(request: Request) -> Response:
     ``sum`` and ``count`` meters are priced per event in real time; ``max``, ``last`` and
     ``unique_count`` meters are recorded at zero cost and rated at period close. An ``id`` is
     idempotent per customer forever: a repeat answers ``duplicate`` and moves no money.
+    Input the databases cannot store (NUL in ids or texts, ``NaN``, ``Infinity`` or ``1e400``
+    anywhere in ``properties``) is a 422; an event whose cost would not fit the ledger is
+    ``rejected``. A 503 ``ledger_busy`` wrote nothing: send the request again.
     """
     body = await _event_batch(request)
     results = await request.app.state.ingest.submit(body.events)
