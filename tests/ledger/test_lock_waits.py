@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import text
 
 from creditgate.checker import check
+from creditgate.ledger import service
 from creditgate.ledger.batcher import IngestBatcher
 from creditgate.ledger.errors import Busy
 from creditgate.ledger.usage import EventIn
@@ -95,5 +96,11 @@ async def test_a_lock_wait_ends_in_a_503_for_that_customer_only(ledger: Ledger) 
         )
     assert isinstance(shared[0], Busy)
     assert not isinstance(shared[1], BaseException) and shared[1][0].status == "debited"
+    # Transactions run through SQLAlchemy (holds, grants, closes) are bounded the same way.
+    async with locked(ledger, stuck):
+        with pytest.raises(Busy):
+            await asyncio.wait_for(
+                service.hold(ledger.db, stuck, amount=D("0.1"), ttl_seconds=60), timeout=20
+            )
     assert await ledger.calls("s3", external_id=stuck) == ["debited"]  # the lock is gone
     assert await check(ledger.db) == []

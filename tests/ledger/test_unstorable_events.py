@@ -54,6 +54,30 @@ async def test_unstorable_event_input_is_a_4xx_and_changes_nothing(ledger: Ledge
     assert await check(ledger.db) == []
 
 
+async def test_bad_requests_do_not_fail_concurrent_good_ones(ledger: Ledger) -> None:
+    """Well-formed requests sent beside ones carrying 1e400 in a property no meter reads all
+    succeed (they share group commits with each other, never with a refused request)."""
+    await ledger.grant("1")
+    async with serve_api(ledger) as http:
+
+        async def good(n: int) -> int:
+            event = {"id": f"g{n}", "customer": ledger.customer, "event_type": "api_call"}
+            return (await http.post("/v1/events", json={"events": [event]})).status_code
+
+        async def bad(n: int) -> int:
+            body = (
+                f'{{"events": [{{"id": "b{n}", "customer": "{ledger.customer}", '
+                '"event_type": "api_call", "properties": {"unread": 1e400}}]}'
+            )
+            return (await http.post("/v1/events", content=body, headers=JSON)).status_code
+
+        statuses = await asyncio.gather(*(good(n) if n % 4 else bad(n) for n in range(96)))
+    assert [s for n, s in enumerate(statuses) if n % 4] == [200] * 72
+    assert set(s for n, s in enumerate(statuses) if not n % 4) == {422}
+    assert (await ledger.wallet()).balance == D("0.28")
+    assert await check(ledger.db) == []
+
+
 HUGE_PLAN = PlanDefinition(
     code="ledger_test_huge",
     name="Huge prices",
