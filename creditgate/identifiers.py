@@ -10,9 +10,9 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, Field, StringConstraints
 
-# Text the databases can store: no NUL (PostgreSQL's text and jsonb refuse it; pydantic-core
-# checks the pattern) and no lone UTF-16 surrogate (not Unicode: neither database can encode
-# it; pydantic-core refuses one, as a JSON escape or in a Python string, before any pattern).
+# Text the databases can store: no NUL (PostgreSQL's text and jsonb refuse it) and no lone
+# UTF-16 surrogate (not Unicode: neither database can encode it; pydantic-core refuses one, as
+# a JSON escape or in a Python string, before any pattern).
 STORABLE = r"^[^\x00]*$"
 _UNSTORABLE = re.compile(r"[\x00\ud800-\udfff]")
 
@@ -21,9 +21,24 @@ ExternalId = Annotated[
     str,
     StringConstraints(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:@+-]*$"),
 ]
-EventId = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=STORABLE)]
-EventType = Annotated[str, StringConstraints(min_length=1, max_length=100, pattern=STORABLE)]
-HoldId = Annotated[str, StringConstraints(min_length=1, max_length=40, pattern=STORABLE)]
+# Events are checked for NUL and non-finite numbers after parsing, once per request
+# (``creditgate.ledger.usage.unstorable``): a pattern per field cost more than the rest of
+# an event's validation.
+EventId = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+EventType = Annotated[str, StringConstraints(min_length=1, max_length=100)]
+HoldId = Annotated[str, StringConstraints(min_length=1, max_length=40)]
+
+
+def finite(value: Any) -> bool:
+    """False if a NaN or an infinity is anywhere in ``value`` (parsed JSON)."""
+    kind = type(value)
+    if kind is float:
+        return bool(value - value == 0.0)
+    if kind is dict:
+        return all(map(finite, value.values()))
+    if kind is list:
+        return all(map(finite, value))
+    return True
 
 
 def storable_json(value: Any) -> Any:
@@ -49,6 +64,5 @@ def storable_json(value: Any) -> Any:
     return value
 
 
-# An event's (or a hold estimate's) properties: any JSON object of up to 50 keys that the
-# databases can store.
+# A hold estimate's properties: any JSON object of up to 50 keys that the databases can store.
 Properties = Annotated[dict[str, Any], Field(max_length=50), AfterValidator(storable_json)]

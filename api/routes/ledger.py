@@ -31,7 +31,7 @@ from creditgate.ledger import reads, service
 from creditgate.ledger.grants import GrantSpec
 from creditgate.ledger.holds import HoldRequest
 from creditgate.ledger.tables import GrantRow
-from creditgate.ledger.usage import UsageResult
+from creditgate.ledger.usage import UsageResult, unstorable
 from creditgate.models import Customer, Hold
 from creditgate.money import cached_str, to_str
 from creditgate.periods import period_bounds
@@ -96,11 +96,15 @@ async def _event_batch(request: Request) -> EventBatch:
         raise ApiError(
             415, "unsupported_media_type", "send the body as JSON (Content-Type: application/json)"
         )
+    body = await request.body()
     try:
-        return EventBatch.model_validate_json(await request.body())
+        batch = EventBatch.model_validate_json(body)
     except ValidationError as err:
         errors = [{**e, "loc": ("body", *e["loc"])} for e in err.errors()]
         raise RequestValidationError(errors) from None
+    if (problem := unstorable(body, batch.events)) is not None:
+        raise ApiError(422, "validation_error", problem)
+    return batch
 
 
 @router.get("/customers/{external_id}/balance", response_model=BalancePublic)

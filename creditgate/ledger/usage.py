@@ -3,14 +3,14 @@
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import AwareDatetime, ConfigDict
+from pydantic import AwareDatetime, ConfigDict, Field
 from sqlalchemy import bindparam, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from creditgate.identifiers import EventId, EventType, ExternalId, HoldId, Properties
+from creditgate.identifiers import EventId, EventType, ExternalId, HoldId, finite, storable_json
 from creditgate.ledger import tables as t
 from creditgate.ledger.accounts import ZERO, Account, close_hold
 from creditgate.ledger.burn import burn_down
@@ -48,8 +48,32 @@ class EventIn:
     customer: ExternalId
     event_type: EventType
     timestamp: AwareDatetime | None = None
-    properties: Properties = field(default_factory=dict)
+    properties: Annotated[dict[str, Any], Field(max_length=50)] = field(default_factory=dict)
     hold_id: HoldId | None = None
+
+
+def unstorable(body: bytes, events: list[EventIn]) -> str | None:
+    """Why the databases could not store ``events``, parsed from the JSON ``body`` (None:
+    they can): NUL in an id, type, hold id or anywhere in the properties, or a NaN or an
+    infinity (``1e400``) in the properties, read by a meter or not.
+
+    Cheap on the ordinary body: a NUL can only come from a ``\\u0000`` escape, so the
+    strings are searched only if the body has one; floats are looked at where they are."""
+    nul = b"\\u0000" in body
+    for n, event in enumerate(events):
+        for value in event.properties.values():
+            kind = type(value)
+            if (kind is float or kind is dict or kind is list) and not finite(value):
+                return f"events[{n}].properties: numbers must be finite (no NaN or Infinity)"
+        if nul:
+            texts = (event.id, event.event_type, event.hold_id or "")
+            if any("\x00" in text for text in texts):
+                return f"events[{n}]: ids and event types may not contain NUL (\\u0000)"
+            try:
+                storable_json(event.properties)
+            except ValueError as err:
+                return f"events[{n}].properties: {err}"
+    return None
 
 
 @dataclass(slots=True)
