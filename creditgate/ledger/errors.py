@@ -31,6 +31,9 @@ class Busy(LedgerError):
     status = 503
     type = "ledger_busy"
 
+    def __init__(self) -> None:
+        super().__init__("the customer's ledger is busy in another transaction; retry")
+
 
 class IdempotencyMismatch(LedgerError):
     """An idempotency key reused for a request that differs from the first."""

@@ -41,5 +41,5 @@ async def on_dead_connection(transaction: Callable[[], Awaitable[T]]) -> T:
         return await transaction()
     except Exception as err:
         if lock_timed_out(err):
-            raise Busy("the customer's ledger is busy in another transaction; retry") from err
+            raise Busy() from err
         raise

@@ -90,11 +90,15 @@ async def test_a_lock_wait_ends_in_a_503_for_that_customer_only(ledger: Ledger) 
             asyncio.gather(
                 batcher.submit([EventIn(id="s2", customer=stuck, event_type="api_call")]),
                 batcher.submit([EventIn(id="f3", customer=free, event_type="api_call")]),
+                *(
+                    batcher.submit([EventIn(id=f"s2-{n}", customer=stuck, event_type="api_call")])
+                    for n in range(8)
+                ),
                 return_exceptions=True,
             ),
             timeout=20,
         )
-    assert isinstance(shared[0], Busy)
+    assert isinstance(shared[0], Busy) and all(isinstance(a, Busy) for a in shared[2:])
     assert not isinstance(shared[1], BaseException) and shared[1][0].status == "debited"
     # Transactions run through SQLAlchemy (holds, grants, closes) are bounded the same way.
     async with locked(ledger, stuck):
