@@ -2,7 +2,7 @@
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -44,8 +44,6 @@ class WalletView:
 
 
 _GRANT_FIELDS = list(GrantRow.__dataclass_fields__)
-# One round trip: the wallet, with its active grants joined (one row per grant, or one row
-# with NULL grant columns when there is none).
 # The earliest TTL of the customer's active holds: past it, a hold has expired unswept.
 _FIRST_HOLD_EXPIRY = (
     core_select(func.min(t.holds.c.expires_at))
@@ -61,6 +59,8 @@ _EXPIRED_HOLDS = core_select(t.holds.c.remaining).where(
     t.holds.c.status == "active",
     t.holds.c.expires_at <= bindparam("now"),
 )
+# One round trip: the wallet and the earliest hold TTL, with its active grants joined (one row
+# per grant, or one row with NULL grant columns when there is none).
 _BALANCE = (
     core_select(
         t.wallets.c.balance,
@@ -99,7 +99,9 @@ def _money(record: Sequence[Any]) -> list[Any]:
 async def balance(db: Database, external_id: str) -> tuple[WalletView, list[GrantRow]] | None:
     """The balance read: the wallet by an indexed lookup with its active grants, one query
     (on PostgreSQL on a raw connection, outside a transaction: one round trip; once more on
-    a connection found dead, as the ledger's transactions do)."""
+    a connection found dead, as the ledger's transactions do). Grants and holds past their
+    expiry are left out as the next ledger transaction will book them (a hold past its TTL
+    costs a second query)."""
     rows: Sequence[Any]
     if db.is_sqlite:
         async with db.read_engine.connect() as conn:
@@ -122,7 +124,7 @@ async def balance(db: Database, external_id: str) -> tuple[WalletView, list[Gran
             expired = True
         else:
             grants.append(grant)
-    if first_hold_expiry is not None and _utc(first_hold_expiry) <= now:
+    if first_hold_expiry is not None and first_hold_expiry <= now:
         held -= await _expired_held(db, customer_id, now)
         expired = True
     if expired:
@@ -137,13 +139,6 @@ async def _expired_held(db: Database, customer_id: int, now: datetime) -> Decima
     async with db.read_engine.connect() as conn:
         rows = await conn.execute(_EXPIRED_HOLDS, {"customer_id": customer_id, "now": now})
         return sum((r[0] for r in rows), Decimal(0))
-
-
-def _utc(value: datetime | str) -> datetime:
-    """A timestamp as the subquery returns it (SQLite: the stored text, in UTC)."""
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
 
 
 async def _pg_balance(db: Database, external_id: str) -> list[list[Any]]:
