@@ -60,10 +60,13 @@ class Reconciler:
         """One pass; returns how many succeeded PaymentIntents were sent to be granted."""
         settled = 0
         for payment_intent in await self._open_intents():
-            intent = await self.stripe.get_payment_intent(payment_intent)
-            if intent.status == "succeeded":
-                await late.settle_late(self.client, self.task_queue, payment_intent)
-                settled += 1
+            try:
+                intent = await self.stripe.get_payment_intent(payment_intent)
+                if intent.status == "succeeded":
+                    await late.settle_late(self.client, self.task_queue, payment_intent)
+                    settled += 1
+            except Exception:  # one unreadable PaymentIntent does not hold up the others
+                log.exception("reconciling %s failed; next pass tries again", payment_intent)
         return settled
 
     async def _open_intents(self) -> list[str]:
