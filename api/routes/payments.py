@@ -9,6 +9,7 @@ from typing import Annotated, TypeVar
 from fastapi import APIRouter, Header, Response, status
 from pydantic import StringConstraints
 from temporalio.client import (
+    Client,
     WorkflowUpdateFailedError,
     WorkflowUpdateRPCTimeoutOrCancelledError,
 )
@@ -39,6 +40,7 @@ from workflows.payment_models import (
     AutoRechargeRequest,
     PaymentMethodRequest,
     PaymentPolicy,
+    PurchaseAnswer,
     PurchaseRequest,
 )
 
@@ -120,6 +122,31 @@ async def create_purchase(
     the body: a repeat answers with the same purchase, another body with the same key is a
     422 ``idempotency_error``."""
     customer, plan = await _customer_and_plan(db, external_id)
+    assert customer.id is not None
+    if idempotency_key is not None:
+        made = await _claim_key(db, customer.id, idempotency_key, body)
+        if made is not None:
+            return await _answer(db, made, response, created=False)
+    try:
+        answer = await _purchase(body, customer, plan, settings, client, idempotency_key)
+    except ApiError as err:
+        if idempotency_key is not None and err.status in (409, 422):
+            await idempotency.release(db, customer.id, idempotency_key)  # nothing was made
+        raise
+    if idempotency_key is not None:
+        await idempotency.bind(db, customer.id, idempotency_key, answer.purchase.id)
+    return await _answer(db, answer.purchase.id, response, answer.created)
+
+
+async def _purchase(
+    body: PurchaseCreate,
+    customer: Customer,
+    plan: PlanDefinition,
+    settings: Settings,
+    client: Client,
+    idempotency_key: str | None,
+) -> PurchaseAnswer:
+    """Price the purchase under the customer's plan and ask the customer workflow for it."""
     try:
         charge = (
             amounts.for_amount(body.amount, plan)
@@ -142,21 +169,8 @@ async def create_purchase(
         expires_at=expires_at,
         policy=payment_policy(settings),
     )
-    assert customer.id is not None
-    if idempotency_key is not None:
-        made = await _claim_key(db, customer.id, idempotency_key, body)
-        if made is not None:
-            return await _answer(db, made, response, created=False)
     handle = client.get_workflow_handle(customer.workflow_id)
-    try:
-        answer = await _update(settings, handle.execute_update(CustomerWorkflow.purchase, request))
-    except ApiError as err:
-        if idempotency_key is not None and err.status in (409, 422):
-            await idempotency.release(db, customer.id, idempotency_key)  # nothing was made
-        raise
-    if idempotency_key is not None:
-        await idempotency.bind(db, customer.id, idempotency_key, answer.purchase.id)
-    return await _answer(db, answer.purchase.id, response, answer.created)
+    return await _update(settings, handle.execute_update(CustomerWorkflow.purchase, request))
 
 
 async def _claim_key(db: Database, customer_id: int, key: str, body: PurchaseCreate) -> str | None:

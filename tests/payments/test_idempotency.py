@@ -46,6 +46,12 @@ async def test_a_key_is_bound_to_its_body_and_outlives_the_workflows_memory(
     status, refused = await buy(stack, unique_id, "first", "6.00")
     assert status == 422, refused
     assert refused["error"]["type"] == "idempotency_error"
+    # A request refused before it made a purchase does not use its key up.
+    status, invalid = await buy(stack, unique_id, "second", "0.01")
+    assert (status, invalid["error"]["type"]) == (422, "validation_error")
+    status, second = await buy(stack, unique_id, "second", "2.00")
+    assert status == 201, second
+    made.append(second["id"])
 
     for n in range(MAX_PURCHASES):
         status, other = await buy(stack, unique_id, f"other-{n}", "1.00")
