@@ -146,3 +146,8 @@ class OutboxMessage(SQLModel, table=True):
     sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     attempts: int = 0
     last_error: str | None = Field(default=None, max_length=1000)
+    # A relay is signalling the row until then (another relay leaves it alone).
+    claimed_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # Set after too many failed attempts: dead-lettered until an operator retries it
+    # (``creditgate outbox retry``); ``creditgate check`` reports it.
+    dead_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
