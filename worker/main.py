@@ -8,6 +8,7 @@ from creditgate.db import Database
 from creditgate.settings import get_settings
 from creditgate.stripe_gateway import StripeGateway
 from creditgate.temporal import connect
+from worker.reconcile import Reconciler
 from worker.registry import build_worker
 from worker.relay import OutboxRelay
 from worker.search_attributes import ensure_search_attributes
@@ -23,9 +24,8 @@ async def run_worker() -> None:
     except RPCError as err:  # e.g. Temporal Cloud, where the namespace config owns them
         log.warning("could not register search attributes (%s); register them yourself", err)
     db = Database(settings.database_url)
-    worker = build_worker(
-        client, settings.temporal_task_queue, db, StripeGateway.from_settings(settings), settings
-    )
+    stripe = StripeGateway.from_settings(settings)
+    worker = build_worker(client, settings.temporal_task_queue, db, stripe, settings)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -36,10 +36,13 @@ async def run_worker() -> None:
         settings.temporal_address,
     )
     relaying = asyncio.create_task(OutboxRelay(db, client).run(stop), name="outbox-relay")
+    reconciler = Reconciler(db, client, stripe, settings.temporal_task_queue)
+    reconciling = asyncio.create_task(reconciler.run(stop), name="reconciliation")
     try:
         async with worker:
             await stop.wait()
     finally:
         stop.set()
         await relaying
+        await reconciling
         await db.dispose()
