@@ -1,13 +1,15 @@
 """Stripe webhook events: verified, then stored once by event id."""
 
 import json
+import math
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
 
 import stripe
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, ValidationError
 from sqlalchemy import update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DataError, IntegrityError
 from sqlmodel import col
 
 from creditgate.db import Database
@@ -17,8 +19,54 @@ from creditgate.models import StripeEvent
 TOLERANCE_SECONDS = 300
 
 
+# Latest ``created`` stored: the end of year 9999, the last a datetime holds.
+MAX_CREATED = 253402300799
+
+
 class InvalidWebhook(ValueError):
     pass
+
+
+class _EventData(BaseModel):
+    object: dict[str, Any]
+
+
+class _Envelope(BaseModel):
+    """What every event must have for it to be stored and routed."""
+
+    model_config = ConfigDict(extra="allow")
+
+    id: Annotated[StrictStr, Field(min_length=1, max_length=255)]
+    type: Annotated[StrictStr, Field(min_length=1, max_length=100)]
+    created: Annotated[StrictInt, Field(ge=0, le=MAX_CREATED)] | None = None
+    data: _EventData
+
+
+def _finite(text: str) -> float:
+    number = float(text)
+    if not math.isfinite(number):  # 1e400: JSON columns (PostgreSQL's) cannot hold it
+        raise ValueError("number out of range")
+    return number
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _storable(value: Any) -> bool:
+    """No NUL and no lone surrogate in any string or key (PostgreSQL refuses both)."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if "\x00" in item or any("\ud800" <= char <= "\udfff" for char in item):
+                return False
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return True
 
 
 @dataclass(frozen=True)
@@ -40,14 +88,19 @@ def verify(payload: bytes, signature: str | None, secret: str) -> dict[str, Any]
         stripe.WebhookSignature.verify_header(
             payload.decode("utf-8"), signature, secret, TOLERANCE_SECONDS
         )
-        event = json.loads(payload)
+        event = json.loads(payload, parse_float=_finite, parse_constant=_refuse_constant)
     except stripe.SignatureVerificationError as err:
         raise InvalidWebhook(f"signature verification failed: {err.user_message or err}") from None
-    except (UnicodeDecodeError, ValueError):
+    except (UnicodeDecodeError, ValueError, RecursionError):
         raise InvalidWebhook("payload is not a JSON Stripe event") from None
-    if not isinstance(event, dict) or not isinstance(event.get("id"), str):
-        raise InvalidWebhook("payload is not a Stripe event")
-    return event
+    try:
+        _Envelope.model_validate(event)
+    except ValidationError as err:
+        fields = ", ".join(".".join(str(p) for p in e["loc"]) or "event" for e in err.errors())
+        raise InvalidWebhook(f"payload is not a usable Stripe event ({fields})") from None
+    if not _storable(event):
+        raise InvalidWebhook("payload has a NUL character or a lone surrogate")
+    return dict(event)
 
 
 async def record(db: Database, event: dict[str, Any]) -> Received:
@@ -55,7 +108,7 @@ async def record(db: Database, event: dict[str, Any]) -> Received:
     created = event.get("created")
     row = StripeEvent(
         id=event["id"],
-        type=str(event.get("type", ""))[:100],
+        type=event["type"],
         created_at=datetime.fromtimestamp(created, UTC)
         if isinstance(created, int)
         else datetime.now(UTC),
@@ -64,6 +117,8 @@ async def record(db: Database, event: dict[str, Any]) -> Received:
     try:
         async with db.transaction() as session:
             session.add(row)
+    except DataError as err:  # a value the database cannot hold: the event is unusable
+        raise InvalidWebhook(f"event cannot be stored: {err.orig.__class__.__name__}") from None
     except IntegrityError:
         async with db.session() as session:
             stored = await session.get(StripeEvent, row.id)
