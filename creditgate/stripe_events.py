@@ -1,7 +1,6 @@
 """Stripe webhook events: verified, then stored once by event id."""
 
 import json
-import math
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any
@@ -9,10 +8,12 @@ from typing import Annotated, Any
 import stripe
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, ValidationError
 from sqlalchemy import update
-from sqlalchemy.exc import DataError, IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlmodel import col
 
 from creditgate.db import Database
+from creditgate.db_errors import refused_data
+from creditgate.identifiers import storable_json
 from creditgate.models import StripeEvent
 
 # Stripe's own default: a signature older than this is refused (replays).
@@ -42,33 +43,6 @@ class _Envelope(BaseModel):
     data: _EventData
 
 
-def _finite(text: str) -> float:
-    number = float(text)
-    if not math.isfinite(number):  # 1e400: JSON columns (PostgreSQL's) cannot hold it
-        raise ValueError("number out of range")
-    return number
-
-
-def _refuse_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
-
-
-def _storable(value: Any) -> bool:
-    """No NUL and no lone surrogate in any string or key (PostgreSQL refuses both)."""
-    stack = [value]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, str):
-            if "\x00" in item or any("\ud800" <= char <= "\udfff" for char in item):
-                return False
-        elif isinstance(item, dict):
-            stack.extend(item.keys())
-            stack.extend(item.values())
-        elif isinstance(item, list):
-            stack.extend(item)
-    return True
-
-
 @dataclass(frozen=True)
 class Received:
     id: str
@@ -88,7 +62,7 @@ def verify(payload: bytes, signature: str | None, secret: str) -> dict[str, Any]
         stripe.WebhookSignature.verify_header(
             payload.decode("utf-8"), signature, secret, TOLERANCE_SECONDS
         )
-        event = json.loads(payload, parse_float=_finite, parse_constant=_refuse_constant)
+        event = json.loads(payload)
     except stripe.SignatureVerificationError as err:
         raise InvalidWebhook(f"signature verification failed: {err.user_message or err}") from None
     except (UnicodeDecodeError, ValueError, RecursionError):
@@ -98,8 +72,10 @@ def verify(payload: bytes, signature: str | None, secret: str) -> dict[str, Any]
     except ValidationError as err:
         fields = ", ".join(".".join(str(p) for p in e["loc"]) or "event" for e in err.errors())
         raise InvalidWebhook(f"payload is not a usable Stripe event ({fields})") from None
-    if not _storable(event):
-        raise InvalidWebhook("payload has a NUL character or a lone surrogate")
+    try:
+        storable_json(event)
+    except (ValueError, RecursionError) as err:
+        raise InvalidWebhook(f"payload cannot be stored: {err}") from None
     return dict(event)
 
 
@@ -117,13 +93,16 @@ async def record(db: Database, event: dict[str, Any]) -> Received:
     try:
         async with db.transaction() as session:
             session.add(row)
-    except DataError as err:  # a value the database cannot hold: the event is unusable
-        raise InvalidWebhook(f"event cannot be stored: {err.orig.__class__.__name__}") from None
     except IntegrityError:
         async with db.session() as session:
             stored = await session.get(StripeEvent, row.id)
         handled = stored is not None and stored.handled_at is not None
         return Received(row.id, row.type, duplicate=True, handled=handled)
+    except DBAPIError as err:
+        if not refused_data(err):
+            raise
+        # A value the database cannot hold (beyond what verify checks): the event is unusable.
+        raise InvalidWebhook(f"event cannot be stored: {err.orig}") from None
     return Received(row.id, row.type, duplicate=False, handled=False)
 
 
