@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
 
 from creditgate.customers import CustomerWithWallet
-from creditgate.identifiers import ExternalId
+from creditgate.identifiers import ExternalId, PersonName
 from creditgate.money import MoneyStr
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
@@ -19,7 +19,7 @@ class StrictModel(BaseModel):
 
 class CustomerCreate(StrictModel):
     external_id: ExternalId
-    name: Name
+    name: PersonName
     email: Annotated[EmailStr, Field(max_length=320)]
     plan: PlanCode | None = None
 
