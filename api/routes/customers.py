@@ -10,6 +10,7 @@ from temporalio.client import (
     WorkflowUpdateRPCTimeoutOrCancelledError,
 )
 from temporalio.common import WorkflowIDConflictPolicy
+from temporalio.service import RPCError
 
 from api.deps import DbDep, SessionDep, SettingsDep, TemporalDep
 from api.errors import ApiError
@@ -106,9 +107,16 @@ async def _sign_up_once(
         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
         task_queue=task_queue,
     )
-    return await client.execute_update_with_start_workflow(
-        CustomerWorkflow.signup, str(uuid.uuid4()), start_workflow_operation=start
-    )
+    try:
+        return await client.execute_update_with_start_workflow(
+            CustomerWorkflow.signup, str(uuid.uuid4()), start_workflow_operation=start
+        )
+    except RPCError:
+        # The start failed with it (Temporal is down): read that copy too, or asyncio logs it
+        # as an error never retrieved. The client has settled the start by now.
+        with contextlib.suppress(RPCError):
+            await start.workflow_handle()
+        raise
 
 
 @router.get("/{external_id}", response_model=CustomerPublic)
