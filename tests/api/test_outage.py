@@ -2,6 +2,7 @@
 ``Retry-After``, not a bare 500; a bug answers 500 with the same shape."""
 
 import asyncio
+import logging
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -30,11 +31,10 @@ from workflows.search_attributes import ALL as SEARCH_ATTRIBUTES
 KEY = {"Authorization": "Bearer outage-key"}
 
 
-def test_unreachable_database_answers_503_json() -> None:
-    settings = Settings(
-        api_key="outage-key", database_url=f"postgresql://nobody@127.0.0.1:{free_port()}/none"
-    )
-    with TestClient(create_app(settings)) as client:
+def test_unreachable_database_answers_503_json(caplog: pytest.LogCaptureFixture) -> None:
+    url = f"postgresql://nobody:db-secret-pw@127.0.0.1:{free_port()}/none"
+    settings = Settings(api_key="outage-key", database_url=url)
+    with caplog.at_level(logging.DEBUG), TestClient(create_app(settings)) as client:
         event = {"id": "e1", "customer": "c1", "event_type": "api_call"}
         responses = [
             client.post("/v1/events", json={"events": [event]}, headers=KEY),
@@ -45,6 +45,9 @@ def test_unreachable_database_answers_503_json() -> None:
         assert response.status_code == 503, response.text
         assert response.json()["error"]["type"] == "database_unavailable"
         assert int(response.headers["Retry-After"]) > 0
+        assert "db-secret-pw" not in response.text
+    assert "database unavailable" in caplog.text  # logged, without the password
+    assert "db-secret-pw" not in caplog.text
 
 
 def test_an_unexpected_error_on_the_hot_routes_is_a_json_500(
