@@ -21,8 +21,11 @@ SEED_CREDITS = "5.00"
 RECHARGE_THRESHOLD = "3.00"
 RECHARGE_TO = "10.00"
 EVENTS_PER_BATCH = 5
-# Tokens per event at 0.001 each: recharge customers burn faster so recharges keep happening.
-TOKENS = {True: 20, False: 10}
+# Tokens per event at 0.001 each. Customers with auto-recharge get one batch a second (0.30
+# a second against a recharge of 7.00 above the threshold: one about every 23 s each, and
+# their balance stays above the threshold while a recharge takes up to ~20 s). The others
+# share a steady stream of cheap events and buy credits.
+TOKENS = {True: 60, False: 10}
 SIGNUP_PENDING_PAUSE = 1.0
 
 
@@ -230,18 +233,26 @@ class Load:
         await self.send_events(batch)
 
     # -- streams until stopped -------------------------------------------------------------
+    def buyers(self) -> list[Customer]:
+        return [c for c in self.ready() if not c.recharge]
+
     async def usage_stream(self, stop: asyncio.Event, pause: float) -> None:
         while not stop.is_set():
-            ready = self.ready()
-            if ready:
-                await self.usage(random.choice(ready))
+            if buyers := self.buyers():
+                await self.usage(random.choice(buyers))
             await asyncio.sleep(pause)
+
+    async def recharge_stream(self, stop: asyncio.Event) -> None:
+        """One batch a second for each customer with auto-recharge."""
+        while not stop.is_set():
+            recharging = [c for c in self.ready() if c.recharge]
+            await asyncio.gather(*(self.usage(c) for c in recharging), asyncio.sleep(1.0))
 
     async def purchase_stream(self, stop: asyncio.Event, pause: float) -> None:
         while not stop.is_set():
-            ready = self.ready()
-            if ready:
-                await self.buy(random.choice(ready), good=random.random() < 0.85)
+            if buyers := self.buyers():
+                # Every fifth purchase with a card whose charges are declined.
+                await self.buy(random.choice(buyers), good=len(self.purchases) % 5 != 4)
             await asyncio.sleep(pause)
 
     # -- after the faults: everything again ------------------------------------------------

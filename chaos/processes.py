@@ -23,6 +23,8 @@ from tests.support.ports import free_port
 from tests.support.postgres import PostgresCluster
 
 KILL_WAIT_SECONDS = 30
+WORKER_READY_SECONDS = 60
+WORKER_READY = b"worker polling task queue"  # what ``python -m worker`` logs once connected
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -93,9 +95,22 @@ class Processes:
         self.stack.register_webhook()  # localstripe's webhooks go straight to the API
         self._start_proxy()
         upgrade(database_url)
-        self.stack.start_worker(log_to_file=True)
+        self._start_worker()
         self.stack.start_api(log_to_file=True)
         return self
+
+    def _start_worker(self) -> None:
+        """Start the worker and wait until it is connected to Temporal and polling."""
+        assert self.stack is not None
+        log = self.workdir / "logs" / "worker.log"
+        before = log.read_bytes().count(WORKER_READY) if log.exists() else 0
+        self.stack.start_worker(log_to_file=True)
+        wait_until(
+            lambda: log.read_bytes().count(WORKER_READY) > before,
+            WORKER_READY_SECONDS,
+            "the worker to poll Temporal",
+            self.stack.dead_child,
+        )
 
     @property
     def stripe_base(self) -> str:
@@ -179,7 +194,7 @@ class Processes:
         if name == "temporal":
             stack.start_temporal()
         elif name == "worker":
-            stack.start_worker(log_to_file=True)
+            self._start_worker()
         else:
             stack.start_api(log_to_file=True)
 

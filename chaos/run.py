@@ -16,6 +16,7 @@ from chaos.load import Load
 from chaos.processes import Processes, chaos_environment
 from chaos.webhooks import Abuse
 from creditgate.db import Database
+from creditgate.devstack import DevStackError
 from creditgate.models import Purchase
 from creditgate.stripe_gateway import StripeGateway
 
@@ -121,7 +122,14 @@ async def run(processes: Processes, size: Size) -> Outcome:
             asyncio.create_task(load.purchase_stream(stop, PURCHASE_PAUSE))
             for _ in range(size.purchase_loops)
         ]
-        mid_flight = await inject(faults, load, size)
+        streams.append(asyncio.create_task(load.recharge_stream(stop)))
+        try:
+            mid_flight = await inject(faults, load, size)
+        except DevStackError as err:
+            stop.set()
+            await asyncio.gather(*streams, return_exceptions=True)
+            failure = Check("every component restarted and kept running", False, str(err))
+            return Outcome([failure], stats, dict(processes.kills), faults.log)
         await abuse.run()
         faults.note("webhook abuse sent")
         stop.set()
