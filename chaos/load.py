@@ -7,6 +7,7 @@ import itertools
 import random
 from collections import Counter
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 import httpx
@@ -19,13 +20,15 @@ DECLINES_CHARGES = "4000000000000341"
 PURCHASE_AMOUNT = "2.00"
 SEED_CREDITS = "5.00"
 RECHARGE_THRESHOLD = "3.00"
-RECHARGE_TO = "10.00"
+RECHARGE_TO = "20.00"
 EVENTS_PER_BATCH = 5
-# Tokens per event at 0.001 each. Customers with auto-recharge get one batch a second (0.30
-# a second against a recharge of 7.00 above the threshold: one about every 23 s each, and
-# their balance stays above the threshold while a recharge takes up to ~20 s). The others
-# share a steady stream of cheap events and buy credits.
-TOKENS = {True: 60, False: 10}
+# Tokens per event at 0.001 each. Customers with auto-recharge get one batch a second (0.10
+# a second against 17.00 between the threshold and recharge_to, so a recharge delayed by a
+# Temporal outage still lands above the threshold); a burst (``overdraw``) makes one recharge
+# start when a fault wants one in flight. The others share a steady stream of cheap events
+# and buy credits.
+TOKENS = {True: 20, False: 10}
+TOKEN_PRICE = Decimal("0.001")
 SIGNUP_PENDING_PAUSE = 1.0
 
 
@@ -61,6 +64,7 @@ class Load:
     customers: list[Customer] = field(default_factory=list)
     purchases: list[PurchaseSent] = field(default_factory=list)
     events: dict[str, str] = field(default_factory=dict)  # event id -> customer
+    burst_tokens: dict[str, int] = field(default_factory=dict)  # events of ``overdraw``
     event_answers: Counter[str] = field(default_factory=Counter)  # under faults
     resend_answers: Counter[str] = field(default_factory=Counter)  # everything sent again
     resending: bool = False
@@ -206,11 +210,12 @@ class Load:
 
     # -- usage -----------------------------------------------------------------------------
     def _event(self, event_id: str, customer: Customer) -> dict[str, Any]:
+        tokens = self.burst_tokens.get(event_id, TOKENS[customer.recharge])
         return {
             "id": event_id,
             "customer": customer.external_id,
             "event_type": "tokens",
-            "properties": {"count": TOKENS[customer.recharge]},
+            "properties": {"count": tokens},
         }
 
     async def send_events(self, batch: list[dict[str, Any]]) -> None:
@@ -224,13 +229,25 @@ class Load:
             if result["status"] == "rejected":
                 self.unexpected.append(f"event {result['id']} rejected: {result.get('reason')}")
 
+    def _new_event(self, customer: Customer, tokens: int | None = None) -> dict[str, Any]:
+        event_id = f"evt-{self.run}-{next(self._numbers)}"
+        self.events[event_id] = customer.external_id
+        event = self._event(event_id, customer)
+        if tokens is not None:
+            event["properties"]["count"] = tokens
+            self.burst_tokens[event_id] = tokens
+        return event
+
     async def usage(self, customer: Customer) -> None:
-        batch = []
-        for _ in range(EVENTS_PER_BATCH):
-            event_id = f"evt-{self.run}-{next(self._numbers)}"
-            self.events[event_id] = customer.external_id
-            batch.append(self._event(event_id, customer))
-        await self.send_events(batch)
+        await self.send_events([self._new_event(customer) for _ in range(EVENTS_PER_BATCH)])
+
+    async def overdraw(self, customer: Customer) -> None:
+        """One event that takes the balance just below the auto-recharge threshold."""
+        response = await self.api.request("GET", f"/v1/customers/{customer.external_id}/balance")
+        available = Decimal(response.json()["available"])
+        below = available - Decimal(RECHARGE_THRESHOLD) + Decimal("0.50")
+        tokens = max(1, int(below / TOKEN_PRICE))
+        await self.send_events([self._new_event(customer, tokens)])
 
     # -- streams until stopped -------------------------------------------------------------
     def buyers(self) -> list[Customer]:

@@ -1,6 +1,7 @@
 """One chaos run: load, faults in order, everything sent again, then the checks."""
 
 import asyncio
+import random
 import secrets
 import time
 from dataclasses import dataclass, field
@@ -172,7 +173,10 @@ async def inject(faults: Faults, load: Load, size: Size) -> dict[str, bool]:
         await asyncio.sleep(size.gap)
     hit = {"worker mid-purchase": await faults.kill_worker_during("purchase", WORKER_DOWNTIME)}
     await asyncio.sleep(size.gap)
+    recharging = [c for c in load.ready() if c.recharge]
+    overdrawn = asyncio.create_task(load.overdraw(random.choice(recharging)))
     hit["worker mid-recharge"] = await faults.kill_worker_during("recharge", WORKER_DOWNTIME)
+    await overdrawn
     await asyncio.sleep(size.gap)
     load.signup_started.clear()
     wave = load.new_customers(size.wave, recharging=0)
