@@ -3,13 +3,23 @@ retrying load and sent abusive webhooks, and every invariant still holds afterwa
 
 About 75 s on 2 cores; deselect with ``-m "not chaos"`` where the time budget is tight."""
 
+import asyncio
 import os
 import subprocess
 import sys
+from collections.abc import AsyncIterator
+from decimal import Decimal
 from pathlib import Path
 
+import httpx
 import pytest
 
+from chaos import checks
+from chaos.client import RetryingClient, Stats
+from chaos.load import Load
+from creditgate.db import Database
+from creditgate.migrate import upgrade
+from creditgate.models import Customer, Wallet
 from tests.support.postgres import find_bindir
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -25,9 +35,8 @@ CHECKS = (
     "webhook: an event for an unknown PaymentIntent",
 )
 
-pytestmark = pytest.mark.chaos
 
-
+@pytest.mark.chaos
 @pytest.mark.timeout(420)
 def test_short_chaos_run_keeps_every_invariant() -> None:
     try:
@@ -49,3 +58,49 @@ def test_short_chaos_run_keeps_every_invariant() -> None:
     for check in CHECKS:
         assert f"[ok] {check}" in output, f"{check!r} not reported ok:\n{output}"
     assert "[FAIL]" not in output, output
+
+
+# -- the checks catch what they are for (so a passing run means something) ----------------------
+
+
+@pytest.fixture
+async def chaos_db(pg_url: str) -> AsyncIterator[Database]:
+    await asyncio.to_thread(upgrade, pg_url)
+    db = Database(pg_url)
+    yield db
+    await db.dispose()
+
+
+def idle_load() -> Load:
+    return Load(RetryingClient("http://127.0.0.1:9"), httpx.AsyncClient(), run="check")
+
+
+async def test_an_event_sent_but_never_debited_fails_the_run(chaos_db: Database) -> None:
+    load = idle_load()
+    load.events["evt-lost"] = "nobody"
+    check = await checks.events_debited_once(chaos_db, load)
+    assert not check.ok
+    assert "1 never debited" in check.detail
+
+
+async def test_a_balance_apart_from_its_ledger_fails_the_run(chaos_db: Database) -> None:
+    async with chaos_db.transaction() as session:
+        customer = Customer(
+            external_id="apart", name="A", email="a@example.com", workflow_id="customer-apart"
+        )
+        session.add(customer)
+        await session.flush()
+        assert customer.id is not None
+        session.add(Wallet(customer_id=customer.id, balance=Decimal("1.00")))
+    check = await checks.balances_equal_ledgers(chaos_db)
+    assert not check.ok
+    assert "1 differ" in check.detail
+
+
+def test_a_500_answer_fails_the_run() -> None:
+    stats = Stats()
+    stats.server_errors["500 internal_error on POST /v1/customers"] += 1
+    assert not checks.clients_saw_no_bug(stats, idle_load()).ok
+    stats.server_errors.clear()
+    stats.server_errors["503 temporal_unavailable on POST /v1/customers"] += 1
+    assert checks.clients_saw_no_bug(stats, idle_load()).ok
