@@ -39,6 +39,7 @@ def chaos_environment(settings: Settings, stripe_base: str) -> dict[str, str]:
     """What the worker and the API read: the stack's settings, Stripe through the proxy, and
     short payment schedules so polls and retries happen within the run."""
     return {
+        "CREDITGATE_ENV": settings.env,
         "CREDITGATE_API_KEY": settings.api_key,
         "CREDITGATE_DATABASE_URL": settings.database_url,
         "CREDITGATE_TEMPORAL_ADDRESS": settings.temporal_address,
@@ -77,6 +78,7 @@ class Processes:
         database_url = self.postgres.create_database("creditgate")
         api, temporal, ui, stripe, proxy = _free_ports(5)
         self.settings = Settings(
+            env="development",  # localstripe and a throwaway cluster, whatever .env says
             api_key="cg_chaos_" + secrets.token_hex(20),
             database_url=database_url,
             temporal_address=f"127.0.0.1:{temporal}",
