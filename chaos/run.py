@@ -42,7 +42,7 @@ class Size:
 
 
 FULL = Size(16, 5, wave=6, api_kills=4, warmup=10, gap=8, usage_loops=3, purchase_loops=2)
-SHORT = Size(6, 2, wave=3, api_kills=2, warmup=4, gap=3, usage_loops=2, purchase_loops=1)
+SHORT = Size(6, 2, wave=3, api_kills=2, warmup=3, gap=2, usage_loops=2, purchase_loops=1)
 
 
 @dataclass
