@@ -11,10 +11,9 @@ from creditgate.ledger.tables import GrantRow, HoldRow
 from creditgate.ledger.usage import EventIn
 from creditgate.models import Grant, Hold, LedgerEntry
 from creditgate.money import MoneyStr
-from creditgate.pricing.plan import Text as StorableText
-from creditgate.pricing.plan import storable
+from creditgate.pricing.plan import STORABLE
 
-Text = Annotated[StorableText, StringConstraints(max_length=500)]
+Text = Annotated[str, StringConstraints(max_length=500), STORABLE]
 
 
 def to_utc(value: datetime) -> datetime:
@@ -54,7 +53,7 @@ class HoldCreate(Body):
     """Either an ``amount`` or an example event (``event_type`` + ``properties``) to price."""
 
     amount: PositiveAmountIn | None = None
-    event_type: Annotated[EventType, AfterValidator(storable)] | None = None
+    event_type: Annotated[EventType, STORABLE] | None = None
     properties: Annotated[dict[str, Any], Field(max_length=50)] = Field(default_factory=dict)
     ttl_seconds: Annotated[int, Field(ge=1, le=7 * 86400)] = 600
     description: Text | None = None

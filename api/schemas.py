@@ -8,9 +8,11 @@ from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
 from creditgate.customers import CustomerWithWallet
 from creditgate.identifiers import ExternalId
 from creditgate.money import MoneyStr
-from creditgate.pricing.plan import Code, Text
+from creditgate.pricing.plan import STORABLE, Code
 
-Name = Annotated[Text, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Name = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), STORABLE
+]
 PlanCode = Code
 # Ids the API made (``hold_…``, ``pur_…``, ``rch_…``, ``mig_…``), as path parameters: anything
 # else is a 422 before it reaches a query (PostgreSQL refuses NUL in text with an error).

@@ -18,17 +18,16 @@ from creditgate.money import AMOUNT_PATTERN
 
 
 def storable(value: str) -> str:
-    """Text the databases can store and JSON can carry: no NUL, no lone surrogates."""
+    """Text PostgreSQL can store: no NUL (pydantic already refuses lone surrogates)."""
     if "\x00" in value:
         raise ValueError("must not contain NUL characters")
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        raise ValueError("must be valid Unicode (it has a lone surrogate)") from None
     return value
 
 
-Text = Annotated[str, AfterValidator(storable)]
+# After any StringConstraints (``Annotated[str, StringConstraints(...), STORABLE]``): placed
+# before them, it would run before the whitespace is stripped and the lengths checked.
+STORABLE = AfterValidator(storable)
+Text = Annotated[str, STORABLE]
 Code = Annotated[str, StringConstraints(min_length=1, max_length=100, pattern=r"^[a-z0-9_-]+$")]
 PropertyName = Annotated[
     str, StringConstraints(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.-]+$")
@@ -57,7 +56,7 @@ class _Model(BaseModel):
 
 class Meter(_Model):
     code: Code
-    event_type: Annotated[Text, StringConstraints(min_length=1, max_length=100)]
+    event_type: Annotated[str, StringConstraints(min_length=1, max_length=100), STORABLE]
     aggregation: Aggregation = "sum"
     # The event property holding the value (required for every aggregation but count).
     value_property: PropertyName | None = None
@@ -103,7 +102,7 @@ class CreditUnit(_Model):
 
 class PlanDefinition(_Model):
     code: Code
-    name: Annotated[Text, StringConstraints(min_length=1, max_length=200)]
+    name: Annotated[str, StringConstraints(min_length=1, max_length=200), STORABLE]
     currency: Annotated[
         str, StringConstraints(min_length=3, max_length=20, pattern=r"^[A-Za-z][A-Za-z0-9_]*$")
     ] = "USD"

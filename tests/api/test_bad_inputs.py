@@ -353,7 +353,7 @@ BAD_PLANS: dict[str, tuple[Callable[[dict[str, Any]], None], int, tuple[str, ...
     ),
     "grace of 40 digits": (set_top(grace_seconds=10**40), 422, ("grace_seconds",)),
     "NUL in the name": (set_top(name="Rate\x00card"), 422, ("name", "NUL")),
-    "lone surrogate in the name": (set_top(name="Rate\ud800card"), 422, ("name", "surrogate")),
+    "lone surrogate in the name": (set_top(name="Rate\ud800card"), 422, ("name",)),
     "NUL in a filter value": (
         set_price(0, filter={"model": "gpt-4o\x00", "token_type": "input"}),
         422,
@@ -671,7 +671,7 @@ for name, body, status, says in [
         "lone surrogate in the description",
         {"amount": "1", "description": "a\udc80b"},
         422,
-        ("surrogate",),
+        ("description",),
     ),
     ("NUL in the event type", {"event_type": "tokens\x00"}, 422, ("event_type",)),
     ("unknown event type", {"event_type": "video"}, 400, ("video",)),
@@ -762,7 +762,7 @@ for name, body, status, says in [
     ("reason too long", {"amount": "1", "reason": "x" * 501}, 422, ("reason",)),
     ("reason a number", {"amount": "1", "reason": 5}, 422, ("reason",)),
     ("NUL in the reason", {"amount": "1", "reason": "a\x00b"}, 422, ("reason", "NUL")),
-    ("lone surrogate in the reason", {"amount": "1", "reason": "\ud800"}, 422, ("surrogate",)),
+    ("lone surrogate in the reason", {"amount": "1", "reason": "\ud800"}, 422, ("reason",)),
     (
         "expires_at in year 1",
         {"amount": "1", "expires_at": "0001-01-01T00:00:00Z"},
