@@ -18,9 +18,14 @@ from creditgate.money import AMOUNT_PATTERN
 
 
 def storable(value: str) -> str:
-    """Text PostgreSQL can store: no NUL (pydantic already refuses lone surrogates)."""
+    """Text the databases can store and JSON can carry: no NUL, no lone surrogates (pydantic
+    refuses those only where it checks a length or pattern)."""
     if "\x00" in value:
         raise ValueError("must not contain NUL characters")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("must be valid Unicode (it has a lone surrogate)") from None
     return value
 
 

@@ -354,6 +354,11 @@ BAD_PLANS: dict[str, tuple[Callable[[dict[str, Any]], None], int, tuple[str, ...
     "grace of 40 digits": (set_top(grace_seconds=10**40), 422, ("grace_seconds",)),
     "NUL in the name": (set_top(name="Rate\x00card"), 422, ("name", "NUL")),
     "lone surrogate in the name": (set_top(name="Rate\ud800card"), 422, ("name",)),
+    "lone surrogate in a filter value": (
+        set_price(0, filter={"model": "gpt-4o\udfff", "token_type": "input"}),
+        422,
+        ("filter", "surrogate"),
+    ),
     "NUL in a filter value": (
         set_price(0, filter={"model": "gpt-4o\x00", "token_type": "input"}),
         422,
