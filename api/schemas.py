@@ -6,12 +6,12 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
 
 from creditgate.customers import CustomerWithWallet
-from creditgate.identifiers import ExternalId
+from creditgate.identifiers import STORABLE, ExternalId
 from creditgate.money import MoneyStr
-from creditgate.pricing.plan import STORABLE, Code
+from creditgate.pricing.plan import Code
 
 Name = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), STORABLE
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200, pattern=STORABLE)
 ]
 PlanCode = Code
 # Ids the API made (``hold_…``, ``pur_…``, ``rch_…``, ``mig_…``), as path parameters: anything

@@ -5,7 +5,6 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import (
-    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -14,25 +13,9 @@ from pydantic import (
     model_validator,
 )
 
+from creditgate.identifiers import STORABLE
 from creditgate.money import AMOUNT_PATTERN
 
-
-def storable(value: str) -> str:
-    """Text the databases can store and JSON can carry: no NUL, no lone surrogates (pydantic
-    refuses those only where it checks a length or pattern)."""
-    if "\x00" in value:
-        raise ValueError("must not contain NUL characters")
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        raise ValueError("must be valid Unicode (it has a lone surrogate)") from None
-    return value
-
-
-# After any StringConstraints (``Annotated[str, StringConstraints(...), STORABLE]``): placed
-# before them, it would run before the whitespace is stripped and the lengths checked.
-STORABLE = AfterValidator(storable)
-Text = Annotated[str, STORABLE]
 Code = Annotated[str, StringConstraints(min_length=1, max_length=100, pattern=r"^[a-z0-9_-]+$")]
 PropertyName = Annotated[
     str, StringConstraints(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.-]+$")
@@ -61,7 +44,7 @@ class _Model(BaseModel):
 
 class Meter(_Model):
     code: Code
-    event_type: Annotated[str, StringConstraints(min_length=1, max_length=100), STORABLE]
+    event_type: Annotated[str, StringConstraints(min_length=1, max_length=100, pattern=STORABLE)]
     aggregation: Aggregation = "sum"
     # The event property holding the value (required for every aggregation but count).
     value_property: PropertyName | None = None
@@ -84,7 +67,9 @@ class Price(_Model):
     rounding: Literal["up", "down"] = "up"
     tiers: list[Tier] | None = None
     # Dimension values this price applies to, e.g. {"model": "gpt-4o"}; keys ⊆ meter.group_by.
-    filter: dict[PropertyName, Text] = Field(default_factory=dict, max_length=10)
+    filter: dict[PropertyName, Annotated[str, StringConstraints(pattern=STORABLE)]] = Field(
+        default_factory=dict, max_length=10
+    )
 
 
 class Period(_Model):
@@ -107,7 +92,7 @@ class CreditUnit(_Model):
 
 class PlanDefinition(_Model):
     code: Code
-    name: Annotated[str, StringConstraints(min_length=1, max_length=200), STORABLE]
+    name: Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=STORABLE)]
     currency: Annotated[
         str, StringConstraints(min_length=3, max_length=20, pattern=r"^[A-Za-z][A-Za-z0-9_]*$")
     ] = "USD"
