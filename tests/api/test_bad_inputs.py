@@ -1058,3 +1058,19 @@ async def test_purchase_and_recharge_bounds_are_stripes_in_each_currency(
     response = await stack.http.put(auto, json={**settings, "recharge_to": most})
     assert response.status_code == 200, response.text
     assert Decimal(response.json()["recharge_to"]) == Decimal(most)
+
+
+async def test_a_purchase_of_more_credits_than_the_ledger_holds_is_refused(
+    stack: Stack, unique_id: str
+) -> None:
+    """At 10^-18 USD a credit, 1,000 USD buys 10^21 credits: beyond NUMERIC(38,18)'s 20
+    whole digits on PostgreSQL, so the API refuses it before anything is charged."""
+    code = plan_code(unique_id)
+    credits = {"name": "credits", "price": "0." + "0" * 17 + "1"}
+    await create_plan(stack, {**rate_card_plan(code), "credit_unit": credits})
+    await signup(stack, unique_id, code)
+    purchases = f"/v1/customers/{unique_id}/purchases"
+    response = await stack.http.post(purchases, json={"amount": "1000.00"})
+    assert response.status_code == 422, response.text
+    assert "too many" in response.json()["error"]["message"]
+    assert (await stack.http.get(purchases)).json() == []
