@@ -1,13 +1,15 @@
 """Fixtures for the real parts: Temporal (dev server and time-skipping), worker, API over HTTP.
 
 One dev server, one localstripe, one SQLite database, one worker and one API serve the whole
-session; tests keep apart by using fresh external ids (``unique_id``).
+session (``stack``; ``pg_stack`` is the same on PostgreSQL); tests keep apart by using fresh
+external ids (``unique_id``).
 """
 
 import asyncio
 import sys
 import uuid
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,9 +27,11 @@ from creditgate.settings import Settings
 from creditgate.stripe_gateway import StripeGateway
 from tests.support.localstripe import LocalStripe
 from tests.support.ports import free_port
+from tests.support.postgres import PostgresCluster
 from tests.support.stripe_proxy import StripeProxy, WebhookFaults
 from worker.registry import build_worker
 from worker.relay import OutboxRelay
+from worker.search_attributes import ensure_search_attributes
 from workflows.search_attributes import ALL as SEARCH_ATTRIBUTES
 
 BIN = Path(sys.executable).parent
@@ -38,10 +42,12 @@ WEBHOOK_SECRET = "whsec_stack_tests"
 # Short payment schedules so tests see polls and retries within seconds.
 PURCHASE_POLL_SECONDS = 5.0
 RECHARGE_RETRY_DELAYS = "1,1"
+PG_NAMESPACE = "creditgate-pg"
 
 __all__ = [
     "API_KEY",
     "Stack",
+    "pg_stack",
     "proxy",
     "stack",
     "temporal_env",
@@ -58,6 +64,7 @@ async def temporal_env() -> AsyncIterator[WorkflowEnvironment]:
         search_attributes=SEARCH_ATTRIBUTES,
         data_converter=pydantic_data_converter,
         dev_server_log_level="error",
+        dev_server_extra_args=["--namespace", PG_NAMESPACE],
     )
     yield env
     await env.shutdown()
@@ -100,16 +107,45 @@ async def stack(
 ) -> AsyncIterator[Stack]:
     """Dev server + localstripe + migrated SQLite + a worker + the API on a real HTTP port."""
     db_path = tmp_path_factory.mktemp("stack") / "creditgate.db"
+    url = f"sqlite:///{db_path}"
+    async with serve_stack(temporal_env.client, localstripe, url, "stack") as served:
+        yield served
+
+
+@pytest.fixture(scope="module")
+async def pg_stack(
+    temporal_env: WorkflowEnvironment, localstripe: LocalStripe, postgres_cluster: PostgresCluster
+) -> AsyncIterator[Stack]:
+    """The same stack on PostgreSQL, in its own Temporal namespace (a customer's workflow id is
+    its external id, so two deployments sharing a namespace would share customers)."""
+    name = f"stack_{uuid.uuid4().hex[:12]}"
+    url = postgres_cluster.create_database(name)
+    client = await Client.connect(
+        temporal_env.client.service_client.config.target_host,
+        namespace=PG_NAMESPACE,
+        data_converter=pydantic_data_converter,
+    )
+    await ensure_search_attributes(client, PG_NAMESPACE)
+    async with serve_stack(client, localstripe, url, "pg-stack") as served:
+        yield served
+    postgres_cluster.drop_database(name)
+
+
+@asynccontextmanager
+async def serve_stack(
+    client: Client, localstripe: LocalStripe, database_url: str, webhook_endpoint: str
+) -> AsyncIterator[Stack]:
     port = free_port()
     proxy = await StripeProxy(
         upstream=localstripe.base_url,
         webhook_target=f"http://127.0.0.1:{port}/v1/stripe/webhook",
     ).start()
-    await proxy.register_webhooks(WEBHOOK_SECRET, endpoint_id="stack")
+    await proxy.register_webhooks(WEBHOOK_SECRET, endpoint_id=webhook_endpoint)
     settings = Settings(
         api_key=API_KEY,
-        database_url=f"sqlite:///{db_path}",
-        temporal_address=temporal_env.client.service_client.config.target_host,
+        database_url=database_url,
+        temporal_address=client.service_client.config.target_host,
+        temporal_namespace=client.namespace,
         temporal_task_queue=f"test-{uuid.uuid4().hex[:8]}",
         stripe_api_key="sk_test_creditgate_tests",
         stripe_api_base=proxy.base_url,
@@ -124,8 +160,8 @@ async def stack(
     await asyncio.to_thread(upgrade, settings.database_url)
     db = Database(settings.database_url)
     stripe = StripeGateway.from_settings(settings)
-    worker = build_worker(temporal_env.client, settings.temporal_task_queue, db, stripe, settings)
-    app = create_app(settings=settings, temporal_client=temporal_env.client)
+    worker = build_worker(client, settings.temporal_task_queue, db, stripe, settings)
+    app = create_app(settings=settings, temporal_client=client)
     server = uvicorn.Server(
         uvicorn.Config(
             app,
@@ -136,7 +172,7 @@ async def stack(
             timeout_keep_alive=settings.api_keep_alive_seconds,
         )
     )
-    relay = OutboxRelay(db, temporal_env.client)
+    relay = OutboxRelay(db, client)
     stop_relay = asyncio.Event()
     async with worker:
         relaying = asyncio.create_task(relay.run(stop_relay), name="outbox-relay")
@@ -149,11 +185,18 @@ async def stack(
         async with httpx.AsyncClient(
             base_url=base_url, headers={"Authorization": f"Bearer {API_KEY}"}, timeout=60
         ) as http:
-            yield Stack(settings, temporal_env.client, db, http, base_url, stripe, relay, proxy)
+            yield Stack(settings, client, db, http, base_url, stripe, relay, proxy)
         server.should_exit = True
         await serving
         stop_relay.set()
         await relaying
+    # localstripe keeps sending to a registered endpoint: point it where nothing will ever
+    # listen, not at a port a later test's server may get.
+    async with httpx.AsyncClient() as http:
+        await http.post(
+            f"{localstripe.base_url}/_config/webhooks/{webhook_endpoint}",
+            data={"url": "http://127.0.0.1:9/gone", "secret": WEBHOOK_SECRET},
+        )
     await proxy.stop()
     await db.dispose()
 
