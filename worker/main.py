@@ -7,7 +7,7 @@ from temporalio.service import RPCError
 from creditgate.db import Database
 from creditgate.settings import get_settings
 from creditgate.stripe_gateway import StripeGateway
-from creditgate.temporal import connect
+from creditgate.temporal import connect_patiently
 from worker.reconcile import Reconciler
 from worker.registry import build_worker
 from worker.relay import OutboxRelay
@@ -18,7 +18,13 @@ log = logging.getLogger("creditgate.worker")
 
 async def run_worker() -> None:
     settings = get_settings()
-    client = await connect(settings)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    client = await connect_patiently(settings, stop)
+    if client is None:
+        return
     try:
         await ensure_search_attributes(client, settings.temporal_namespace)
     except RPCError as err:  # e.g. Temporal Cloud, where the namespace config owns them
@@ -26,10 +32,6 @@ async def run_worker() -> None:
     db = Database(settings.database_url)
     stripe = StripeGateway.from_settings(settings)
     worker = build_worker(client, settings.temporal_task_queue, db, stripe, settings)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
     log.info(
         "worker polling task queue %r on %s",
         settings.temporal_task_queue,

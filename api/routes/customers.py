@@ -14,7 +14,7 @@ from temporalio.service import RPCError
 
 from api.deps import DbDep, SessionDep, SettingsDep, TemporalDep
 from api.errors import ApiError
-from api.schemas import CustomerCreate, CustomerPending, CustomerPublic
+from api.schemas import ERRORS, CustomerCreate, CustomerPending, CustomerPublic
 from creditgate.customers import get_customer
 from creditgate.identifiers import ExternalId
 from creditgate.ledger import reads
@@ -22,7 +22,7 @@ from creditgate.plans import latest_version
 from workflows.customer import CustomerWorkflow, customer_workflow_id
 from workflows.models import CustomerProfile, CustomerWorkflowInput, SignupResult
 
-router = APIRouter(prefix="/customers", tags=["customers"])
+router = APIRouter(prefix="/customers", tags=["customers"], responses=ERRORS)
 # A signup that joined a run which then failed (an earlier signup of the id whose data could
 # not be stored) starts a fresh run once more; failing again, it is refused.
 SIGNUP_ATTEMPTS = 2
@@ -33,8 +33,8 @@ SIGNUP_ATTEMPTS = 2
     status_code=status.HTTP_201_CREATED,
     response_model=CustomerPublic | CustomerPending,
     responses={
-        200: {"description": "The customer already existed"},
-        202: {"description": "Signup accepted, still in progress"},
+        200: {"model": CustomerPublic, "description": "The customer already existed"},
+        202: {"model": CustomerPending, "description": "Signup accepted, still in progress"},
     },
 )
 async def create_customer(

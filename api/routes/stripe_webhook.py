@@ -11,10 +11,11 @@ from temporalio.service import RPCError, RPCStatusCode
 from api import stripe_routing
 from api.deps import DbDep, SettingsDep, get_temporal
 from api.errors import ApiError
+from api.schemas import ERRORS
 from creditgate import stripe_events
 
 log = logging.getLogger("creditgate.api")
-router = APIRouter(tags=["stripe"])
+router = APIRouter(tags=["stripe"], responses=ERRORS)
 PATH = "/v1/stripe/webhook"
 
 

@@ -198,7 +198,14 @@ class Account:
                     self.status = "active"
                 self.notify("restored", {"balance": to_str(self.balance)})
         threshold = self.recharge_threshold
-        if threshold is not None and self.start_available > threshold >= self.available:
+        # A top-up that leaves available at or below the threshold (usage kept coming while a
+        # recharge was being paid) asks again: no later debit would cross it from above.
+        topped_up_short = self.balance > self.start_balance and threshold is not None
+        if (
+            threshold is not None
+            and threshold >= self.available
+            and (self.start_available > threshold or topped_up_short)
+        ):
             self.notify(
                 "threshold", {"available": to_str(self.available), "threshold": to_str(threshold)}
             )

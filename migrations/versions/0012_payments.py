@@ -7,7 +7,7 @@ transaction instead of holding their row locks while it signals; ``outbox.dead_a
 row given up after too many attempts, until an operator retries it.
 
 Revision ID: 0012
-Revises: 0008
+Revises: 0011
 Create Date: 2026-12-04
 """
 
@@ -20,7 +20,7 @@ from alembic import op
 import creditgate.sqltypes
 
 revision: str = "0012"
-down_revision: str | None = "0008"
+down_revision: str | None = "0011"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

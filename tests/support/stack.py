@@ -190,6 +190,13 @@ async def serve_stack(
         await serving
         stop_relay.set()
         await relaying
+    # localstripe keeps sending to a registered endpoint: point it where nothing will ever
+    # listen, not at a port a later test's server may get.
+    async with httpx.AsyncClient() as http:
+        await http.post(
+            f"{localstripe.base_url}/_config/webhooks/{webhook_endpoint}",
+            data={"url": "http://127.0.0.1:9/gone", "secret": WEBHOOK_SECRET},
+        )
     await proxy.stop()
     await db.dispose()
 
