@@ -1,3 +1,5 @@
+import stripe
+from sqlalchemy.exc import DBAPIError
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
@@ -8,7 +10,12 @@ from activities.models import (
 )
 from creditgate import customers
 from creditgate.db import Database
+from creditgate.db_errors import refused_data
 from creditgate.stripe_gateway import StripeGateway
+
+# The customer's data can never be stored (Stripe or the database refuses it): retrying would
+# go on forever, so the signup fails and its external id can be signed up again.
+UNSTORABLE_CUSTOMER = "UnstorableCustomer"
 
 
 class CustomerActivities:
@@ -18,12 +25,19 @@ class CustomerActivities:
 
     @activity.defn
     async def create_stripe_customer(self, input: CreateStripeCustomerInput) -> str:
-        ref = await self.stripe.create_customer(
-            external_id=input.external_id,
-            name=input.name,
-            email=input.email,
-            idempotency_key=input.idempotency_key,
-        )
+        try:
+            ref = await self.stripe.create_customer(
+                external_id=input.external_id,
+                name=input.name,
+                email=input.email,
+                idempotency_key=input.idempotency_key,
+            )
+        except stripe.InvalidRequestError as err:
+            raise ApplicationError(
+                f"Stripe refused the customer: {err.user_message or err}",
+                type=UNSTORABLE_CUSTOMER,
+                non_retryable=True,
+            ) from err
         return ref.id
 
     @activity.defn
@@ -40,6 +54,14 @@ class CustomerActivities:
             )
         except customers.UnknownPlan as err:
             raise ApplicationError(str(err), type="UnknownPlan", non_retryable=True) from err
+        except DBAPIError as err:
+            if not refused_data(err):
+                raise  # an outage: retried until the database is back
+            raise ApplicationError(
+                f"the database refused the customer: {err.orig}",
+                type=UNSTORABLE_CUSTOMER,
+                non_retryable=True,
+            ) from err
         assert stored.customer.id is not None
         return RegisteredCustomer(
             customer_id=stored.customer.id,

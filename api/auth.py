@@ -23,6 +23,9 @@ class ApiKey:
     """The API key every ``/v1`` request must send as ``Authorization: Bearer <key>``."""
 
     def __init__(self, api_key: str) -> None:
+        # An empty key would match a request that sends none; settings refuse it too.
+        if not api_key.strip():
+            raise ValueError("the API key is empty")
         self.expected = api_key.encode()
 
     def allows(self, scope: Scope) -> bool:

@@ -7,8 +7,23 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from temporalio.service import RPCError, RPCStatusCode
 
 log = logging.getLogger("creditgate.api")
+
+# Every 503 is an outage the client may retry (ids and idempotency keys make retries safe);
+# this tells it when.
+RETRY_AFTER_SECONDS = 5
+# Temporal answers that mean it is down, restarting or overloaded, not that the call is wrong.
+TEMPORAL_OUTAGE = frozenset(
+    {
+        RPCStatusCode.UNAVAILABLE,
+        RPCStatusCode.DEADLINE_EXCEEDED,
+        RPCStatusCode.RESOURCE_EXHAUSTED,
+        RPCStatusCode.CANCELLED,
+        RPCStatusCode.ABORTED,
+    }
+)
 
 _TYPES = {
     400: "bad_request",
@@ -46,6 +61,8 @@ def error_response(
     status: int, type: str, message: str, headers: dict[str, str] | None = None, **extra: Any
 ) -> JSONResponse:
     body = {"error": {"type": type, "message": message, **extra}}
+    if status == 503:
+        headers = {"Retry-After": str(RETRY_AFTER_SECONDS), **(headers or {})}
     return JSONResponse(body, status_code=status, headers=headers)
 
 
@@ -98,8 +115,17 @@ async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
     return error_response(500, "internal_error", "internal error (this is a bug)")
 
 
+async def _temporal_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RPCError)
+    if exc.status not in TEMPORAL_OUTAGE:
+        return await _unexpected(request, exc)
+    log.warning("Temporal unavailable: %s", exc.message)
+    return error_response(503, "temporal_unavailable", "Temporal is unreachable; retry shortly")
+
+
 def install(app: FastAPI) -> None:
     app.add_exception_handler(ApiError, _api_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(RPCError, _temporal_error)
     app.add_exception_handler(Exception, _unexpected)

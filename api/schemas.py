@@ -6,13 +6,10 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
 
 from creditgate.customers import CustomerWithWallet
-from creditgate.identifiers import STORABLE, ExternalId
+from creditgate.identifiers import ExternalId, PersonName
 from creditgate.money import MoneyStr
 from creditgate.pricing.plan import Code
 
-Name = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200, pattern=STORABLE)
-]
 PlanCode = Code
 # Ids the API made (``hold_…``, ``pur_…``, ``rch_…``, ``mig_…``), as path parameters: anything
 # else is a 422 before it reaches a query (PostgreSQL refuses NUL in text with an error).
@@ -53,7 +50,7 @@ class StrictModel(BaseModel):
 
 class CustomerCreate(StrictModel):
     external_id: ExternalId
-    name: Name
+    name: PersonName
     email: Annotated[EmailStr, Field(max_length=320)]
     plan: PlanCode | None = None
 

@@ -9,6 +9,7 @@ up on it (a PaymentIntent still ``processing`` at the timeout) starts ``LatePaym
 which grants it: every succeeded PaymentIntent of ours ends in one grant.
 """
 
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -19,6 +20,8 @@ from creditgate.db import Database
 from creditgate.payments import late, store
 from workflows.payment_models import PaymentEvent, RefundNotice
 from workflows.purchase import PurchaseWorkflow
+
+log = logging.getLogger("creditgate.api")
 
 PAYMENT_INTENT_EVENTS = frozenset(
     {
@@ -34,18 +37,28 @@ PAYMENT_INTENT_EVENTS = frozenset(
 async def route(
     connect: Callable[[], Awaitable[Client]], db: Database, event: dict[str, Any], task_queue: str
 ) -> None:
-    """Signal the workflow the event is about; raises ``RPCError`` if Temporal is down."""
-    event_type = event.get("type")
-    obj = (event.get("data") or {}).get("object") or {}
-    if not isinstance(obj, dict):
-        return
+    """Signal the workflow the event is about; raises ``RPCError`` if Temporal is down.
+
+    ``event`` has passed ``stripe_events.verify`` (an id, a type and an object); an object
+    without what its type needs is logged and not acted on."""
+    event_type = event["type"]
+    obj: dict[str, Any] = event["data"]["object"]
     if event_type in PAYMENT_INTENT_EVENTS:
-        metadata = obj.get("metadata") or {}
+        payment_intent, metadata = obj.get("id"), obj.get("metadata") or {}
+        if not isinstance(payment_intent, str) or not isinstance(metadata, dict):
+            _unusable(event, "a payment_intent without a string id and a metadata object")
+            return
         workflow_id = metadata.get("creditgate_workflow_id")
+        ours = metadata.get("creditgate_kind") == "purchase"
+        if ours and "creditgate_workflow_id" in metadata and not isinstance(workflow_id, str):
+            _unusable(event, "a purchase's creditgate_workflow_id is not a string")
+            return
         delivered = True
-        if metadata.get("creditgate_kind") == "purchase" and isinstance(workflow_id, str):
+        if ours and isinstance(workflow_id, str):
             handle = (await connect()).get_workflow_handle(workflow_id)
-            signal = PaymentEvent(event_id=event["id"], type=event_type, payment_intent=obj["id"])
+            signal = PaymentEvent(
+                event_id=event["id"], type=event_type, payment_intent=payment_intent
+            )
             delivered = await _unless_finished(
                 handle.signal(PurchaseWorkflow.payment_event, signal)
             )
@@ -53,11 +66,17 @@ async def route(
         if event_type == "payment_intent.succeeded" and isinstance(named, str):
             purchase = await store.get_purchase(db, named)
             if purchase is not None and (not delivered or purchase.status == "failed"):
-                await late.settle_late(await connect(), task_queue, obj["id"])
+                await late.settle_late(await connect(), task_queue, payment_intent)
     elif event_type == "charge.refunded":
         payment_intent = obj.get("payment_intent")
         amount_refunded = obj.get("amount_refunded")
-        if not isinstance(payment_intent, str) or not isinstance(amount_refunded, int):
+        if (
+            not isinstance(payment_intent, str)
+            or not isinstance(amount_refunded, int)
+            or isinstance(amount_refunded, bool)
+            or amount_refunded < 0
+        ):
+            _unusable(event, "a charge without a payment_intent and a whole amount_refunded")
             return
         purchase = await store.find_by_payment_intent(db, payment_intent)
         if purchase is None:
@@ -69,6 +88,10 @@ async def route(
             event_id=event["id"], payment_intent=payment_intent, amount_refunded=amount_refunded
         )
         await customer.signal("payment_refunded", notice)
+
+
+def _unusable(event: dict[str, Any], why: str) -> None:
+    log.warning("Stripe event %r (%r) not acted on: %s", event["id"], event["type"], why)
 
 
 async def _unless_finished(signal: Any) -> bool:

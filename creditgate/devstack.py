@@ -21,8 +21,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
+from sqlalchemy.engine import make_url
+
 from creditgate.migrate import upgrade
-from creditgate.settings import DATA_DIR, Settings
+from creditgate.settings import DATA_DIR, DEV_API_KEY, Settings
 
 SEARCH_ATTRIBUTES = {
     "CreditgateCustomerId": "Keyword",
@@ -311,21 +313,25 @@ class DevStack:
         return child
 
     def banner(self) -> str:
-        key = self.settings.api_key
+        # The development key is public (it is in the README); a configured one is a secret.
+        shown_key = self.settings.api_key == DEV_API_KEY
+        key = self.settings.api_key if shown_key else "$CREDITGATE_API_KEY"
+        database = make_url(self.settings.database_url).render_as_string(hide_password=True)
         lines = [
             "",
             "Creditgate is running.",
             f"  API            {self.api_url()}   (docs: {self.api_url()}/docs)",
-            f"  API key        {key}",
+            f"  API key        {key if shown_key else 'the value of CREDITGATE_API_KEY'}",
             f"  Temporal UI    http://localhost:{self.ui_port}",
             f"  Temporal       {self.settings.temporal_address}",
             f"  Stripe         {self.settings.stripe_api_base}"
             + ("   (localstripe)" if self.settings.uses_localstripe else ""),
-            f"  Database       {self.settings.database_url}",
+            f"  Database       {database}",
             f"  Logs           {self.data_dir / 'logs'}/",
             "",
             "Try (the README walks through plans, credits, usage and holds):",
-            f"  curl -s -X POST {self.api_url()}/v1/customers -H 'Authorization: Bearer {key}' \\",
+            f"  curl -s -X POST {self.api_url()}/v1/customers \\",
+            f'       -H "Authorization: Bearer {key}" \\',
             "       -H 'Content-Type: application/json' \\",
             '       -d \'{"external_id": "user_demo", "name": "Demo", '
             '"email": "demo@example.com"}\'',

@@ -6,6 +6,7 @@ request bodies into.
 
 import math
 import re
+import unicodedata
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, Field, StringConstraints
@@ -66,3 +67,19 @@ def storable_json(value: Any) -> Any:
 
 # A hold estimate's properties: any JSON object of up to 50 keys that the databases can store.
 Properties = Annotated[dict[str, Any], Field(max_length=50), AfterValidator(storable_json)]
+
+
+def _printable(value: str) -> str:
+    # PostgreSQL refuses NUL in text and UTF-8 cannot carry a lone surrogate; other control
+    # characters (newlines, escapes) have no place in a stored name either.
+    if any(unicodedata.category(char) in ("Cc", "Cs") for char in value):
+        raise ValueError("must not contain control characters, NUL or lone surrogates")
+    return value
+
+
+# A person's or company's name as stored in the ledger and sent to Stripe.
+PersonName = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=200),
+    AfterValidator(_printable),
+]

@@ -17,6 +17,10 @@ DEV_STRIPE_API_KEY = "sk_test_creditgate_dev"
 DEV_STRIPE_WEBHOOK_SECRET = "whsec_creditgate_dev"
 LOCALSTRIPE_BASE = "http://localhost:8420"
 STRIPE_BASE = "https://api.stripe.com"
+# Production API keys are long enough not to be guessed (32 characters: e.g. 24 random bytes
+# in base64, or `openssl rand -hex 16`).
+PRODUCTION_API_KEY_MIN_LENGTH = 32
+WEBHOOK_SECRET_PREFIX = "whsec_"
 
 
 def _comma_separated(value: object) -> object:
@@ -28,20 +32,24 @@ Delays = Annotated[list[NonNegativeInt], NoDecode, BeforeValidator(_comma_separa
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="CREDITGATE_", env_file=".env", extra="ignore")
+    # Validation errors never echo the input: it holds the keys and the database password.
+    model_config = SettingsConfigDict(
+        env_prefix="CREDITGATE_", env_file=".env", extra="ignore", hide_input_in_errors=True
+    )
 
     env: Literal["development", "production"] = "development"
-    api_key: str = DEV_API_KEY
-    database_url: str = f"sqlite:///{DATA_DIR}/creditgate.db"
+    # Secrets (and the database URL, which may hold a password) stay out of repr().
+    api_key: str = Field(default=DEV_API_KEY, repr=False)
+    database_url: str = Field(default=f"sqlite:///{DATA_DIR}/creditgate.db", repr=False)
     temporal_address: str = "localhost:7233"
     temporal_namespace: str = "default"
     temporal_task_queue: str = "creditgate"
     # Where `creditgate dev` serves the Temporal web UI.
     temporal_ui_port: int = Field(default=8233, ge=1, le=65535)
-    stripe_api_key: str = DEV_STRIPE_API_KEY
+    stripe_api_key: str = Field(default=DEV_STRIPE_API_KEY, repr=False)
     # Unset: localstripe while the key is the development placeholder, else api.stripe.com.
     stripe_api_base: str = ""
-    stripe_webhook_secret: str = DEV_STRIPE_WEBHOOK_SECRET
+    stripe_webhook_secret: str = Field(default=DEV_STRIPE_WEBHOOK_SECRET, repr=False)
     api_host: str = "127.0.0.1"
     api_port: int = Field(default=8000, ge=1, le=65535)
     # Longer than any client's or load balancer's idle timeout, so the client closes an idle
@@ -73,6 +81,19 @@ class Settings(BaseSettings):
     payment_wait_seconds: float = Field(default=30.0, gt=0)
 
     @model_validator(mode="after")
+    def _refuse_empty_secrets(self) -> "Settings":
+        # In every mode: an empty API key would let requests without one through, and an
+        # empty webhook secret lets anyone sign Stripe events.
+        empty = [
+            f"CREDITGATE_{name.upper()} is empty"
+            for name in ("api_key", "stripe_api_key", "stripe_webhook_secret")
+            if not getattr(self, name).strip()
+        ]
+        if empty:
+            raise ValueError("; ".join(empty))
+        return self
+
+    @model_validator(mode="after")
     def _fill_stripe_base(self) -> "Settings":
         if not self.stripe_api_base:
             self.stripe_api_base = (
@@ -89,8 +110,17 @@ class Settings(BaseSettings):
             problems.append("CREDITGATE_API_KEY is the development key")
         if self.stripe_api_key == DEV_STRIPE_API_KEY:
             problems.append("CREDITGATE_STRIPE_API_KEY is the development placeholder")
+        elif len(self.api_key) < PRODUCTION_API_KEY_MIN_LENGTH:
+            problems.append(
+                f"CREDITGATE_API_KEY is shorter than {PRODUCTION_API_KEY_MIN_LENGTH} characters"
+            )
         if self.stripe_webhook_secret == DEV_STRIPE_WEBHOOK_SECRET:
             problems.append("CREDITGATE_STRIPE_WEBHOOK_SECRET is the development placeholder")
+        elif not self.stripe_webhook_secret.startswith(WEBHOOK_SECRET_PREFIX):
+            problems.append(
+                f"CREDITGATE_STRIPE_WEBHOOK_SECRET is not a Stripe signing secret "
+                f"({WEBHOOK_SECRET_PREFIX}...)"
+            )
         if self.uses_localstripe:
             problems.append("CREDITGATE_STRIPE_API_BASE points at localstripe")
         if self.database_url.startswith("sqlite"):

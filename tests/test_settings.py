@@ -1,9 +1,12 @@
 """Settings: ``CREDITGATE_*`` environment variables, development defaults, production refusals,
 and how the ``creditgate`` command reports invalid settings."""
 
+import hashlib
+import hmac
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,7 +14,9 @@ import pytest
 from fastapi.testclient import TestClient
 from pydantic import ValidationError
 
+from api.auth import ApiKey
 from api.main import create_app
+from creditgate import stripe_events
 from creditgate.settings import Settings
 
 CREDITGATE = Path(sys.executable).parent / "creditgate"
@@ -19,7 +24,7 @@ CREDITGATE = Path(sys.executable).parent / "creditgate"
 # A production configuration that uses no development default.
 PRODUCTION = {
     "CREDITGATE_ENV": "production",
-    "CREDITGATE_API_KEY": "cg_live_3f9a0c2b7d",
+    "CREDITGATE_API_KEY": "cg_live_3f9a0c2b7d41e6a5f80c9d2b7e13a4f6",
     "CREDITGATE_DATABASE_URL": "postgresql://creditgate:secret@db.internal:5432/creditgate",
     "CREDITGATE_STRIPE_API_KEY": "sk_live_51Habcdef",
     "CREDITGATE_STRIPE_WEBHOOK_SECRET": "whsec_9b8a7c6d5e",
@@ -231,6 +236,82 @@ def test_production_with_no_configuration_names_every_problem(
         assert variable in str(raised.value)
 
 
+SECRETS = ("CREDITGATE_API_KEY", "CREDITGATE_STRIPE_API_KEY", "CREDITGATE_STRIPE_WEBHOOK_SECRET")
+
+
+@pytest.mark.parametrize("mode", ["development", "production"])
+@pytest.mark.parametrize("variable", SECRETS)
+@pytest.mark.parametrize("empty", ["", "   "])
+def test_an_empty_key_or_secret_is_refused_in_every_mode(
+    monkeypatch: pytest.MonkeyPatch, mode: str, variable: str, empty: str
+) -> None:
+    set_env(monkeypatch, PRODUCTION)
+    monkeypatch.setenv("CREDITGATE_ENV", mode)
+    monkeypatch.setenv(variable, empty)
+    with pytest.raises(ValidationError) as raised:
+        Settings()
+    assert f"{variable} is empty" in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "problem"),
+    [
+        ("CREDITGATE_API_KEY", "cg_live_3f9a0c2b7d", "shorter than 32 characters"),
+        ("CREDITGATE_API_KEY", "x" * 31, "shorter than 32 characters"),
+        ("CREDITGATE_STRIPE_WEBHOOK_SECRET", "9b8a7c6d5e4f3a2b1c", "not a Stripe signing secret"),
+        ("CREDITGATE_STRIPE_WEBHOOK_SECRET", "sk_live_51Habcdef", "not a Stripe signing secret"),
+    ],
+)
+def test_production_refuses_a_short_api_key_or_a_webhook_secret_without_whsec(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str, problem: str
+) -> None:
+    set_env(monkeypatch, PRODUCTION)
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(ValidationError) as raised:
+        Settings()
+    assert f"{variable} is {problem}" in str(raised.value)
+    # The same values are fine for development (the test stack's key is "test-api-key").
+    monkeypatch.setenv("CREDITGATE_ENV", "development")
+    monkeypatch.setenv("CREDITGATE_DATABASE_URL", "sqlite:///cg.db")
+    assert getattr(Settings(), variable.removeprefix("CREDITGATE_").lower()) == value
+
+
+def test_production_accepts_a_key_of_exactly_32_characters(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    set_env(monkeypatch, PRODUCTION)
+    monkeypatch.setenv("CREDITGATE_API_KEY", "k" * 32)
+    assert Settings().api_key == "k" * 32
+
+
+def test_secrets_stay_out_of_errors_and_repr(monkeypatch: pytest.MonkeyPatch) -> None:
+    secrets = {
+        "CREDITGATE_API_KEY": "too-short-but-secret-key",
+        "CREDITGATE_DATABASE_URL": "postgresql://cg:db-password-42@db.internal/cg",
+        "CREDITGATE_STRIPE_API_KEY": "sk_live_secret_stripe_key",
+        "CREDITGATE_STRIPE_WEBHOOK_SECRET": "not-a-whsec-secret",
+    }
+    set_env(monkeypatch, {"CREDITGATE_ENV": "production", **secrets})
+    with pytest.raises(ValidationError) as raised:
+        Settings()
+    monkeypatch.setenv("CREDITGATE_ENV", "development")
+    shown = str(raised.value) + repr(Settings()) + str(Settings())
+    for value in ("too-short-but-secret-key", "db-password-42", "sk_live_secret", "not-a-whsec"):
+        assert value not in shown
+
+
+def test_no_request_passes_an_empty_api_key_or_webhook_secret() -> None:
+    """Defence in depth below the settings: the key check and the signature check refuse to
+    work with an empty key or secret instead of matching what an attacker sends."""
+    with pytest.raises(ValueError):
+        ApiKey("")
+    payload = b'{"id": "evt_forged", "type": "payment_intent.succeeded"}'
+    timestamp = int(time.time())
+    mac = hmac.new(b"", f"{timestamp}.".encode() + payload, hashlib.sha256).hexdigest()
+    with pytest.raises(stripe_events.InvalidWebhook):
+        stripe_events.verify(payload, f"t={timestamp},v1={mac}", "")
+
+
 # -- the creditgate command with invalid settings ----------------------------------------------
 
 
@@ -269,6 +350,13 @@ def test_creditgate_reports_a_malformed_setting_without_a_traceback(
     assert result.returncode == 2, (result.stdout, result.stderr)
     assert "Traceback" not in result.stderr + result.stdout
     assert result.stderr.startswith("creditgate: invalid settings:")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_creditgate_refuses_an_empty_api_key_in_development(tmp_path: Path) -> None:
+    result = run_creditgate("migrate", tmp_path, CREDITGATE_API_KEY="")
+    assert result.returncode == 2, (result.stdout, result.stderr)
+    assert "CREDITGATE_API_KEY is empty" in result.stderr
     assert list(tmp_path.iterdir()) == []
 
 

@@ -1,9 +1,16 @@
 import asyncio
+import contextlib
 import uuid
 
 from fastapi import APIRouter, Response, status
-from temporalio.client import WithStartWorkflowOperation, WorkflowUpdateRPCTimeoutOrCancelledError
+from temporalio.client import (
+    Client,
+    WithStartWorkflowOperation,
+    WorkflowUpdateFailedError,
+    WorkflowUpdateRPCTimeoutOrCancelledError,
+)
 from temporalio.common import WorkflowIDConflictPolicy
+from temporalio.service import RPCError
 
 from api.deps import DbDep, SessionDep, SettingsDep, TemporalDep
 from api.errors import ApiError
@@ -13,9 +20,12 @@ from creditgate.identifiers import ExternalId
 from creditgate.ledger import reads
 from creditgate.plans import latest_version
 from workflows.customer import CustomerWorkflow, customer_workflow_id
-from workflows.models import CustomerProfile, CustomerWorkflowInput
+from workflows.models import CustomerProfile, CustomerWorkflowInput, SignupResult
 
 router = APIRouter(prefix="/customers", tags=["customers"], responses=ERRORS)
+# A signup that joined a run which then failed (an earlier signup of the id whose data could
+# not be stored) starts a fresh run once more; failing again, it is refused.
+SIGNUP_ATTEMPTS = 2
 
 
 @router.post(
@@ -52,23 +62,22 @@ async def create_customer(
     profile = CustomerProfile(
         external_id=body.external_id, name=body.name, email=body.email, plan=plan_code
     )
-    start = WithStartWorkflowOperation(
-        CustomerWorkflow.run,
-        CustomerWorkflowInput(profile=profile),
-        id=workflow_id,
-        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-        task_queue=settings.temporal_task_queue,
-    )
     try:
         result = await asyncio.wait_for(
-            client.execute_update_with_start_workflow(
-                CustomerWorkflow.signup, str(uuid.uuid4()), start_workflow_operation=start
-            ),
+            _sign_up(client, profile, workflow_id, settings.temporal_task_queue),
             timeout=settings.signup_wait_seconds,
         )
     except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError):
         response.status_code = status.HTTP_202_ACCEPTED
         return CustomerPending(external_id=body.external_id, workflow_id=workflow_id)
+    except WorkflowUpdateFailedError:
+        raise ApiError(
+            422,
+            "signup_failed",
+            f"the signup could not be completed: workflow {workflow_id} failed (its history "
+            "in Temporal says why); the customer was not stored and the external_id can be "
+            "signed up again",
+        ) from None
 
     async with db.session() as session:
         stored = await get_customer(session, body.external_id)
@@ -77,6 +86,37 @@ async def create_customer(
     if not result.created:
         response.status_code = status.HTTP_200_OK
     return CustomerPublic.of(stored)
+
+
+async def _sign_up(
+    client: Client, profile: CustomerProfile, workflow_id: str, task_queue: str
+) -> SignupResult:
+    for _ in range(SIGNUP_ATTEMPTS - 1):
+        with contextlib.suppress(WorkflowUpdateFailedError):
+            return await _sign_up_once(client, profile, workflow_id, task_queue)
+    return await _sign_up_once(client, profile, workflow_id, task_queue)
+
+
+async def _sign_up_once(
+    client: Client, profile: CustomerProfile, workflow_id: str, task_queue: str
+) -> SignupResult:
+    start = WithStartWorkflowOperation(
+        CustomerWorkflow.run,
+        CustomerWorkflowInput(profile=profile),
+        id=workflow_id,
+        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        task_queue=task_queue,
+    )
+    try:
+        return await client.execute_update_with_start_workflow(
+            CustomerWorkflow.signup, str(uuid.uuid4()), start_workflow_operation=start
+        )
+    except RPCError:
+        # The start failed with it (Temporal is down): read that copy too, or asyncio logs it
+        # as an error never retrieved. The client has settled the start by now.
+        with contextlib.suppress(RPCError):
+            await start.workflow_handle()
+        raise
 
 
 @router.get("/{external_id}", response_model=CustomerPublic)
