@@ -4,7 +4,7 @@ A hold placed again with the same key (a client's retry, or the ledger running i
 transaction again after a lost COMMIT reply) returns the first; ``request_hash`` tells a
 repeat from a different request that reuses the key.
 
-Revision ID: 0011
+Revision ID: 0009
 Revises: 0008
 Create Date: 2026-12-04
 """
@@ -14,7 +14,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0011"
+revision: str = "0009"
 down_revision: str | None = "0008"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None

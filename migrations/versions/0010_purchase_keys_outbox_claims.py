@@ -6,8 +6,8 @@ request body and to the purchase it made (before, the customer workflow remember
 transaction instead of holding their row locks while it signals; ``outbox.dead_at`` marks a
 row given up after too many attempts, until an operator retries it.
 
-Revision ID: 0012
-Revises: 0011
+Revision ID: 0010
+Revises: 0009
 Create Date: 2026-12-04
 """
 
@@ -19,8 +19,8 @@ from alembic import op
 
 import creditgate.sqltypes
 
-revision: str = "0012"
-down_revision: str | None = "0011"
+revision: str = "0010"
+down_revision: str | None = "0009"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
