@@ -1,4 +1,4 @@
-"""``creditgate check``: verify DESIGN.md's ledger invariants over the whole database.
+"""``creditgate check``: verify the ledger invariants (docs/invariants.md) over the whole database.
 
 2. every wallet's balance equals the sum of its ledger entries (and each entry's
    balance_after continues the previous one); active grants hold exactly the balance; no

@@ -1,4 +1,4 @@
-"""``creditgate check``, the payment invariants (DESIGN.md 4 and 6), against Stripe.
+"""``creditgate check``, the payment invariants (4 and 6 of docs/invariants.md), against Stripe.
 
 4. every purchase/recharge grant maps to exactly one succeeded PaymentIntent, for the
    purchase's amount, and every succeeded PaymentIntent of our Stripe customers that names

@@ -50,8 +50,8 @@ class Wallet(SQLModel, table=True):
     balance: Decimal = money_field()
     held: Decimal = money_field()
     entitled: bool = False
-    # Auto-recharge threshold (issue 4 configures it); a debit that takes available from above
-    # it to at or below it writes one ``threshold`` outbox message.
+    # Auto-recharge threshold (set by PUT .../auto-recharge); a debit that takes available from
+    # above it to at or below it writes one ``threshold`` outbox message.
     recharge_threshold: Decimal | None = Field(default=None, sa_type=Money)
     # How far below zero the balance may go while the customer stays entitled: 0 on prepaid
     # plans, the spend limit on arrears plans (None: no limit). Dunning failure sets it to 0.
@@ -69,7 +69,7 @@ class Wallet(SQLModel, table=True):
 
 
 def available_of(balance: Decimal, held: Decimal) -> Decimal:
-    """DESIGN.md: available = Σ remaining of unexpired grants − debt − active holds; the
+    """available = Σ remaining of unexpired grants − debt − active holds; the
     balance is already Σ remaining − debt."""
     return balance - held
 

@@ -42,7 +42,7 @@ class Grant(SQLModel, table=True):
 
 
 class LedgerEntry(SQLModel, table=True):
-    """Append-only. For every wallet, balance = Σ amount (DESIGN.md invariant 2)."""
+    """Append-only. For every wallet, balance = Σ amount (invariant 2)."""
 
     __tablename__ = "ledger_entries"
     __table_args__ = (Index("ix_ledger_customer_id", "customer_id", "id"),)

@@ -2,7 +2,7 @@
 
 Balances are in the plan's wallet unit (its currency, or a named credit unit sold at a price
 per credit). Stripe charges whole minor units of the currency, at least its minimum charge;
-amounts are rounded up only here, when charging (DESIGN.md invariant 1).
+amounts are rounded up only here, when charging (invariant 1).
 """
 
 from dataclasses import dataclass

@@ -34,7 +34,7 @@ def plan_code(unique_id: str, suffix: str = "") -> str:
 
 
 def design_plan(code: str) -> dict[str, Any]:
-    """DESIGN.md's example plan ("Contract details"), verbatim but for the code."""
+    """The API contract's example plan, verbatim but for the code."""
     return {**copy.deepcopy(DESIGN_PLAN), "code": code}
 
 

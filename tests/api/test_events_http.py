@@ -35,7 +35,7 @@ async def test_rate_card_prices_are_exact(stack: Stack, unique_id: str) -> None:
     await grant(stack, jane, "10.00")
     results = await send(
         stack,
-        # DESIGN.md's example, to the digit.
+        # The README's example, to the digit.
         tokens("in", jane, 1500, "gpt-4o", "input"),
         tokens("out", jane, 1000, "gpt-4o", "output"),
         # 0.04 per 1,000 tokens, pro rata in real time.

@@ -1,6 +1,6 @@
 """The ledger against a tiny reference model, over random sequences of operations (SQLite).
 
-The model below is written from DESIGN.md's words, independently of ``creditgate.ledger.burn``:
+The model below is written from the domain's rules, independently of ``creditgate.ledger.burn``:
 grants burn smallest priority first, then earliest expiry (never-expiring last), then oldest;
 usage beyond the grants is debt that the next grant pays first; a hold reserves available
 funds, usage naming it settles against it, a release or expiry gives back the rest.

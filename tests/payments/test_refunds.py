@@ -1,6 +1,6 @@
 """charge.refunded claws back credits: the unspent part from the purchase's grant, the spent
 part charged to the wallet (other credits, then debt). localstripe sends no charge.refunded,
-so the test signs Stripe-shaped events itself, as DESIGN.md says."""
+so the test signs Stripe-shaped events itself."""
 
 import time
 import uuid

@@ -1,4 +1,4 @@
-"""Done-when of issue 5: a migration of 500 customers survives a worker restart mid-way and
+"""A migration of 500 customers survives a worker restart mid-way and
 moves each exactly once.
 
 The migration runs on ``python -m worker`` in a subprocess on its own task queue; once some

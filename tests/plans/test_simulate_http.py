@@ -17,7 +17,7 @@ from tests.support.stack import Stack
 
 
 def dearer_images_cheaper_tail(code: str) -> dict[str, Any]:
-    """DESIGN.md's plan with new prices: gpt-4o input 0.000003, small 0.05 per 1,000,
+    """The README's example plan with new prices: gpt-4o input 0.000003, small 0.05 per 1,000,
     images 0.05 for the first 10 then 0.02."""
     body = design_plan(code)
     body["prices"][0]["unit_amount"] = "0.000003"

@@ -5,7 +5,7 @@ from typing import Any
 
 from creditgate.pricing.plan import Meter, PlanDefinition, Price, Tier
 
-# The example plan of DESIGN.md ("Contract details"), verbatim.
+# The API contract's example plan, verbatim.
 DESIGN_PLAN: dict[str, Any] = {
     "code": "llm",
     "name": "LLM usage",
@@ -81,7 +81,7 @@ def tiers(*spec: tuple[str | None, str] | tuple[str | None, str, str]) -> list[T
     ]
 
 
-# DESIGN.md's image price: the first 100 images at 0.05, then 0.03.
+# The example plan's image price: the first 100 images at 0.05, then 0.03.
 GRADUATED_IMAGES = Price(
     meter="images", model="tiered_graduated", tiers=tiers(("100", "0.05"), (None, "0.03"))
 )

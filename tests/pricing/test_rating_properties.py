@@ -1,4 +1,4 @@
-"""Properties of real-time rating against the period close (DESIGN.md invariant 7).
+"""Properties of real-time rating against the period close (invariant 7, docs/invariants.md).
 
 The true-up is by definition ``period_amount(Σq) − Σ realtime_cost``; these properties pin
 down how large it can be for each price model.
