@@ -86,7 +86,7 @@ def _check(settings: Settings) -> int:
         if violations:
             print(f"creditgate check: {len(violations)} violation(s)", file=sys.stderr)
             return 1
-        print("creditgate check: invariants 2, 3, 4, 5 and 6 hold")
+        print("creditgate check: invariants 2, 3, 4, 5, 6 and 9 hold")
         return 0
 
     return asyncio.run(run())
