@@ -1,13 +1,14 @@
 """Fixtures for the real parts: Temporal (dev server and time-skipping), worker, API over HTTP.
 
-One dev server, one localstripe, one SQLite database, one worker and one API serve the whole
-session; tests keep apart by using fresh external ids (``unique_id``).
+One dev server, one localstripe, one database, one worker and one API serve the whole session
+per database (``stack`` follows the session-scoped ``database`` parameter: SQLite, then
+PostgreSQL); tests keep apart by using fresh external ids (``unique_id``).
 """
 
 import asyncio
 import sys
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,9 +21,9 @@ from temporalio.testing import WorkflowEnvironment
 
 from api.main import create_app
 from creditgate.db import Database
-from creditgate.migrate import upgrade
 from creditgate.settings import Settings
 from creditgate.stripe_gateway import StripeGateway
+from tests.support.databases import migrated_url
 from tests.support.localstripe import LocalStripe
 from tests.support.ports import free_port
 from tests.support.stripe_proxy import StripeProxy, WebhookFaults
@@ -44,6 +45,7 @@ __all__ = [
     "Stack",
     "proxy",
     "stack",
+    "stack_db_url",
     "temporal_env",
     "time_skipping_env",
     "unique_id",
@@ -93,13 +95,19 @@ class Stack:
 
 
 @pytest.fixture(scope="session")
+def stack_db_url(
+    request: pytest.FixtureRequest, database: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """The stack's migrated database (sync: migrating runs its own event loop)."""
+    yield from migrated_url(request, database, tmp_path_factory.mktemp("stack"))
+
+
+@pytest.fixture(scope="session")
 async def stack(
-    temporal_env: WorkflowEnvironment,
-    localstripe: LocalStripe,
-    tmp_path_factory: pytest.TempPathFactory,
+    temporal_env: WorkflowEnvironment, localstripe: LocalStripe, stack_db_url: str
 ) -> AsyncIterator[Stack]:
-    """Dev server + localstripe + migrated SQLite + a worker + the API on a real HTTP port."""
-    db_path = tmp_path_factory.mktemp("stack") / "creditgate.db"
+    """Dev server + localstripe + a migrated database + a worker + the API on a real HTTP
+    port."""
     port = free_port()
     proxy = await StripeProxy(
         upstream=localstripe.base_url,
@@ -108,7 +116,7 @@ async def stack(
     await proxy.register_webhooks(WEBHOOK_SECRET, endpoint_id="stack")
     settings = Settings(
         api_key=API_KEY,
-        database_url=f"sqlite:///{db_path}",
+        database_url=stack_db_url,
         temporal_address=temporal_env.client.service_client.config.target_host,
         temporal_task_queue=f"test-{uuid.uuid4().hex[:8]}",
         stripe_api_key="sk_test_creditgate_tests",
@@ -121,7 +129,6 @@ async def stack(
         recharge_retry_delays=RECHARGE_RETRY_DELAYS,
         dunning_retry_delays=RECHARGE_RETRY_DELAYS,
     )
-    await asyncio.to_thread(upgrade, settings.database_url)
     db = Database(settings.database_url)
     stripe = StripeGateway.from_settings(settings)
     worker = build_worker(temporal_env.client, settings.temporal_task_queue, db, stripe, settings)
