@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run test lint format histories bench clean
+.PHONY: install run test lint format histories bench chaos clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is required"'
@@ -24,7 +24,7 @@ test: install lint
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy creditgate api workflows activities worker tests bench migrations
+	$(BIN)/mypy creditgate api workflows activities worker tests bench migrations chaos
 
 format: install
 	$(BIN)/ruff check --fix .
@@ -35,6 +35,9 @@ histories: install
 
 bench: install
 	$(BIN)/python -m bench.ledger
+
+chaos: install
+	$(BIN)/python -m chaos
 
 clean:
 	rm -rf $(VENV) .creditgate .pytest_cache .mypy_cache .ruff_cache

@@ -60,6 +60,14 @@ class PurchaseRef(BaseModel):
     purchase_id: str
 
 
+class SettledPayment(BaseModel):
+    """A succeeded PaymentIntent's purchase, granted."""
+
+    purchase: PurchaseRecord
+    customer_workflow_id: str
+    created: bool  # False when it had been granted already
+
+
 class FailPurchaseInput(BaseModel):
     purchase_id: str
     reason: str

@@ -25,6 +25,7 @@ from activities.payment_models import (
     RefundInput,
     RefundResult,
     SaveAutoRechargeInput,
+    SettledPayment,
 )
 from creditgate import plans
 from creditgate.customers import get_customer
@@ -130,6 +131,34 @@ class PaymentActivities:
         granted = await store.grant_purchase(self.db, input.purchase_id)
         return GrantedPurchase(
             grant_id=granted.grant_id, credits=granted.credits, created=granted.created
+        )
+
+    @activity.defn
+    async def settle_paid_intent(self, payment_intent: str) -> SettledPayment | None:
+        """Grant the purchase of a PaymentIntent that Stripe reports succeeded, whatever its
+        purchase's status says (a workflow may have given up on it); None when it has not
+        succeeded or is not ours."""
+        pi = await self.stripe.get_payment_intent(payment_intent)
+        if pi.status != "succeeded":
+            return None
+        purchase = await store.purchase_of_intent(
+            self.db, pi.id, pi.metadata.get("creditgate_purchase_id")
+        )
+        if purchase is None:
+            return None
+        if pi.amount != to_minor_units(purchase.amount, purchase.currency):
+            raise ApplicationError(
+                f"PaymentIntent {pi.id} charged {pi.amount} minor units, purchase "
+                f"{purchase.id} is {purchase.amount} {purchase.currency}",
+                non_retryable=True,
+            )
+        granted = await store.grant_purchase(self.db, purchase.id)
+        stored = await store.get_purchase(self.db, purchase.id)
+        assert stored is not None
+        return SettledPayment(
+            purchase=purchase_record(stored),
+            customer_workflow_id=await store.workflow_of(self.db, purchase.customer_id),
+            created=granted.created,
         )
 
     @activity.defn

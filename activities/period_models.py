@@ -38,13 +38,19 @@ class InvoiceInput(BaseModel):
 
 
 class InvoiceTicket(BaseModel):
-    """One collection attempt (its purchase row, kind ``invoice``, is open and pending)."""
+    """One collection attempt (its purchase row, kind ``invoice``, is open and pending), for
+    what is still owed now."""
 
     purchase_id: str
     amount: Decimal
     currency: str
     stripe_customer_id: str
     payment_method: str | None
+    # Set when nothing is left to charge (the debt was paid some other way since the close):
+    # no purchase row was opened and this is how the statement's collection ended (``paid``,
+    # or ``below_minimum`` when less than Stripe's minimum charge is left). Optional: results
+    # recorded before it existed must still decode on replay.
+    settled: str | None = None
 
 
 class StatementPayment(BaseModel):

@@ -2,6 +2,7 @@
 
 from datetime import UTC, datetime
 
+from sqlmodel import select
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
@@ -16,7 +17,7 @@ from activities.period_models import (
 from creditgate import plans
 from creditgate.customers import get_customer
 from creditgate.db import Database
-from creditgate.models import Purchase
+from creditgate.models import Purchase, Wallet
 from creditgate.payments import amounts, store
 from creditgate.periods import period_index
 from creditgate.settings import Settings
@@ -75,32 +76,47 @@ class PeriodActivities:
 
     @activity.defn
     async def open_invoice(self, input: InvoiceInput) -> InvoiceTicket:
-        """Open the purchase row (kind ``invoice``) for one attempt to collect a statement."""
+        """Price one attempt to collect a statement from what is still owed now: the debt,
+        at most the statement's amount due (a purchase or an earlier, late payment may have
+        paid some or all of it). Opens its purchase row (kind ``invoice``) unless nothing
+        can be charged; then the statement's collection is settled here."""
         statement, customer = await statements.statement_by_id(self.db, input.statement_id)
         assert customer.id is not None and customer.stripe_customer_id is not None
         async with self.db.session() as session:
             plan = await plans.definition(session, statement.plan_code, statement.plan_version)
-        purchase_id = input.purchase_id
-        await store.open_purchase(
-            self.db,
-            Purchase(
-                id=purchase_id,
-                customer_id=customer.id,
-                kind="invoice",
-                amount=statement.amount_due,
-                currency=statement.currency,
-                credits=amounts.credits_for(statement.amount_due, plan),
-                payment_method=customer.payment_method,
-                workflow_id=input.workflow_id,
-            ),
+            wallet = (
+                await session.exec(select(Wallet).where(Wallet.customer_id == customer.id))
+            ).one()
+        owed = min(
+            statement.amount_due,
+            amounts.round_up_to_minor(wallet.debt * plan.credit_price, statement.currency),
         )
-        return InvoiceTicket(
-            purchase_id=purchase_id,
-            amount=statement.amount_due,
+        ticket = InvoiceTicket(
+            purchase_id=input.purchase_id,
+            amount=owed,
             currency=statement.currency,
             stripe_customer_id=customer.stripe_customer_id,
             payment_method=customer.payment_method,
         )
+        if owed < amounts.minimum_charge(statement.currency) or owed <= 0:
+            ticket.settled = "paid" if owed <= 0 else "below_minimum"
+            assert statement.id is not None
+            await statements.set_payment(self.db, statement.id, ticket.settled, None)
+            return ticket
+        await store.open_purchase(
+            self.db,
+            Purchase(
+                id=input.purchase_id,
+                customer_id=customer.id,
+                kind="invoice",
+                amount=owed,
+                currency=statement.currency,
+                credits=amounts.credits_for(owed, plan),
+                payment_method=customer.payment_method,
+                workflow_id=input.workflow_id,
+            ),
+        )
+        return ticket
 
     @activity.defn
     async def suspend_for_nonpayment(self, external_id: str) -> None:

@@ -23,6 +23,7 @@ from api.errors import error_response
 from api.ledger_schemas import EventBatch
 from api.routes.ledger import balance_json, results_json
 from creditgate.ledger import reads
+from creditgate.ledger.usage import unstorable
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -69,6 +70,8 @@ class HotPaths:
         try:
             events = EventBatch.model_validate_json(body).events
         except ValidationError:
+            events = None
+        if events is None or unstorable(body, events) is not None:
             # The route parses the body again (``EventBatch``) and answers with the error.
             await self.routed(scope, _replay(body, receive), send)
             return

@@ -6,13 +6,15 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
 from api.amounts import PositiveAmountIn
-from creditgate.identifiers import EventType
+from creditgate.identifiers import STORABLE, EventType, Properties
 from creditgate.ledger.tables import GrantRow, HoldRow
 from creditgate.ledger.usage import EventIn
 from creditgate.models import Grant, Hold, LedgerEntry
 from creditgate.money import MoneyStr
 
-Text = Annotated[str, StringConstraints(max_length=500)]
+Text = Annotated[str, StringConstraints(max_length=500, pattern=STORABLE)]
+# Stored as "api:<key>" (200 characters).
+IdempotencyKey = Annotated[str, StringConstraints(min_length=1, max_length=196, pattern=STORABLE)]
 
 
 def to_utc(value: datetime) -> datetime:
@@ -53,9 +55,11 @@ class HoldCreate(Body):
 
     amount: PositiveAmountIn | None = None
     event_type: EventType | None = None
-    properties: Annotated[dict[str, Any], Field(max_length=50)] = Field(default_factory=dict)
+    properties: Properties = Field(default_factory=dict)
     ttl_seconds: Annotated[int, Field(ge=1, le=7 * 86400)] = 600
     description: Text | None = None
+    # Or the Idempotency-Key header: the same key places one hold, returned again on repeats.
+    idempotency_key: IdempotencyKey | None = None
 
 
 class HoldPublic(BaseModel):

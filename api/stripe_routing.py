@@ -4,7 +4,9 @@
 PaymentIntent's metadata), which then reads the PaymentIntent from Stripe: the event is a
 trigger, not the truth, so duplicates and any order change nothing. ``charge.refunded``
 goes to the customer's workflow, which claws back credits. Everything else is acknowledged
-and ignored. A workflow that has finished needs nothing more: the event counts as handled.
+and ignored. ``payment_intent.succeeded`` for a purchase whose workflow has finished or given
+up on it (a PaymentIntent still ``processing`` at the timeout) starts ``LatePaymentWorkflow``,
+which grants it: every succeeded PaymentIntent of ours ends in one grant.
 """
 
 from collections.abc import Awaitable, Callable
@@ -14,7 +16,7 @@ from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
 from creditgate.db import Database
-from creditgate.payments import store
+from creditgate.payments import late, store
 from workflows.payment_models import PaymentEvent, RefundNotice
 from workflows.purchase import PurchaseWorkflow
 
@@ -30,7 +32,7 @@ PAYMENT_INTENT_EVENTS = frozenset(
 
 
 async def route(
-    connect: Callable[[], Awaitable[Client]], db: Database, event: dict[str, Any]
+    connect: Callable[[], Awaitable[Client]], db: Database, event: dict[str, Any], task_queue: str
 ) -> None:
     """Signal the workflow the event is about; raises ``RPCError`` if Temporal is down."""
     event_type = event.get("type")
@@ -40,10 +42,18 @@ async def route(
     if event_type in PAYMENT_INTENT_EVENTS:
         metadata = obj.get("metadata") or {}
         workflow_id = metadata.get("creditgate_workflow_id")
+        delivered = True
         if metadata.get("creditgate_kind") == "purchase" and isinstance(workflow_id, str):
             handle = (await connect()).get_workflow_handle(workflow_id)
             signal = PaymentEvent(event_id=event["id"], type=event_type, payment_intent=obj["id"])
-            await _ignore_finished(handle.signal(PurchaseWorkflow.payment_event, signal))
+            delivered = await _unless_finished(
+                handle.signal(PurchaseWorkflow.payment_event, signal)
+            )
+        named = metadata.get("creditgate_purchase_id")
+        if event_type == "payment_intent.succeeded" and isinstance(named, str):
+            purchase = await store.get_purchase(db, named)
+            if purchase is not None and (not delivered or purchase.status == "failed"):
+                await late.settle_late(await connect(), task_queue, obj["id"])
     elif event_type == "charge.refunded":
         payment_intent = obj.get("payment_intent")
         amount_refunded = obj.get("amount_refunded")
@@ -61,9 +71,12 @@ async def route(
         await customer.signal("payment_refunded", notice)
 
 
-async def _ignore_finished(signal: Any) -> None:
+async def _unless_finished(signal: Any) -> bool:
+    """False when the workflow has finished (not an error: nothing is waiting for it)."""
     try:
         await signal
     except RPCError as err:
         if err.status != RPCStatusCode.NOT_FOUND:
             raise
+        return False
+    return True

@@ -5,7 +5,8 @@
    entry belongs to no customer;
 3. every accepted usage event is debited exactly once, for its cost, and belongs to a
    customer;
-5. held equals the sum of active holds; no hold holds more than it reserved.
+5. held equals the sum of active holds; no hold holds more than it reserved;
+9. every ledger notice reaches its workflow: no outbox row is dead-lettered.
 """
 
 from collections import defaultdict
@@ -16,6 +17,7 @@ from sqlalchemy import func
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from creditgate import outbox
 from creditgate.db import Database
 from creditgate.models import Customer, Grant, Hold, LedgerEntry, UsageEvent, Wallet
 
@@ -112,7 +114,21 @@ async def check(db: Database) -> list[Violation]:
                 if hold.status != "active" and hold.remaining != 0:
                     bad(5, f"{hold.status} hold {hold.id} still holds {hold.remaining}")
         found += await _orphans(session)
+    found += await _dead_letters(db)
     return found
+
+
+async def _dead_letters(db: Database) -> list[Violation]:
+    return [
+        Violation(
+            9,
+            row.workflow_id,
+            f"outbox row {row.id} ({row.kind}) dead-lettered after {row.attempts} attempts "
+            f"({row.last_error}); later notices of this workflow wait behind it: "
+            f"`creditgate outbox retry --id {row.id}` once the workflow exists",
+        )
+        for row in await outbox.dead_letters(db)
+    ]
 
 
 async def _orphans(session: AsyncSession) -> list[Violation]:

@@ -28,6 +28,7 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("migrate", help="apply database migrations")
     commands.add_parser("check", help="verify the ledger invariants; non-zero exit on violations")
     commands.add_parser("demo", help="narrate a customer's whole lifecycle against `make run`")
+    _add_outbox_parser(commands)
     args = parser.parse_args(argv)
 
     settings = _settings()
@@ -46,6 +47,8 @@ def main(argv: list[str] | None = None) -> int:
         from creditgate.demo import run_demo
 
         return run_demo(settings)
+    if args.command == "outbox":
+        return _outbox_retry(settings, args.id)
     parser.error(f"unknown command {args.command}")
     return 2
 
@@ -87,6 +90,33 @@ def _check(settings: Settings) -> int:
         return 0
 
     return asyncio.run(run())
+
+
+def _add_outbox_parser(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+    outbox = commands.add_parser("outbox", help="the ledger outbox's dead-lettered rows")
+    actions = outbox.add_subparsers(dest="action", required=True)
+    retry = actions.add_parser("retry", help="send dead-lettered rows again")
+    which = retry.add_mutually_exclusive_group(required=True)
+    which.add_argument("--id", type=int, help="the row (as `creditgate check` names it)")
+    which.add_argument("--all", action="store_true", help="every dead-lettered row")
+
+
+def _outbox_retry(settings: Settings, row_id: int | None) -> int:
+    import asyncio
+
+    from creditgate import outbox
+    from creditgate.db import Database
+
+    async def run() -> int:
+        db = Database(settings.database_url)
+        try:
+            return await outbox.retry(db, row_id)
+        finally:
+            await db.dispose()
+
+    count = asyncio.run(run())
+    print(f"creditgate outbox: {count} dead-lettered row(s) put back for the relay")
+    return 0 if count or row_id is None else 1
 
 
 if __name__ == "__main__":

@@ -85,6 +85,10 @@ def _configure_sqlite(engine: AsyncEngine, immediate: bool) -> None:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+# Longest wait for a row lock on PostgreSQL (SQLite writers wait up to busy_timeout).
+LOCK_TIMEOUT_MS = 5000
+
+
 class Database:
     """Engines and session factories; shared by the API and the worker's activities.
 
@@ -93,8 +97,20 @@ class Database:
     PostgreSQL both are the same engine.
     """
 
-    def __init__(self, url: str, **engine_kwargs: Any) -> None:
+    def __init__(
+        self, url: str, *, lock_timeout_ms: int = LOCK_TIMEOUT_MS, **engine_kwargs: Any
+    ) -> None:
         self.url = url
+        if make_url(url).get_backend_name() != "sqlite":
+            # No transaction of the application waits longer than this for a row lock (it fails
+            # with LockNotAvailable, a retryable 503): one customer's long transaction cannot
+            # stall every request that touches it, nor batches that include it. Set per
+            # connection (no round trip per transaction); migrations use their own engine.
+            connect_args = dict(engine_kwargs.pop("connect_args", {}))
+            server_settings = {"lock_timeout": str(lock_timeout_ms)}
+            server_settings.update(connect_args.get("server_settings", {}))
+            connect_args["server_settings"] = server_settings
+            engine_kwargs["connect_args"] = connect_args
         self.engine = create_engine(url, **engine_kwargs)
         self.read_engine = (
             create_engine(url, immediate=False, **engine_kwargs)

@@ -182,7 +182,7 @@ class DevStack:
                 return f"{child.name} exited with status {code}{where}"
         return None
 
-    def start_temporal(self) -> None:
+    def start_temporal(self) -> Child:
         host, port = self.temporal_host_port
         argv = [
             _bin("temporal"),
@@ -203,13 +203,14 @@ class DevStack:
         ]
         for key, kind in SEARCH_ATTRIBUTES.items():
             argv += ["--search-attribute", f"{key}={kind}"]
-        self.spawn("temporal", argv, log_to_file=True)
+        child = self.spawn("temporal", argv, log_to_file=True)
         wait_until(
             lambda: port_busy("127.0.0.1", port), 60, f"Temporal on port {port}", self.dead_child
         )
         wait_until(
             lambda: port_busy("127.0.0.1", self.ui_port), 60, "the Temporal UI", self.dead_child
         )
+        return child
 
     @property
     def localstripe_dir(self) -> Path:
@@ -283,8 +284,14 @@ class DevStack:
             self.register_webhook()
         print("creditgate dev: applying migrations …", flush=True)
         upgrade(self.settings.database_url)
-        self.spawn("worker", [sys.executable, "-m", "worker"])
-        self.spawn(
+        self.start_worker()
+        self.start_api()
+
+    def start_worker(self, log_to_file: bool = False) -> Child:
+        return self.spawn("worker", [sys.executable, "-m", "worker"], log_to_file)
+
+    def start_api(self, log_to_file: bool = False) -> Child:
+        child = self.spawn(
             "api",
             [
                 sys.executable,
@@ -298,8 +305,10 @@ class DevStack:
                 *("--timeout-keep-alive", str(self.settings.api_keep_alive_seconds)),
                 *("--loop", "uvloop", "--http", "httptools", "--no-access-log"),
             ],
+            log_to_file,
         )
         wait_until(self.api_healthy, 60, f"the API at {self.api_url()}/healthz", self.dead_child)
+        return child
 
     def banner(self) -> str:
         key = self.settings.api_key

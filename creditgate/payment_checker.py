@@ -4,11 +4,14 @@
    purchase's amount, and every succeeded PaymentIntent of our Stripe customers that names
    a purchase maps to exactly one grant; failed or pending purchases grant nothing;
 6. at most one auto-recharge attempt is pending per customer, each recharge granted at most
-   once, and after a recharge's grant the balance was at least the threshold.
+   once, and after a recharge's grant the balance was at least the threshold (less any
+   usage recorded after the attempt was priced).
 """
 
 from collections import Counter, defaultdict
+from decimal import Decimal
 
+from sqlalchemy import func
 from sqlmodel import col, select
 
 from creditgate.checker import Violation
@@ -18,6 +21,7 @@ from creditgate.pricing.currency import to_minor_units
 from creditgate.stripe_gateway import StripeGateway
 
 PAID_SOURCES = ("purchase", "recharge", "invoice")
+USAGE_KINDS = ("debit", "true_up")
 
 
 async def check_payments(db: Database, stripe: StripeGateway) -> list[Violation]:
@@ -121,7 +125,21 @@ async def check_payments(db: Database, stripe: StripeGateway) -> list[Violation]
         entry = grant_entries.get(purchase.grant_id) if purchase.grant_id else None
         if purchase.kind != "recharge" or setting is None or entry is None:
             continue
-        if entry.balance_after < setting.threshold:
+        if entry.balance_after >= setting.threshold:
+            continue
+        # Usage recorded after the attempt was priced (the card charge and the grant take a
+        # while) may leave the balance short; that shortfall is the customer's, not the
+        # recharge's, and the ledger asks for another recharge.
+        async with db.session() as session:
+            since_priced = await session.scalar(
+                select(func.coalesce(func.sum(LedgerEntry.amount), 0)).where(
+                    LedgerEntry.customer_id == purchase.customer_id,
+                    col(LedgerEntry.kind).in_(USAGE_KINDS),
+                    col(LedgerEntry.created_at) >= purchase.created_at,
+                    col(LedgerEntry.id) < entry.id,
+                )
+            )
+        if entry.balance_after - Decimal(since_priced or 0) < setting.threshold:
             bad(
                 6,
                 purchase.customer_id,

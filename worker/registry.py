@@ -15,6 +15,7 @@ from creditgate.db import Database
 from creditgate.settings import Settings
 from creditgate.stripe_gateway import StripeGateway
 from workflows.customer import CustomerWorkflow
+from workflows.late_payment import LatePaymentWorkflow
 from workflows.period_close import PeriodCloseWorkflow
 from workflows.plan_migration import PlanMigrationWorkflow
 from workflows.purchase import PurchaseWorkflow
@@ -26,6 +27,7 @@ WORKFLOWS: Sequence[type] = (
     RechargeWorkflow,
     PeriodCloseWorkflow,
     PlanMigrationWorkflow,
+    LatePaymentWorkflow,
 )
 
 
@@ -46,6 +48,7 @@ def activities(
         payments.get_payment_intent,
         payments.cancel_payment_intent,
         payments.grant_purchase,
+        payments.settle_paid_intent,
         payments.fail_purchase,
         payments.read_purchase,
         payments.prepare_recharge,

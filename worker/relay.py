@@ -1,15 +1,20 @@
 """The outbox relay: signals each ledger outbox row to its customer workflow, then marks it sent.
 
-Delivery is at least once (a crash between the signal and the commit sends the row again;
-the workflow de-duplicates by ``message_id``) and in order per workflow: rows of one workflow
-go out in id order, and after a failure the rest of that workflow's rows wait for the retry.
-A row is never dropped: a missing workflow or a failed signal records ``attempts`` and
-``last_error`` and the row is tried again with backoff.
+Delivery is at least once (a crash between the signal and the mark sends the row again; the
+workflow de-duplicates by ``message_id``) and in order per workflow: rows of one workflow go
+out in id order, and after a failure the rest of that workflow's rows wait for the retry.
 
-On PostgreSQL a pass runs in one transaction that locks its rows ``FOR UPDATE SKIP LOCKED``,
-so several workers never send the same row at the same time. On SQLite (one machine, tests)
-rows are read without a lock and marked in a short write transaction afterwards, so the
-database's single write lock is never held across network calls.
+A pass claims a batch in one short transaction (``claimed_until``: other relays leave the
+rows alone until then; on PostgreSQL the candidates are read ``FOR UPDATE SKIP LOCKED`` so two
+relays never claim the same row), signals with no transaction open, and marks the outcomes in
+a second short transaction. No row lock and no SQLite write lock is held across a signal. A
+relay that dies mid-batch leaves claims that run out after ``claim_seconds``.
+
+A failed signal records ``attempts`` and ``last_error`` and is retried with backoff. A row
+whose workflow does not exist is dead-lettered (``dead_at``) after ``max_attempts``: it and
+the later rows of its workflow wait, ``creditgate check`` reports it, and
+``creditgate outbox retry`` puts it back. Other failures (Temporal unreachable) are retried
+for as long as they last: nothing accepted is dropped.
 
 Each loop also releases expired holds (``sweep_expired_holds``) about once a second.
 """
@@ -19,9 +24,10 @@ import contextlib
 import logging
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlmodel import col, select, update
+from sqlmodel import col, or_, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 from sqlmodel.sql.expression import SelectOfScalar
 from temporalio.client import Client
@@ -37,6 +43,13 @@ log = logging.getLogger("creditgate.relay")
 
 SIGNAL_TIMEOUT = timedelta(seconds=10)
 MAX_ERROR_LENGTH = 1000
+MAX_ATTEMPTS = 20  # for a missing workflow: about a quarter of an hour with the backoff
+
+
+@dataclass(frozen=True)
+class Failure:
+    error: str
+    gone: bool  # the workflow does not exist
 
 
 class OutboxRelay:
@@ -50,6 +63,8 @@ class OutboxRelay:
         sweep_interval: float = 1.0,
         min_backoff: float = 0.5,
         max_backoff: float = 60.0,
+        max_attempts: int = MAX_ATTEMPTS,
+        claim_seconds: float = 300.0,
     ) -> None:
         self.db = db
         self.client = client
@@ -58,6 +73,8 @@ class OutboxRelay:
         self.sweep_interval = sweep_interval
         self.min_backoff = min_backoff
         self.max_backoff = max_backoff
+        self.max_attempts = max_attempts
+        self.claim = timedelta(seconds=claim_seconds)
         # workflow id → monotonic time before which its rows are not tried again.
         self._retry_at: dict[str, float] = {}
         self._next_sweep = 0.0
@@ -80,79 +97,106 @@ class OutboxRelay:
 
     async def relay_once(self) -> int:
         """Send one batch of unsent rows; returns how many were signalled and marked sent."""
-        if self.db.is_sqlite:
-            return await self._relay_unlocked()
-        return await self._relay_locked()
-
-    # -- the two ways of claiming rows -----------------------------------------------------------
-
-    async def _relay_locked(self) -> int:
-        async with self.db.transaction() as session:
-            rows = list(
-                (await session.exec(self._unsent().with_for_update(skip_locked=True))).all()
-            )
-            if not rows:
-                return 0
-            rows = await self._in_order(session, rows)
-            outcomes = await self._deliver(rows)
-            now = datetime.now(UTC)
-            for row in rows:
-                if row.id not in outcomes:
-                    continue
-                error = outcomes[row.id]
-                if error is None:
-                    row.sent_at = now
-                else:
-                    row.attempts += 1
-                    row.last_error = error
-                session.add(row)
-        return sum(1 for error in outcomes.values() if error is None)
-
-    async def _relay_unlocked(self) -> int:
-        async with self.db.session() as session:
-            rows = list((await session.exec(self._unsent())).all())
+        rows = await self._claim()
         if not rows:
             return 0
         outcomes = await self._deliver(rows)
-        if not outcomes:
-            return 0
+        await self._mark(rows, outcomes)
+        return sum(1 for failure in outcomes.values() if failure is None)
+
+    # -- claiming and marking, each in a short transaction -------------------------------------
+
+    async def _claim(self) -> list[OutboxMessage]:
         now = datetime.now(UTC)
-        sent = [row_id for row_id, error in outcomes.items() if error is None]
+        # A read first: an idle relay never takes SQLite's write lock.
+        async with self.db.session() as session:
+            if (await session.exec(self._unsent(now).limit(1))).first() is None:
+                return []
+        async with self.db.transaction() as session:
+            query = self._unsent(now).limit(self.batch_size)
+            if not self.db.is_sqlite:
+                query = query.with_for_update(skip_locked=True)
+            rows = await self._in_order(session, list((await session.exec(query)).all()))
+            if rows:
+                await session.exec(
+                    update(OutboxMessage)
+                    .where(col(OutboxMessage.id).in_([row.id for row in rows]))
+                    .values(claimed_until=now + self.claim)
+                )
+        return rows
+
+    async def _mark(
+        self, rows: Sequence[OutboxMessage], outcomes: dict[int, Failure | None]
+    ) -> None:
+        now = datetime.now(UTC)
+        sent = [row_id for row_id, failure in outcomes.items() if failure is None]
         async with self.db.transaction() as session:
             if sent:
                 await session.exec(
                     update(OutboxMessage)
                     .where(col(OutboxMessage.id).in_(sent), col(OutboxMessage.sent_at).is_(None))
-                    .values(sent_at=now)
+                    .values(sent_at=now, claimed_until=None)
                 )
-            for row_id, error in outcomes.items():
-                if error is not None:
-                    await session.exec(
-                        update(OutboxMessage)
-                        .where(col(OutboxMessage.id) == row_id)
-                        .values(attempts=col(OutboxMessage.attempts) + 1, last_error=error)
-                    )
-        return len(sent)
+            for row in rows:
+                failure = outcomes.get(row.id or 0)
+                if row.id not in outcomes:  # left for the retry behind a failed one
+                    values: dict[str, object] = {"claimed_until": None}
+                elif failure is None:
+                    continue
+                else:
+                    attempts = row.attempts + 1
+                    dead = failure.gone and attempts >= self.max_attempts
+                    values = {
+                        "attempts": attempts,
+                        "last_error": failure.error,
+                        "claimed_until": None,
+                        "dead_at": now if dead else None,
+                    }
+                    if dead:
+                        log.error(
+                            "outbox row %s (%s for %s) dead-lettered after %d attempts: %s",
+                            row.id,
+                            row.kind,
+                            row.workflow_id,
+                            attempts,
+                            failure.error,
+                        )
+                await session.exec(
+                    update(OutboxMessage).where(col(OutboxMessage.id) == row.id).values(**values)
+                )
 
-    def _unsent(self) -> SelectOfScalar[OutboxMessage]:
-        query = select(OutboxMessage).where(col(OutboxMessage.sent_at).is_(None))
-        now = time.monotonic()
+    def _unsent(self, now: datetime) -> SelectOfScalar[OutboxMessage]:
+        """Rows to send: not sent, not dead, not claimed, not behind a dead row of their
+        workflow, not backing off."""
+        dead = select(OutboxMessage.workflow_id).where(
+            col(OutboxMessage.dead_at).is_not(None), col(OutboxMessage.sent_at).is_(None)
+        )
+        query = select(OutboxMessage).where(
+            col(OutboxMessage.sent_at).is_(None),
+            col(OutboxMessage.dead_at).is_(None),
+            or_(col(OutboxMessage.claimed_until).is_(None), col(OutboxMessage.claimed_until) < now),
+            col(OutboxMessage.workflow_id).not_in(dead),
+        )
+        mono = time.monotonic()
         for workflow_id, retry_at in list(self._retry_at.items()):
-            if retry_at <= now:
+            if retry_at <= mono:
                 del self._retry_at[workflow_id]
         if self._retry_at:
             query = query.where(col(OutboxMessage.workflow_id).not_in(list(self._retry_at)))
-        return query.order_by(col(OutboxMessage.id)).limit(self.batch_size)
+        return query.order_by(col(OutboxMessage.id))
 
     async def _in_order(
         self, session: AsyncSession, rows: list[OutboxMessage]
     ) -> list[OutboxMessage]:
         """Keep, per workflow, only the rows no other unsent row of it precedes.
 
-        Another relay may hold some of a workflow's rows (``SKIP LOCKED`` passed over them,
-        possibly in the middle of our batch): its rows from the first one we do not hold on
-        wait for a later pass, so a workflow's messages never overtake each other.
+        Another relay may hold some of a workflow's rows (claimed, or locked and passed over
+        by ``SKIP LOCKED``, possibly in the middle of our batch): its rows from the first one
+        we do not hold on wait for a later pass, so a workflow's messages never overtake each
+        other.
         """
+        if not rows:
+            return rows
         held = {row.id for row in rows}
         unsent = await session.exec(
             select(OutboxMessage.workflow_id, OutboxMessage.id)
@@ -175,18 +219,18 @@ class OutboxRelay:
 
     # -- signalling ------------------------------------------------------------------------------
 
-    async def _deliver(self, rows: Sequence[OutboxMessage]) -> dict[int, str | None]:
-        """Signal rows in order; row id → None when sent, else the error. After a workflow's
-        first failure its later rows in the batch are left for the retry."""
-        outcomes: dict[int, str | None] = {}
+    async def _deliver(self, rows: Sequence[OutboxMessage]) -> dict[int, Failure | None]:
+        """Signal rows in order; row id → None when sent, else the failure. After a
+        workflow's first failure its later rows in the batch are left for the retry."""
+        outcomes: dict[int, Failure | None] = {}
         failed: set[str] = set()
         for row in rows:
             if row.workflow_id in failed:
                 continue
             assert row.id is not None
-            error = await self._signal(row)
-            outcomes[row.id] = error
-            if error is None:
+            failure = await self._signal(row)
+            outcomes[row.id] = failure
+            if failure is None:
                 self._retry_at.pop(row.workflow_id, None)
                 continue
             failed.add(row.workflow_id)
@@ -199,11 +243,11 @@ class OutboxRelay:
                 row.workflow_id,
                 row.attempts + 1,
                 delay,
-                error,
+                failure.error,
             )
         return outcomes
 
-    async def _signal(self, row: OutboxMessage) -> str | None:
+    async def _signal(self, row: OutboxMessage) -> Failure | None:
         notice = LedgerNotice(
             message_id=row.message_id, kind=row.kind, payload=row.payload, at=row.created_at
         )
@@ -212,10 +256,10 @@ class OutboxRelay:
             await handle.signal(CustomerWorkflow.ledger_notice, notice, rpc_timeout=SIGNAL_TIMEOUT)
         except RPCError as err:
             if err.status == RPCStatusCode.NOT_FOUND:
-                return _clip(f"workflow {row.workflow_id} not found: {err.message}")
-            return _clip(f"signal failed ({err.status.name}): {err.message}")
+                return Failure(_clip(f"workflow {row.workflow_id} not found: {err.message}"), True)
+            return Failure(_clip(f"signal failed ({err.status.name}): {err.message}"), False)
         except Exception as err:
-            return _clip(f"signal failed: {err!r}")
+            return Failure(_clip(f"signal failed: {err!r}"), False)
         return None
 
     # -- holds ---------------------------------------------------------------------------------

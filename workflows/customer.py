@@ -1,5 +1,6 @@
 """CustomerWorkflow: one long-running workflow per customer (id ``customer-{external_id}``)."""
 
+import asyncio
 import contextlib
 from datetime import UTC, datetime, timedelta
 
@@ -45,6 +46,9 @@ class CustomerWorkflow(CustomerPayments, CustomerPeriods):
         self.state = input.state or CustomerState(profile=input.profile)
         self._continue_as_new_requested = False
         self._expiry_not_before: datetime | None = None
+        # Held by every handler and main-loop step that awaits and then changes state, so
+        # none of them writes back a copy another one changed during its await.
+        self._lock = asyncio.Lock()
 
     @workflow.run
     async def run(self, input: CustomerWorkflowInput) -> None:
@@ -57,11 +61,14 @@ class CustomerWorkflow(CustomerPayments, CustomerPeriods):
         while not self._should_continue_as_new():
             expiry_at = self._next_expiry()
             if self._recharge_due():
-                await self._start_recharge()
+                async with self._lock:
+                    await self._start_recharge()
             elif expiry_at is not None and expiry_at <= workflow.now():
-                await self._expire_grants()
+                async with self._lock:
+                    await self._expire_grants()
             elif self._period_due():
-                await self._start_period_close()
+                async with self._lock:
+                    await self._start_period_close()
             else:
                 await self._wait_for_work(self._next_due())
         # Never drop an update or signal that is still running.

@@ -4,6 +4,7 @@ A mixin so ``workflows/customer.py`` stays readable; it uses the customer workfl
 and helpers, declared below for the type checker.
 """
 
+import asyncio
 import contextlib
 from datetime import timedelta
 from decimal import Decimal
@@ -41,6 +42,7 @@ CHILD_RUN_TIMEOUT = timedelta(days=30)
 
 class CustomerPayments:
     state: CustomerState
+    _lock: asyncio.Lock
 
     def _record(self, kind: str, message: str) -> None:
         raise NotImplementedError
@@ -54,6 +56,12 @@ class CustomerPayments:
     async def purchase(self, request: PurchaseRequest) -> PurchaseAnswer:
         """Start a purchase; answers once the PaymentIntent exists (or the card declined).
         A repeated request id answers with the purchase it made."""
+        async with self._lock:
+            purchase_id, created = await self._start_purchase(request)
+        await workflow.wait_condition(lambda: purchase_id in self.state.purchases)
+        return PurchaseAnswer(purchase=self.state.purchases[purchase_id], created=created)
+
+    async def _start_purchase(self, request: PurchaseRequest) -> tuple[str, bool]:
         purchase_id = self.state.purchase_requests.get(request.request_id)
         created = purchase_id is None
         if purchase_id is None:
@@ -87,8 +95,7 @@ class CustomerPayments:
                 f"purchase {purchase_id}: {request.amount:f} {request.currency} "
                 f"for {request.credits:f} credits",
             )
-        await workflow.wait_condition(lambda: purchase_id in self.state.purchases)
-        return PurchaseAnswer(purchase=self.state.purchases[purchase_id], created=created)
+        return purchase_id, created
 
     @purchase.validator
     def _validate_purchase(self, request: PurchaseRequest) -> None:
@@ -120,7 +127,8 @@ class CustomerPayments:
 
     @workflow.update
     async def set_payment_method(self, request: PaymentMethodRequest) -> str:
-        await self._attach(request.payment_method)
+        async with self._lock:
+            await self._attach(request.payment_method)
         return request.payment_method
 
     @set_payment_method.validator
@@ -128,6 +136,7 @@ class CustomerPayments:
         self._require_open()
 
     async def _attach(self, payment_method: str) -> None:
+        """Callers hold ``_lock``."""
         if payment_method == self.state.payment_method:
             return
         assert self.state.stripe_customer_id is not None
@@ -162,9 +171,12 @@ class CustomerPayments:
     async def configure_auto_recharge(self, request: AutoRechargeRequest) -> AutoRechargeState:
         """Save the settings (attaching a new card first); enabling it while available is
         already at or below the threshold recharges at once."""
+        async with self._lock:
+            return await self._configure_auto_recharge(request)
+
+    async def _configure_auto_recharge(self, request: AutoRechargeRequest) -> AutoRechargeState:
         if request.payment_method is not None:
             await self._attach(request.payment_method)
-        current = self.state.auto_recharge
         wanted = AutoRechargeState(
             enabled=request.enabled,
             threshold=request.threshold,
@@ -172,9 +184,10 @@ class CustomerPayments:
             payment_method=request.payment_method or self.state.payment_method,
             status="enabled" if request.enabled else "disabled",
             retry_delays=request.policy.retry_delays,
-            in_flight=current.in_flight,
         )
         available = await self._save_auto_recharge(wanted)
+        # The recharge in flight is whatever it is now, after the await.
+        wanted.in_flight = self.state.auto_recharge.in_flight
         wanted.wanted = wanted.enabled and available <= wanted.threshold
         self.state.auto_recharge = wanted
         self._record(
@@ -225,7 +238,10 @@ class CustomerPayments:
         return ar.enabled and ar.wanted and ar.in_flight is None
 
     async def _start_recharge(self) -> None:
-        """Called from the main loop only: at most one recharge in flight, by workflow id."""
+        """Called from the main loop only, holding ``_lock``: at most one recharge in flight,
+        by workflow id."""
+        if not self._recharge_due():
+            return  # a handler that held the lock changed the settings
         ar = self.state.auto_recharge
         ar.wanted = False
         assert self.state.stripe_customer_id is not None and ar.payment_method is not None
@@ -257,6 +273,10 @@ class CustomerPayments:
 
     @workflow.signal
     async def recharge_finished(self, outcome: RechargeOutcome) -> None:
+        async with self._lock:
+            await self._on_recharge_finished(outcome)
+
+    async def _on_recharge_finished(self, outcome: RechargeOutcome) -> None:
         if not self._remember(outcome.message_id):
             return
         ar = self.state.auto_recharge
@@ -287,6 +307,10 @@ class CustomerPayments:
 
     @workflow.signal
     async def payment_refunded(self, notice: RefundNotice) -> None:
+        async with self._lock:
+            await self._on_refund(notice)
+
+    async def _on_refund(self, notice: RefundNotice) -> None:
         if not self._remember(f"refund:{notice.event_id}"):
             return
         result = await call(

@@ -66,9 +66,10 @@ class CustomerPeriods:
         return end is not None and end <= workflow.now()
 
     async def _start_period_close(self) -> None:
-        """Called from the main loop only."""
+        """Called from the main loop only, holding the customer workflow's lock."""
         billing = self.state.billing
-        assert billing is not None
+        if billing is None or not self._period_due():
+            return
         index = billing.next_index
         start, end = self._period_bounds(billing, index)
         await workflow.start_child_workflow(

@@ -4,7 +4,8 @@ Waits out the grace window for late events, then closes the period in one ledger
 transaction (freeze, expiry, rating, true-up, statement). An amount due (arrears usage, or
 debt on a prepaid plan) is collected off-session on the saved card, each attempt with its own
 idempotency key and a purchase row (kind ``invoice``) whose grant pays the debt; declines are
-retried on the dunning schedule. The customer workflow hears the outcome by signal.
+retried on the dunning schedule, each attempt priced from what is still owed then (nothing
+owed, nothing charged). The customer workflow hears the outcome by signal.
 """
 
 from datetime import timedelta
@@ -96,6 +97,8 @@ class PeriodCloseWorkflow:
                     workflow_id=workflow.info().workflow_id,
                 ),
             )
+            if ticket.settled is not None:
+                return ticket.settled, None  # nothing left to charge
             payment_intent, reason = await self._charge(ticket, attempt)
             if reason is None:
                 await call(

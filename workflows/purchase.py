@@ -6,7 +6,8 @@ customer's browser), tells the customer workflow, then waits: for the webhook th
 and, because webhooks get lost, on a backing-off poll. A webhook is only a trigger: the
 PaymentIntent's status, read from Stripe, decides. Succeeded → one grant keyed by the purchase.
 Failed, canceled or unpaid at the timeout → the PaymentIntent is canceled and the purchase
-fails with Stripe's reason.
+fails with Stripe's reason. One still ``processing`` cannot be canceled: if it succeeds
+later, ``LatePaymentWorkflow`` grants it (from its webhook or the worker's reconciliation).
 """
 
 from datetime import timedelta

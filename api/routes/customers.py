@@ -10,6 +10,7 @@ from api.errors import ApiError
 from api.schemas import CustomerCreate, CustomerPending, CustomerPublic
 from creditgate.customers import get_customer
 from creditgate.identifiers import ExternalId
+from creditgate.ledger import reads
 from creditgate.plans import latest_version
 from workflows.customer import CustomerWorkflow, customer_workflow_id
 from workflows.models import CustomerProfile, CustomerWorkflowInput
@@ -83,4 +84,4 @@ async def read_customer(external_id: ExternalId, session: SessionDep) -> Custome
     stored = await get_customer(session, external_id)
     if stored is None:
         raise ApiError(404, "not_found", f"no customer with external_id {external_id!r}")
-    return CustomerPublic.of(stored)
+    return CustomerPublic.of(await reads.with_expiry(session, stored))

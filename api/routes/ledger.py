@@ -29,8 +29,9 @@ from creditgate.customers import CustomerWithWallet, get_customer
 from creditgate.identifiers import ExternalId
 from creditgate.ledger import reads, service
 from creditgate.ledger.grants import GrantSpec
+from creditgate.ledger.holds import HoldRequest
 from creditgate.ledger.tables import GrantRow
-from creditgate.ledger.usage import UsageResult
+from creditgate.ledger.usage import UsageResult, unstorable
 from creditgate.models import Customer, Hold
 from creditgate.money import cached_str, to_str
 from creditgate.periods import period_bounds
@@ -63,6 +64,9 @@ async def record_events(request: Request) -> Response:
     ``sum`` and ``count`` meters are priced per event in real time; ``max``, ``last`` and
     ``unique_count`` meters are recorded at zero cost and rated at period close. An ``id`` is
     idempotent per customer forever: a repeat answers ``duplicate`` and moves no money.
+    Input the databases cannot store (NUL in ids or texts, ``NaN``, ``Infinity`` or ``1e400``
+    anywhere in ``properties``) is a 422; an event whose cost would not fit the ledger is
+    ``rejected``. A 503 ``ledger_busy`` wrote nothing: send the request again.
     """
     body = await _event_batch(request)
     results = await request.app.state.ingest.submit(body.events)
@@ -92,11 +96,15 @@ async def _event_batch(request: Request) -> EventBatch:
         raise ApiError(
             415, "unsupported_media_type", "send the body as JSON (Content-Type: application/json)"
         )
+    body = await request.body()
     try:
-        return EventBatch.model_validate_json(await request.body())
+        batch = EventBatch.model_validate_json(body)
     except ValidationError as err:
         errors = [{**e, "loc": ("body", *e["loc"])} for e in err.errors()]
         raise RequestValidationError(errors) from None
+    if (problem := unstorable(body, batch.events)) is not None:
+        raise ApiError(422, "validation_error", problem)
+    return batch
 
 
 @router.get("/customers/{external_id}/balance", response_model=BalancePublic)
@@ -171,20 +179,43 @@ async def create_grant(
     "/customers/{external_id}/holds",
     status_code=status.HTTP_201_CREATED,
     response_model=HoldPublic,
-    responses={402: {"description": "Available balance does not cover the hold"}},
+    responses={
+        200: {"description": "Repeat of an idempotency key: the hold placed the first time"},
+        400: {"description": "An idempotency key reused for a different request"},
+        402: {"description": "Available balance does not cover the hold"},
+    },
 )
-async def create_hold(external_id: ExternalId, body: HoldCreate, db: DbDep) -> HoldPublic:
-    """Reserve funds for work in flight; events naming ``hold_id`` settle against it."""
+async def create_hold(
+    external_id: ExternalId,
+    body: HoldCreate,
+    response: Response,
+    db: DbDep,
+    idempotency_key: Annotated[str | None, Header(min_length=1, max_length=196)] = None,
+) -> HoldPublic:
+    """Reserve funds for work in flight; events naming ``hold_id`` settle against it.
+
+    An ``Idempotency-Key`` header (or ``idempotency_key`` in the body) places one hold per
+    key: a repeat returns it (200), the same key with a different request is a 400."""
     if (body.amount is None) == (body.event_type is None):
         raise ApiError(422, "validation_error", "give either amount or event_type (not both)")
-    placed = await service.hold(
+    if idempotency_key and body.idempotency_key and idempotency_key != body.idempotency_key:
+        raise ApiError(
+            422, "validation_error", "the Idempotency-Key header and idempotency_key differ"
+        )
+    key = idempotency_key or body.idempotency_key
+    placed, created = await service.place(
         db,
         external_id,
-        amount=body.amount,
-        estimate=(body.event_type, body.properties) if body.event_type else None,
-        ttl_seconds=body.ttl_seconds,
-        description=body.description,
+        HoldRequest(
+            ttl_seconds=body.ttl_seconds,
+            amount=body.amount,
+            estimate=(body.event_type, body.properties) if body.event_type else None,
+            description=body.description,
+            key=f"api:{key}" if key else None,
+        ),
     )
+    if not created:
+        response.status_code = status.HTTP_200_OK
     return HoldPublic.of(placed, external_id)
 
 

@@ -9,6 +9,7 @@ from typing import Annotated, TypeVar
 from fastapi import APIRouter, Header, Response, status
 from pydantic import StringConstraints
 from temporalio.client import (
+    Client,
     WorkflowUpdateFailedError,
     WorkflowUpdateRPCTimeoutOrCancelledError,
 )
@@ -30,7 +31,7 @@ from creditgate.customers import get_customer
 from creditgate.db import Database
 from creditgate.identifiers import ExternalId
 from creditgate.models import Customer
-from creditgate.payments import amounts, store
+from creditgate.payments import amounts, idempotency, store
 from creditgate.periods import expiry_after
 from creditgate.pricing.plan import PlanDefinition
 from creditgate.settings import Settings
@@ -39,6 +40,7 @@ from workflows.payment_models import (
     AutoRechargeRequest,
     PaymentMethodRequest,
     PaymentPolicy,
+    PurchaseAnswer,
     PurchaseRequest,
 )
 
@@ -101,6 +103,7 @@ async def _update(settings: Settings, call: Awaitable[T]) -> T:
     responses={
         200: {"description": "Repeat of an Idempotency-Key: the purchase made the first time"},
         402: {"description": "The card was declined; the purchase is `failed` (see GET)"},
+        422: {"description": "Invalid, or an Idempotency-Key reused with another body"},
     },
 )
 async def create_purchase(
@@ -115,8 +118,35 @@ async def create_purchase(
     """Buy credits: ``amount`` (money) or ``credits``. With a card (``payment_method``, or
     the saved one) it is charged at once; otherwise confirm ``client_secret`` with Stripe.js.
     Credits are granted only when Stripe reports the payment succeeded; until then the
-    purchase is ``pending``."""
+    purchase is ``pending``. An ``Idempotency-Key`` is kept for at least 30 days, bound to
+    the body: a repeat answers with the same purchase, another body with the same key is a
+    422 ``idempotency_error``."""
     customer, plan = await _customer_and_plan(db, external_id)
+    assert customer.id is not None
+    if idempotency_key is not None:
+        made = await _claim_key(db, customer.id, idempotency_key, body)
+        if made is not None:
+            return await _answer(db, made, response, created=False)
+    try:
+        answer = await _purchase(body, customer, plan, settings, client, idempotency_key)
+    except ApiError as err:
+        if idempotency_key is not None and err.status in (409, 422):
+            await idempotency.release(db, customer.id, idempotency_key)  # nothing was made
+        raise
+    if idempotency_key is not None:
+        await idempotency.bind(db, customer.id, idempotency_key, answer.purchase.id)
+    return await _answer(db, answer.purchase.id, response, answer.created)
+
+
+async def _purchase(
+    body: PurchaseCreate,
+    customer: Customer,
+    plan: PlanDefinition,
+    settings: Settings,
+    client: Client,
+    idempotency_key: str | None,
+) -> PurchaseAnswer:
+    """Price the purchase under the customer's plan and ask the customer workflow for it."""
     try:
         charge = (
             amounts.for_amount(body.amount, plan)
@@ -140,8 +170,28 @@ async def create_purchase(
         policy=payment_policy(settings),
     )
     handle = client.get_workflow_handle(customer.workflow_id)
-    answer = await _update(settings, handle.execute_update(CustomerWorkflow.purchase, request))
-    stored = await store.get_purchase(db, answer.purchase.id)
+    return await _update(settings, handle.execute_update(CustomerWorkflow.purchase, request))
+
+
+async def _claim_key(db: Database, customer_id: int, key: str, body: PurchaseCreate) -> str | None:
+    """The purchase an earlier request with this key made, if any; 422 when that request
+    had another body."""
+    digest = idempotency.request_hash(body.model_dump(mode="json"))
+    stored = await idempotency.claim(db, customer_id, key, digest)
+    if stored.request_hash != digest:
+        raise ApiError(
+            422,
+            "idempotency_error",
+            "this Idempotency-Key was used with a different request body; use a new key "
+            "for a new purchase",
+        )
+    return stored.purchase_id
+
+
+async def _answer(
+    db: Database, purchase_id: str, response: Response, created: bool
+) -> PurchasePublic:
+    stored = await store.get_purchase(db, purchase_id)
     if stored is None:
         raise ApiError(500, "internal_error", "purchase started but not stored")
     public = PurchasePublic.of(stored)
@@ -152,7 +202,7 @@ async def create_purchase(
             public.reason or "payment failed",
             purchase=public.model_dump(mode="json"),
         )
-    if not answer.created:
+    if not created:
         response.status_code = status.HTTP_200_OK
     return public
 

@@ -43,7 +43,9 @@ async def stripe_webhook(
     if not received.handled:
         # A repeat of an event whose routing failed (Temporal was down) routes it now.
         try:
-            await stripe_routing.route(partial(get_temporal, request), db, event)
+            await stripe_routing.route(
+                partial(get_temporal, request), db, event, settings.temporal_task_queue
+            )
         except RPCError as err:
             raise ApiError(
                 503, "temporal_unavailable", f"event stored, not yet routed: {err.message}"

@@ -4,9 +4,10 @@ Changes are collected in memory (``Writes``) and written in a few statements at 
 """
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -14,6 +15,7 @@ from sqlalchemy import Integer, Select, String, any_, bindparam, select
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from creditgate.db import Database
 from creditgate.ledger import pg
 from creditgate.ledger import tables as t
 from creditgate.ledger.burn import Lot, burn_key
@@ -186,7 +188,7 @@ class Account:
         new holds. The recharge threshold compares ``available``.
         """
         was_entitled = self.entitled
-        self.entitled = self.credit_limit is None or self.balance > -self.credit_limit
+        self.entitled = entitled_at(self.balance, self.credit_limit)
         if self.status != "closed":
             if was_entitled and not self.entitled:
                 self.status = "cut_off"
@@ -196,7 +198,14 @@ class Account:
                     self.status = "active"
                 self.notify("restored", {"balance": to_str(self.balance)})
         threshold = self.recharge_threshold
-        if threshold is not None and self.start_available > threshold >= self.available:
+        # A top-up that leaves available at or below the threshold (usage kept coming while a
+        # recharge was being paid) asks again: no later debit would cross it from above.
+        topped_up_short = self.balance > self.start_balance and threshold is not None
+        if (
+            threshold is not None
+            and threshold >= self.available
+            and (self.start_available > threshold or topped_up_short)
+        ):
             self.notify(
                 "threshold", {"available": to_str(self.available), "threshold": to_str(threshold)}
             )
@@ -227,6 +236,15 @@ class Account:
         await self.writes.flush(self.conn)
 
 
+def entitled_at(balance: Decimal, credit_limit: Decimal | None) -> bool:
+    """Entitled while the balance is above −credit_limit (0 prepaid; None: no limit)."""
+    return credit_limit is None or balance > -credit_limit
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
 def lot(grant: GrantRow) -> Lot:
     return Lot(grant.id, grant.remaining, grant.priority, grant.expires_at, grant.created_at)
 
@@ -245,6 +263,32 @@ async def lock_account(
     if row is None:
         return None
     return _account(conn, row._mapping, Writes(now))
+
+
+async def read_account(conn: AsyncConnection, now: datetime, external_id: str) -> Account | None:
+    """The account as ``conn``'s snapshot sees it, without locking it: for computations that
+    write nothing (``snapshot``)."""
+    row = (await conn.execute(_LOCKS[(True, False)], {"keys": [external_id]})).first()
+    return None if row is None else _account(conn, row._mapping, Writes(now))
+
+
+@asynccontextmanager
+async def snapshot(db: Database) -> AsyncIterator[AsyncConnection]:
+    """A read-only transaction whose reads all see one consistent state (PostgreSQL:
+    REPEATABLE READ; SQLite: one deferred read transaction, never the write lock); rolled
+    back at the end."""
+    async with db.read_engine.connect() as conn:
+        if db.is_sqlite:
+            await conn.exec_driver_sql("BEGIN")
+        else:
+            await conn.execution_options(
+                isolation_level="REPEATABLE READ", postgresql_readonly=True
+            )
+            await conn.begin()
+        try:
+            yield conn
+        finally:
+            await conn.rollback()
 
 
 def _account(conn: AsyncConnection, m: Any, writes: Writes) -> Account:

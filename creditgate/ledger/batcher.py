@@ -15,10 +15,13 @@ those run at once; more wait here rather than for a pooled connection, whose wai
 
 import asyncio
 from collections import deque
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 from creditgate.db import Database
 from creditgate.ledger import service
+from creditgate.ledger.errors import Busy
+from creditgate.ledger.retry import lost_connection
 from creditgate.ledger.usage import EventIn, UsageResult
 
 Pending = tuple[list[EventIn], asyncio.Future[list[UsageResult]]]
@@ -71,14 +74,61 @@ class IngestBatcher:
             batch = [event for events, _ in taken for event in events]
             try:
                 results = await service.ingest(self.db, batch, self.backdating)
-            except Exception as err:  # every request of the batch gets the error
-                for _, future in taken:
-                    if not future.done():
-                        future.set_exception(err)
+            except Exception as err:
+                if len(taken) == 1 or lost_connection(err):
+                    # The database is gone (the transaction already ran again once on a new
+                    # connection): every request of the batch gets the error.
+                    for _, future in taken:
+                        _fail(future, err)
+                else:
+                    # Something in one request failed the shared transaction: each request
+                    # runs again on its own, so only that one fails.
+                    rerun = _Rerun(asyncio.Semaphore(self.concurrency))
+                    await asyncio.gather(*(self._alone(rerun, *pending) for pending in taken))
                 continue
             start = 0
             for events, future in taken:
-                # A request whose client went away is still debited: accepted is accepted.
-                if not future.done():
-                    future.set_result(results[start : start + len(events)])
+                _settle(future, results[start : start + len(events)])
                 start += len(events)
+
+    async def _alone(
+        self,
+        rerun: "_Rerun",
+        events: list[EventIn],
+        future: asyncio.Future[list[UsageResult]],
+    ) -> None:
+        customers = {event.customer for event in events}
+        async with rerun.limit:
+            if customers & rerun.busy:
+                # Another request of this customer alone already waited out the lock timeout.
+                _fail(future, Busy())
+                return
+            try:
+                results = await service.ingest(self.db, events, self.backdating)
+            except Exception as err:
+                if isinstance(err, Busy) and len(customers) == 1:
+                    rerun.busy |= customers
+                _fail(future, err)
+                return
+        _settle(future, results)
+
+
+@dataclass
+class _Rerun:
+    """The requests of a failed shared transaction, run again one by one."""
+
+    limit: asyncio.Semaphore
+    # Customers whose lock a request alone waited for in vain: their other requests fail at
+    # once instead of each waiting out the lock timeout again.
+    busy: set[str] = field(default_factory=set)
+
+
+def _settle(future: asyncio.Future[list[UsageResult]], results: list[UsageResult]) -> None:
+    # A request whose client went away is still debited: accepted is accepted.
+    if not future.done():
+        future.set_result(results)
+
+
+def _fail(future: asyncio.Future[list[UsageResult]], err: Exception) -> None:
+    if not future.done():
+        future.set_exception(err)

@@ -22,3 +22,20 @@ class InsufficientFunds(LedgerError):
 class Conflict(LedgerError):
     status = 409
     type = "conflict"
+
+
+class Busy(LedgerError):
+    """A lock wait ran out (another transaction held the customer's row longer than the
+    database's lock timeout): nothing was written, the request may be sent again."""
+
+    status = 503
+    type = "ledger_busy"
+
+    def __init__(self) -> None:
+        super().__init__("the customer's ledger is busy in another transaction; retry")
+
+
+class IdempotencyMismatch(LedgerError):
+    """An idempotency key reused for a request that differs from the first."""
+
+    type = "idempotency_error"

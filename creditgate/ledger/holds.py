@@ -1,12 +1,17 @@
 """Holds: reserve available funds for work in flight; settle by events, release the rest."""
 
+import hashlib
+import json
 import secrets
+from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
 
+from sqlalchemy import select
+
 from creditgate.ledger import tables as t
 from creditgate.ledger.accounts import Account, close_hold
-from creditgate.ledger.errors import InsufficientFunds, LedgerError
+from creditgate.ledger.errors import IdempotencyMismatch, InsufficientFunds, LedgerError
 from creditgate.ledger.tables import HoldRow
 from creditgate.money import to_str
 
@@ -18,11 +23,61 @@ def new_hold_id() -> str:
     return "hold_" + secrets.token_hex(12)
 
 
-async def place_hold(
-    account: Account, amount: Decimal, ttl_seconds: int, description: str | None = None
-) -> HoldRow:
+def new_hold_key() -> str:
+    """The key of a hold request that came without one (clients' keys start with ``api:``)."""
+    return "ledger:" + secrets.token_hex(16)
+
+
+@dataclass(frozen=True)
+class HoldRequest:
+    """What a hold request asks for; ``key`` makes placing it idempotent per customer."""
+
+    ttl_seconds: int
+    amount: Decimal | None = None
+    estimate: tuple[str, dict[str, object]] | None = None
+    description: str | None = None
+    key: str | None = None
+
+    def digest(self) -> str:
+        """The request without its key, to tell a repeat from another request."""
+        asked = {
+            "amount": None if self.amount is None else to_str(self.amount),
+            "estimate": self.estimate,
+            "ttl_seconds": self.ttl_seconds,
+            "description": self.description,
+        }
+        text = json.dumps(asked, sort_keys=True, separators=(",", ":"), default=str)
+        return hashlib.sha256(text.encode()).hexdigest()
+
+
+async def placed_before(account: Account, request: HoldRequest) -> HoldRow | None:
+    """The hold an earlier request with the same key placed (None: none did); a key reused
+    for a different request is refused, as Stripe does."""
+    if request.key is None:
+        return None
+    row = (
+        await account.conn.execute(
+            select(t.holds).where(
+                t.holds.c.customer_id == account.customer_id,
+                t.holds.c.idempotency_key == request.key,
+            )
+        )
+    ).first()
+    if row is None:
+        return None
+    hold = account.writes.holds.get(row._mapping["id"]) or HoldRow.of(row)
+    if hold.request_hash != request.digest():
+        raise IdempotencyMismatch(
+            "this idempotency key was used for a different hold request; "
+            "use a new key for a new request"
+        )
+    return hold
+
+
+async def place_hold(account: Account, amount: Decimal, request: HoldRequest) -> HoldRow:
     """Reserve ``amount``; refused (402) unless available covers it. The caller holds the
     wallet lock, so concurrent holds can never together exceed available."""
+    ttl_seconds = request.ttl_seconds
     if amount <= 0:
         raise LedgerError("a hold amount must be positive")
     if not 0 < ttl_seconds <= MAX_TTL_SECONDS:
@@ -43,7 +98,9 @@ async def place_hold(
         expires_at=account.now + timedelta(seconds=ttl_seconds),
         created_at=account.now,
         closed_at=None,
-        description=description,
+        description=request.description,
+        idempotency_key=request.key,
+        request_hash=request.digest() if request.key is not None else None,
     )
     await account.conn.execute(t.holds.insert(), vars(hold))
     account.held += amount

@@ -6,7 +6,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import bindparam, literal_column
+from sqlalchemy import bindparam, func, literal_column
 from sqlalchemy import select as core_select
 from sqlalchemy.dialects.postgresql import asyncpg
 from sqlmodel import col, select
@@ -16,11 +16,11 @@ from creditgate.customers import CustomerWithWallet
 from creditgate.db import Database
 from creditgate.ledger import pg
 from creditgate.ledger import tables as t
-from creditgate.ledger.accounts import lot
+from creditgate.ledger.accounts import ZERO, entitled_at, lot, utcnow
 from creditgate.ledger.burn import burn_key
 from creditgate.ledger.retry import on_dead_connection
 from creditgate.ledger.tables import GrantRow
-from creditgate.models import LedgerEntry, UsageEvent
+from creditgate.models import Grant, Hold, LedgerEntry, UsageEvent
 from creditgate.models.customer import available_of, debt_of
 from creditgate.money import Money, normalize
 from creditgate.pricing import rating
@@ -44,14 +44,32 @@ class WalletView:
 
 
 _GRANT_FIELDS = list(GrantRow.__dataclass_fields__)
-# One round trip: the wallet, with its active grants joined (one row per grant, or one row
-# with NULL grant columns when there is none).
+# The earliest TTL of the customer's active holds: past it, a hold has expired unswept.
+_FIRST_HOLD_EXPIRY = (
+    core_select(func.min(t.holds.c.expires_at))
+    .where(
+        t.holds.c.customer_id == t.customers.c.id,
+        t.holds.c.status == literal_column("'active'"),
+    )
+    .scalar_subquery()
+)
+# Summed in Python: SQLite stores amounts as text (its SUM would go through float).
+_EXPIRED_HOLDS = core_select(t.holds.c.remaining).where(
+    t.holds.c.customer_id == bindparam("customer_id"),
+    t.holds.c.status == "active",
+    t.holds.c.expires_at <= bindparam("now"),
+)
+# One round trip: the wallet and the earliest hold TTL, with its active grants joined (one row
+# per grant, or one row with NULL grant columns when there is none).
 _BALANCE = (
     core_select(
         t.wallets.c.balance,
         t.wallets.c.held,
         t.wallets.c.entitled,
         t.wallets.c.currency,
+        t.wallets.c.credit_limit,
+        t.customers.c.id,
+        _FIRST_HOLD_EXPIRY.label("first_hold_expiry"),
         *(t.grants.c[f].label(f"grant_{f}") for f in _GRANT_FIELDS),
     )
     .join_from(t.customers, t.wallets, t.wallets.c.customer_id == t.customers.c.id)
@@ -81,7 +99,9 @@ def _money(record: Sequence[Any]) -> list[Any]:
 async def balance(db: Database, external_id: str) -> tuple[WalletView, list[GrantRow]] | None:
     """The balance read: the wallet by an indexed lookup with its active grants, one query
     (on PostgreSQL on a raw connection, outside a transaction: one round trip; once more on
-    a connection found dead, as the ledger's transactions do)."""
+    a connection found dead, as the ledger's transactions do). Grants and holds past their
+    expiry are left out as the next ledger transaction will book them (a hold past its TTL
+    costs a second query)."""
     rows: Sequence[Any]
     if db.is_sqlite:
         async with db.read_engine.connect() as conn:
@@ -90,15 +110,73 @@ async def balance(db: Database, external_id: str) -> tuple[WalletView, list[Gran
         rows = await on_dead_connection(lambda: _pg_balance(db, external_id))
     if not rows:
         return None
-    balance_, held, entitled, currency = rows[0][:4]
-    grants = [GrantRow(*row[4:]) for row in rows if row[4] is not None]
+    balance_, held, entitled, currency, credit_limit, customer_id, first_hold_expiry = rows[0][:7]
+    now = utcnow()
+    grants = []
+    expired = False
+    for row in rows:
+        if row[7] is None:
+            continue
+        grant = GrantRow(*row[7:])
+        if grant.expires_at is not None and grant.expires_at <= now:
+            # Expired, not yet swept: its remaining is already gone.
+            balance_ -= grant.remaining
+            expired = True
+        else:
+            grants.append(grant)
+    if first_hold_expiry is not None and first_hold_expiry <= now:
+        held -= await _expired_held(db, customer_id, now)
+        expired = True
+    if expired:
+        entitled = entitled_at(balance_, credit_limit)
     grants.sort(key=lambda g: burn_key(lot(g)))
     return WalletView(balance_, held, entitled, currency), grants
+
+
+async def _expired_held(db: Database, customer_id: int, now: datetime) -> Decimal:
+    """What the customer's holds past their TTL still reserve (a second query, only when the
+    balance read found one: until the sweep or the next ledger transaction closes them)."""
+    async with db.read_engine.connect() as conn:
+        rows = await conn.execute(_EXPIRED_HOLDS, {"customer_id": customer_id, "now": now})
+        return sum((r[0] for r in rows), Decimal(0))
 
 
 async def _pg_balance(db: Database, external_id: str) -> list[list[Any]]:
     async with pg.reader(db) as raw:
         return [_money(r) for r in await raw.fetch(PG_BALANCE_SQL, external_id)]
+
+
+async def with_expiry(session: AsyncSession, stored: CustomerWithWallet) -> CustomerWithWallet:
+    """``stored`` with grants and holds past their expiry taken out of its wallet (a copy, not
+    written: the sweep or the next ledger transaction books the expiry)."""
+    wallet = stored.wallet
+    now = utcnow()
+    expired_grants = await session.exec(
+        select(col(Grant.remaining)).where(
+            Grant.customer_id == stored.customer.id,
+            Grant.status == "active",
+            col(Grant.expires_at) <= now,
+        )
+    )
+    expired_holds = await session.exec(
+        select(col(Hold.remaining)).where(
+            Hold.customer_id == stored.customer.id,
+            Hold.status == "active",
+            col(Hold.expires_at) <= now,
+        )
+    )
+    lost, released = sum(expired_grants.all(), ZERO), sum(expired_holds.all(), ZERO)
+    if not (lost or released):
+        return stored
+    balance_ = wallet.balance - lost
+    current = wallet.model_copy(
+        update={
+            "balance": balance_,
+            "held": wallet.held - released,
+            "entitled": entitled_at(balance_, wallet.credit_limit),
+        }
+    )
+    return CustomerWithWallet(customer=stored.customer, wallet=current)
 
 
 async def ledger_page(

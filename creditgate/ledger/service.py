@@ -1,7 +1,8 @@
 """Ledger operations, each one database transaction (the API and activities call these)."""
 
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import UTC, datetime, timedelta
+from dataclasses import replace
+from datetime import timedelta
 from decimal import Decimal
 from typing import TypeVar
 
@@ -18,10 +19,17 @@ from creditgate.ledger.accounts import (
     expire_holds,
     lock_account,
     lock_accounts,
+    utcnow,
 )
 from creditgate.ledger.errors import LedgerError, NotFound
 from creditgate.ledger.grants import GrantOutcome, GrantSpec, add_grant
-from creditgate.ledger.holds import place_hold, release
+from creditgate.ledger.holds import (
+    HoldRequest,
+    new_hold_key,
+    place_hold,
+    placed_before,
+    release,
+)
 from creditgate.ledger.retry import on_dead_connection
 from creditgate.ledger.tables import GrantRow, HoldRow
 from creditgate.ledger.usage import (
@@ -36,10 +44,6 @@ from creditgate.pricing.plan import PlanDefinition
 
 DEFAULT_BACKDATING = timedelta(days=35)
 T = TypeVar("T")
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 async def ingest(
@@ -121,18 +125,37 @@ async def hold(
     estimate: tuple[str, dict[str, object]] | None = None,
     ttl_seconds: int,
     description: str | None = None,
+    idempotency_key: str | None = None,
 ) -> HoldRow:
     """Place a hold for ``amount``, or for the real-time price of an example event."""
+    request = HoldRequest(ttl_seconds, amount, estimate, description, idempotency_key)
+    return (await place(db, external_id, request))[0]
 
-    async def work(account: Account) -> HoldRow:
+
+async def place(db: Database, external_id: str, request: HoldRequest) -> tuple[HoldRow, bool]:
+    """Place a hold for ``request.amount``, or for the real-time price of an example event;
+    with whether it was placed now (False: the request's key placed it before).
+
+    A request without a key gets one of its own, so running the transaction again after a
+    lost COMMIT reply finds the hold the first run placed instead of placing a second."""
+    keyed = request if request.key is not None else replace(request, key=new_hold_key())
+
+    async def work(account: Account) -> tuple[HoldRow, bool]:
         await expire_due(account)
-        reserve = amount
+        before = await placed_before(account, keyed)
+        if before is not None:
+            return before, False
+        reserve = keyed.amount
         if reserve is None:
-            assert estimate is not None
-            reserve = await _estimate(account, *estimate)
-        return await place_hold(account, reserve, ttl_seconds, description)
+            assert keyed.estimate is not None
+            reserve = await _estimate(account, *keyed.estimate)
+        return await place_hold(account, reserve, keyed), True
 
-    return await in_account(db, work, external_id=external_id)
+    placed, created = await in_account(db, work, external_id=external_id)
+    if request.key is None:
+        # The key was the ledger's own: a retry that found the hold still placed it once.
+        created = True
+    return placed, created
 
 
 async def _estimate(account: Account, event_type: str, properties: dict[str, object]) -> Decimal:

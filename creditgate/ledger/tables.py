@@ -67,6 +67,8 @@ class HoldRow:
     created_at: datetime
     closed_at: datetime | None
     description: str | None
+    idempotency_key: str | None = None
+    request_hash: str | None = None
 
     @classmethod
     def of(cls, row: Any) -> "HoldRow":

@@ -10,9 +10,9 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from creditgate.identifiers import EventId, EventType, ExternalId, HoldId
+from creditgate.identifiers import EventId, EventType, ExternalId, HoldId, finite, storable_json
 from creditgate.ledger import tables as t
-from creditgate.ledger.accounts import ZERO, Account
+from creditgate.ledger.accounts import ZERO, Account, close_hold
 from creditgate.ledger.burn import burn_down
 from creditgate.ledger.holds import settle_against_hold
 from creditgate.ledger.tables import HoldRow
@@ -26,6 +26,9 @@ FUTURE_TOLERANCE = timedelta(minutes=5)
 # (pro rata on the rounded running total, so a period's debits add up without drift).
 # per_unit is q × unit_amount, exact at 18 places for any realistic amounts.
 RUNNING_TOTAL = frozenset({"tiered_graduated", "tiered_volume", "package"})
+# Amounts are NUMERIC(38,18): a cost, balance or running quantity must stay below 10^20
+# (prices and quantities are each bounded, their products and sums are not).
+STORABLE = Decimal(10) ** 20
 
 
 _HOLD = select(t.holds).where(t.holds.c.id == bindparam("hold_id"))
@@ -47,6 +50,30 @@ class EventIn:
     timestamp: AwareDatetime | None = None
     properties: Annotated[dict[str, Any], Field(max_length=50)] = field(default_factory=dict)
     hold_id: HoldId | None = None
+
+
+def unstorable(body: bytes, events: list[EventIn]) -> str | None:
+    """Why the databases could not store ``events``, parsed from the JSON ``body`` (None:
+    they can): NUL in an id, type, hold id or anywhere in the properties, or a NaN or an
+    infinity (``1e400``) in the properties, read by a meter or not.
+
+    Cheap on the ordinary body: a NUL can only come from a ``\\u0000`` escape, so the
+    strings are searched only if the body has one; floats are looked at where they are."""
+    nul = b"\\u0000" in body
+    for n, event in enumerate(events):
+        for value in event.properties.values():
+            kind = type(value)
+            if (kind is float or kind is dict or kind is list) and not finite(value):
+                return f"events[{n}].properties: numbers must be finite (no NaN or Infinity)"
+        if nul:
+            texts = (event.id, event.event_type, event.hold_id or "")
+            if any("\x00" in text for text in texts):
+                return f"events[{n}]: ids and event types may not contain NUL (\\u0000)"
+            try:
+                storable_json(event.properties)
+            except ValueError as err:
+                return f"events[{n}].properties: {err}"
+    return None
 
 
 @dataclass(slots=True)
@@ -163,10 +190,18 @@ async def price_event(
 
 
 async def _hold(account: Account, hold_id: str) -> HoldRow | None:
+    """The customer's hold as this transaction left it: ``expire_due`` may have closed it
+    already (not written yet), and one past its TTL settles nothing."""
+    changed = account.writes.holds.get(hold_id)
+    if changed is not None:
+        return changed if changed.customer_id == account.customer_id else None
     row = (await account.conn.execute(_HOLD, {"hold_id": hold_id})).first()
     if row is None or row._mapping["customer_id"] != account.customer_id:
         return None
-    return HoldRow.of(row)
+    hold = HoldRow.of(row)
+    if hold.status == "active" and hold.expires_at <= account.now:
+        close_hold(account, hold, "expired")
+    return hold
 
 
 async def _rate(
@@ -202,9 +237,16 @@ async def _rate(
             ).first()
             counters.values[key] = row[0] if row else ZERO
         cumulative = counters.values[key]
+    cost = rating.realtime_cost(choice.price, measurement.quantity, cumulative)
+    if (
+        cost >= STORABLE
+        or account.balance - cost <= -STORABLE
+        or cumulative + measurement.quantity >= STORABLE
+    ):
+        raise rating.RejectedEvent("its cost is beyond what the ledger can hold")
+    if choice.price.model in RUNNING_TOTAL:
         counters.values[key] = cumulative + measurement.quantity
         counters.dirty.add(key)
-    cost = rating.realtime_cost(choice.price, measurement.quantity, cumulative)
     return _Rated(meter.code, measurement, choice.index, cost)
 
 

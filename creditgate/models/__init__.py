@@ -9,7 +9,7 @@ from creditgate.models.ledger import (
     UsageCounter,
     UsageEvent,
 )
-from creditgate.models.payment import AutoRecharge, Purchase
+from creditgate.models.payment import AutoRecharge, Purchase, PurchaseIdempotencyKey
 from creditgate.models.plan import Plan
 from creditgate.models.plan_migration import PlanMigration, PlanMigrationMove
 from creditgate.models.statement import Statement
@@ -27,6 +27,7 @@ __all__ = [
     "PlanMigration",
     "PlanMigrationMove",
     "Purchase",
+    "PurchaseIdempotencyKey",
     "Statement",
     "StripeEvent",
     "UsageCounter",

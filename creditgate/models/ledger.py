@@ -108,7 +108,10 @@ class Hold(SQLModel, table=True):
     """Funds reserved for work in flight; counts against available until settled or released."""
 
     __tablename__ = "holds"
-    __table_args__ = (Index("ix_holds_customer_status", "customer_id", "status"),)
+    __table_args__ = (
+        Index("ix_holds_customer_status", "customer_id", "status"),
+        Index("uq_holds_customer_idempotency_key", "customer_id", "idempotency_key", unique=True),
+    )
 
     id: str = Field(max_length=40, primary_key=True)
     customer_id: int = Field(foreign_key="customers.id")
@@ -120,6 +123,10 @@ class Hold(SQLModel, table=True):
     created_at: datetime = timestamp_field()
     closed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     description: str | None = Field(default=None, max_length=500)
+    # One hold per (customer, key): a request placed again returns the first hold.
+    idempotency_key: str | None = Field(default=None, sa_type=String(200))
+    # Digest of what the request asked for, to refuse a key reused for another request.
+    request_hash: str | None = Field(default=None, sa_type=String(64))
 
 
 class OutboxMessage(SQLModel, table=True):
@@ -139,3 +146,8 @@ class OutboxMessage(SQLModel, table=True):
     sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     attempts: int = 0
     last_error: str | None = Field(default=None, max_length=1000)
+    # A relay is signalling the row until then (another relay leaves it alone).
+    claimed_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # Set after too many failed attempts: dead-lettered until an operator retries it
+    # (``creditgate outbox retry``); ``creditgate check`` reports it.
+    dead_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

@@ -63,4 +63,18 @@ class AutoRecharge(SQLModel, table=True):
     updated_at: datetime = timestamp_field()
 
 
-__all__ = ["AutoRecharge", "Purchase"]
+class PurchaseIdempotencyKey(SQLModel, table=True):
+    """An ``Idempotency-Key`` of ``POST .../purchases``: bound to a hash of the request body
+    and to the purchase it made, kept at least ``IDEMPOTENCY_KEY_DAYS`` days."""
+
+    __tablename__ = "purchase_idempotency_keys"
+    __table_args__ = (Index("ix_purchase_idempotency_keys_created", "created_at"),)
+
+    customer_id: int = Field(foreign_key="customers.id", primary_key=True)
+    key: str = Field(max_length=200, primary_key=True)
+    request_hash: str = Field(max_length=64)
+    purchase_id: str | None = Field(default=None, max_length=64)
+    created_at: datetime = timestamp_field()
+
+
+__all__ = ["AutoRecharge", "Purchase", "PurchaseIdempotencyKey"]

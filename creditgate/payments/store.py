@@ -43,6 +43,21 @@ async def find_by_payment_intent(db: Database, payment_intent: str) -> Purchase 
         ).first()
 
 
+async def purchase_of_intent(
+    db: Database, payment_intent: str, named: str | None
+) -> Purchase | None:
+    """The purchase a PaymentIntent pays: by its recorded id, else the one its metadata
+    names (a crash between creating it and recording it leaves the purchase without it)."""
+    found = await find_by_payment_intent(db, payment_intent)
+    if found is not None or named is None:
+        return found
+    purchase = await get_purchase(db, named)
+    if purchase is None or purchase.payment_intent not in (None, payment_intent):
+        return None
+    await record_intent(db, purchase.id, payment_intent, purchase.client_secret)
+    return await get_purchase(db, named)
+
+
 async def open_purchase(db: Database, purchase: Purchase) -> Purchase:
     """Insert the pending purchase unless it exists (a retried activity)."""
     try:

@@ -22,7 +22,7 @@ from creditgate import plans
 from creditgate.db import Database
 from creditgate.ledger import service
 from creditgate.ledger import tables as t
-from creditgate.ledger.accounts import Account, expire_due, lock_account
+from creditgate.ledger.accounts import Account, expire_due, read_account, snapshot
 from creditgate.ledger.errors import NotFound
 from creditgate.ledger.grants import GrantSpec, add_grant
 from creditgate.ledger.service import utcnow
@@ -72,28 +72,33 @@ async def close_period(db: Database, period: PeriodToClose) -> Statement:
 
 async def preview_period(db: Database, external_id: str) -> Statement:
     """The open period's statement as it would close now (``GET .../statements/upcoming``):
-    the same computation in a transaction that writes nothing."""
-    async with db.write() as conn:
-        account = await lock_account(conn, utcnow(), external_id=external_id)
+    the same computation on a read-only snapshot, without the customer's lock (rating a
+    whole period must not hold up the customer's debits) and writing nothing."""
+    async with snapshot(db) as conn:
+        account = await read_account(conn, utcnow(), external_id)
         if account is None:
             raise NotFound(f"no customer with external_id {external_id!r}")
         plan = await plans.cached_definition(conn, account.plan_code, account.plan_version)
         index, start, end = period_bounds(account.period_anchor, plan.period, account.now)
         period = PeriodToClose(external_id, index, start, end)
-        values = await _compute(account, period)
-        await conn.rollback()
+        values = await _compute(account, period, preview=True)
     return Statement(**values)
 
 
-async def _compute(account: Account, period: PeriodToClose) -> dict[str, Any]:
+async def _compute(
+    account: Account, period: PeriodToClose, *, preview: bool = False
+) -> dict[str, Any]:
     """Freeze, expire, rate, book the true-up (in the account's pending writes) and return
-    the statement's values."""
+    the statement's values; a ``preview`` books only in memory (nothing can be written)."""
     plan = await plans.cached_definition(account.conn, account.plan_code, account.plan_version)
     previous = await _latest(account.conn, account.customer_id)
     await expire_due(account)
     samples = await period_samples(account.conn, account.customer_id, period, previous, account.now)
     rated = rate_period(plan, samples)
-    await _book_true_up(account, rated, period)
+    if preview:
+        account.book("true_up", -rated.true_up)
+    else:
+        await _book_true_up(account, rated, period)
     window = await _window(account, previous)
     return _statement_values(account, plan, period, previous, rated, window, samples)
 

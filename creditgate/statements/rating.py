@@ -91,8 +91,9 @@ def _order(item: tuple[GroupKey, list[Sample]]) -> tuple[str, int, tuple[tuple[s
 
 
 def rate_period(plan: PlanDefinition, samples: Iterable[Sample]) -> RatedPeriod:
-    """Each price rates the aggregate of the events it matches (its meter's aggregation over
-    the period, Stripe's tier and package semantics); usage no price matches is listed at 0."""
+    """Each price of the plan rates the aggregate of the events it matches (its meter's
+    aggregation over the period, Stripe's tier and package semantics), also when it matched
+    none; usage no price matches is listed at 0."""
     groups: dict[GroupKey, list[Sample]] = {}
     meters = {m.code: m for m in plan.meters}
     realtime = ZERO
@@ -110,6 +111,12 @@ def rate_period(plan: PlanDefinition, samples: Iterable[Sample]) -> RatedPeriod:
         else:
             key = (meter.code, choice.index, tuple(sorted(choice.price.filter.items())))
         groups.setdefault(key, []).append(sample)
+    used = {price_index for _, price_index, _ in groups}
+    for unused, price in enumerate(plan.prices):
+        # A price no event reached still costs what it costs at zero (the first tier's flat
+        # amount); one that costs nothing at zero is left off the statement.
+        if unused not in used and rating.period_amount(price, ZERO):
+            groups[(price.meter, unused, tuple(sorted(price.filter.items())))] = []
     lines = []
     for (meter_code, index, dims), members in sorted(groups.items(), key=_order):
         meter = meters.get(meter_code)

@@ -13,9 +13,12 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+import httpx
+import uvicorn
 from sqlalchemy import text
 from sqlmodel import col, select
 
+from api.main import create_app
 from creditgate.customers import register_customer
 from creditgate.db import Database
 from creditgate.ledger import service
@@ -26,6 +29,8 @@ from creditgate.migrate import upgrade
 from creditgate.models import Customer, Grant, Hold, LedgerEntry, OutboxMessage, Wallet
 from creditgate.plans import create_plan
 from creditgate.pricing.plan import Meter, PlanDefinition, Price
+from creditgate.settings import Settings
+from tests.support.ports import free_port
 
 # A plan code of its own: ``creditgate.plans`` caches definitions per (code, version) for the
 # whole process, so no other suite may define a different plan under the same code.
@@ -223,3 +228,35 @@ async def migrated_ledger(url: str, customers: int = 1, **db_kwargs: Any) -> Asy
         yield made
     finally:
         await made.db.dispose()
+
+
+API_KEY = "ledger-test-key"
+
+
+@asynccontextmanager
+async def serve_api(ledger: Ledger) -> AsyncIterator[httpx.AsyncClient]:
+    """The API on a real HTTP port over ``ledger``'s database (no Temporal: the routes the
+    ledger answers never need it); a client with the API key."""
+    settings = Settings(api_key=API_KEY, database_url=ledger.db.url)
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(settings=settings, db=ledger.db),
+            host="127.0.0.1",
+            port=free_port(),
+            log_level="warning",
+            lifespan="on",
+        )
+    )
+    serving = asyncio.create_task(server.serve())
+    while not server.started:
+        if serving.done():
+            serving.result()
+        await asyncio.sleep(0.01)
+    base_url = f"http://127.0.0.1:{server.config.port}"
+    headers = {"Authorization": f"Bearer {API_KEY}"}
+    try:
+        async with httpx.AsyncClient(base_url=base_url, headers=headers, timeout=60) as http:
+            yield http
+    finally:
+        server.should_exit = True
+        await serving

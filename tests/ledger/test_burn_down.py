@@ -515,6 +515,23 @@ async def test_one_threshold_message_per_crossing(ledger: Ledger) -> None:
     assert await check(ledger.db) == []
 
 
+async def test_a_top_up_that_leaves_available_at_the_threshold_asks_again(ledger: Ledger) -> None:
+    """Usage that kept coming while a recharge was paid can leave the grant short; without a
+    new message no later debit would cross the threshold from above, and the customer would
+    stay below it with auto-recharge on."""
+    await ledger.grant("0.10")
+    await ledger.set_recharge_threshold(D("0.50"))
+    assert await ledger.calls("a", "b") == ["debited"] * 2
+    assert await ledger.outbox() == ["restored"]  # already below when the threshold was set
+    await ledger.grant("0.20")  # 0.08 → 0.28: still below 0.50
+    assert await ledger.outbox() == ["restored", "threshold"]
+    await service.hold(ledger.db, ledger.customer, amount=D("0.01"), ttl_seconds=600)
+    assert await ledger.outbox() == ["restored", "threshold"]  # a hold is not a top-up
+    await ledger.grant("1")  # above the threshold: nothing to ask
+    assert await ledger.outbox() == ["restored", "threshold"]
+    assert await check(ledger.db) == []
+
+
 async def test_hold_estimate_prices_from_the_running_total(ledger: Ledger) -> None:
     """A graduated price: once the cheap first tier is used up, an estimate uses the next."""
     plan = PlanDefinition(

@@ -1,16 +1,37 @@
 """Dunning on the dev server with second-long periods: a declining card is retried on the
 schedule, then the customer is cut off (through the API, the real worker, localstripe)."""
 
-from collections.abc import AsyncIterator
-from typing import Any
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any, TypeVar
 
 import pytest
+from temporalio.service import RPCError
 
+from creditgate.ledger import service
+from creditgate.ledger.grants import GrantSpec
+from creditgate.models import Purchase
+from creditgate.payments import store as payments
+from creditgate.statements import store
 from tests.api.plans import create_plan, event, plan_code, send, signup
 from tests.payments.support import DECLINES_CHARGES, assert_invariants, card, purchases
+from tests.statements.test_period_close import assert_invariants as assert_period_invariants
+from tests.statements.test_period_close import (
+    customer_on,
+    metered_plan,
+    save_card,
+    statement_closed,
+    usage,
+)
+from tests.support.skipping import Skipping, skip
 from tests.support.stack import Stack
 from tests.support.waiting import eventually
 from tests.workflows.helpers import workflow, workflow_state
+
+T = TypeVar("T")
 
 
 @pytest.fixture
@@ -114,3 +135,65 @@ async def test_spend_limit_is_for_arrears_plans_only(stack: Stack, unique_id: st
     response = await stack.http.post("/v1/plans", json=body)
     assert response.status_code == 400 or response.status_code == 422, response.text
     assert "arrears" in response.json()["error"]["message"]
+
+
+async def skip_until(
+    skipping: Skipping,
+    duration: timedelta,
+    probe: Callable[[], Awaitable[T]],
+    until: Callable[[T], bool],
+    what: str,
+) -> T:
+    """Advance the test server's clock by ``duration`` in the background until ``until``."""
+    skipping_ahead = asyncio.create_task(skip(skipping.env, duration))
+    try:
+        return await eventually(probe, until=until, timeout=120, what=what)
+    finally:
+        skipping_ahead.cancel()
+        with contextlib.suppress(asyncio.CancelledError, RPCError):
+            await skipping_ahead
+
+
+async def test_each_dunning_attempt_charges_only_what_is_still_owed(
+    skipping: Skipping, unique_id: str
+) -> None:
+    """Time-skipping server, dunning retries a day apart: debt paid between attempts is
+    not charged again, and once nothing is owed nothing is charged."""
+    await customer_on(skipping, unique_id, metered_plan(f"d-{unique_id}", billing="arrears"))
+    await save_card(skipping, unique_id, DECLINES_CHARGES)
+    await usage(skipping, unique_id, *[("image_generated", {})] * 2, ("seats", {"count": 2}))
+    statement = await statement_closed(skipping, unique_id)
+    assert statement.amount_due == Decimal("5.00")
+
+    async def invoices() -> list[Purchase]:
+        rows = await payments.list_purchases(skipping.db, statement.customer_id)
+        return sorted((p for p in rows if p.kind == "invoice"), key=lambda p: p.created_at)
+
+    def failed(n: int) -> Callable[[list[Purchase]], bool]:
+        return lambda rows: len(rows) == n and all(p.status == "failed" for p in rows)
+
+    await eventually(invoices, until=failed(1), timeout=60, what="the first attempt to fail")
+    # The customer pays 3.00 of the 5.00 some other way before the next attempt.
+    await service.grant(skipping.db, unique_id, GrantSpec(amount=Decimal(3), source="promotional"))
+    second = await skip_until(
+        skipping, timedelta(days=1, hours=1), invoices, failed(2), "the second attempt to fail"
+    )
+    assert [p.amount for p in second] == [Decimal(5), Decimal(2)]
+
+    # The rest is paid too: the last attempt has nothing to charge, and the statement is paid.
+    await service.grant(skipping.db, unique_id, GrantSpec(amount=Decimal(2), source="promotional"))
+    paid = await skip_until(
+        skipping,
+        timedelta(days=1, hours=1),
+        lambda: store.get_statement(skipping.db, statement.customer_id, 1),
+        lambda s: s is not None and s.payment_status != "pending",
+        "the statement's collection to end",
+    )
+    assert paid is not None and (paid.payment_status, paid.payment_intent) == ("paid", None)
+    assert len(await invoices()) == 2
+    stored = await skipping.stored(unique_id)
+    assert stored is not None and stored.wallet.balance == 0 and stored.wallet.entitled
+    charged = await skipping.stripe.list_payment_intents()
+    assert [pi for pi in charged if pi.customer == stored.customer.stripe_customer_id
+            and pi.status == "succeeded"] == []  # fmt: skip
+    await assert_period_invariants(skipping)

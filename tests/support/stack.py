@@ -170,6 +170,7 @@ async def proxy(stack: Stack) -> AsyncIterator[StripeProxy]:
     """The stack's Stripe proxy, its webhook faults reset (and held ones delivered) after."""
     yield stack.proxy
     stack.proxy.faults = WebhookFaults()
+    stack.proxy.processing_customers.clear()
     await stack.proxy.release()
 
 

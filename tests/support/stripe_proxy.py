@@ -7,6 +7,10 @@
   next N, duplicate each delivery, hold deliveries back and send them in reverse order, or
   delay them. Bodies and ``Stripe-Signature`` headers are passed on untouched, so the
   signatures stay valid.
+* A fake of its own: PaymentIntents of the Stripe customers in ``processing_customers`` are
+  reported as ``processing`` instead of ``succeeded`` and refuse to be cancelled, as Stripe's
+  do while a payment is under way (localstripe settles card payments at once and has no such
+  state). Taking the customer out of the set is the payment succeeding.
 
 It is a plain ASGI app (Starlette) served by uvicorn in the test's event loop.
 """
@@ -29,6 +33,7 @@ from starlette.routing import Route
 from .ports import SERVER_KEEP_ALIVE_SECONDS, free_port
 
 WEBHOOK_PATH = "/__webhooks"
+_INTENTS = "/v1/payment_intents"
 _HOP_HEADERS = {"host", "content-length", "connection", "transfer-encoding"}
 
 
@@ -65,6 +70,7 @@ class StripeProxy:
     _task: asyncio.Task[None] | None = None
     _client: httpx.AsyncClient | None = None
     _deliveries: set[asyncio.Task[None]] = field(default_factory=set)
+    processing_customers: set[str] = field(default_factory=set)
 
     @property
     def base_url(self) -> str:
@@ -124,6 +130,18 @@ class StripeProxy:
 
     async def _forward(self, request: Request) -> Response:
         body = await request.body()
+        if await self._refuse_cancel(request):
+            return JSONResponse(
+                {
+                    "error": {
+                        "type": "invalid_request_error",
+                        "code": "payment_intent_unexpected_state",
+                        "message": "You cannot cancel this PaymentIntent because it has a "
+                        "status of processing.",
+                    }
+                },
+                status_code=400,
+            )
         key = request.headers.get("idempotency-key")
         if request.method != "POST" or not key:
             return await self._upstream(request, body)
@@ -169,7 +187,43 @@ class StripeProxy:
             for k, v in upstream.headers.items()
             if k.lower() not in _HOP_HEADERS | {"content-encoding"}
         }
-        return Response(upstream.content, status_code=upstream.status_code, headers=kept)
+        content = upstream.content
+        if self.processing_customers and request.url.path.startswith(_INTENTS):
+            content = self._as_processing(content)
+        return Response(content, status_code=upstream.status_code, headers=kept)
+
+    # -- the fake "processing" state ---------------------------------------------------------
+
+    async def _refuse_cancel(self, request: Request) -> bool:
+        path = request.url.path
+        if not (self.processing_customers and path.startswith(_INTENTS)):
+            return False
+        if request.method != "POST" or not path.endswith("/cancel"):
+            return False
+        assert self._client is not None
+        intent = await self._client.get(
+            f"{self.upstream}{path.removesuffix('/cancel')}",
+            headers={"Authorization": request.headers.get("authorization", "")},
+        )
+        return self._processing(intent.json())
+
+    def _processing(self, obj: Any) -> bool:
+        return (
+            isinstance(obj, dict)
+            and obj.get("object") == "payment_intent"
+            and obj.get("status") == "succeeded"
+            and obj.get("customer") in self.processing_customers
+        )
+
+    def _as_processing(self, content: bytes) -> bytes:
+        try:
+            data = json.loads(content)
+        except ValueError:
+            return content
+        for obj in data.get("data", []) if data.get("object") == "list" else [data]:
+            if self._processing(obj):
+                obj["status"] = "processing"
+        return json.dumps(data).encode()
 
     # -- webhooks --------------------------------------------------------------------------
 

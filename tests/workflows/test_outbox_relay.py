@@ -8,12 +8,15 @@ import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from decimal import Decimal
+from typing import Any
 
 import pytest
-from sqlmodel import update
+from sqlmodel import text, update
 from temporalio.api.enums.v1 import EventType
 
 from creditgate import customers
+from creditgate.checker import check
+from creditgate.cli import main
 from creditgate.db import Database
 from creditgate.ledger import service
 from creditgate.models import Hold, OutboxMessage
@@ -214,3 +217,79 @@ async def test_expired_hold_is_released_by_the_relay_sweep(stack: Stack, unique_
     assert released is not None
     assert (released.status, released.remaining) == ("expired", 0)
     assert released.closed_at is not None and released.closed_at >= hold.expires_at
+
+
+class GatedRelay(OutboxRelay):
+    """The real relay, its signals held until the test opens the gate."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.signalling = asyncio.Event()
+        self.gate = asyncio.Event()
+
+    async def _signal(self, row: OutboxMessage) -> Any:
+        self.signalling.set()
+        await self.gate.wait()
+        return await super()._signal(row)
+
+
+async def open_transactions(db: Database) -> list[str]:
+    """Other connections of this database with a transaction open and nothing running."""
+    async with db.write() as conn:
+        rows = await conn.execute(
+            text(
+                "SELECT state FROM pg_stat_activity WHERE datname = current_database() "
+                "AND pid <> pg_backend_pid() AND state LIKE 'idle in transaction%'"
+            )
+        )
+        return [str(state) for (state,) in rows.all()]
+
+
+@pytest.mark.parametrize("database", ["postgres"], indirect=True)
+async def test_no_transaction_is_open_while_the_relay_signals(
+    stack: Stack, other_db: Database, unique_id: str
+) -> None:
+    await sign_up(stack, unique_id)
+    customer_id = await mirror_customer(other_db, unique_id)
+    await write_threshold_rows(other_db, unique_id, customer_id, count=3)
+    relay = GatedRelay(other_db, stack.client)
+    passing = asyncio.create_task(relay.relay_once())
+    try:
+        await asyncio.wait_for(relay.signalling.wait(), timeout=10)
+        assert await open_transactions(other_db) == []
+        # The rows are claimed, not locked: a second relay skips them, and an operator's
+        # update of them does not wait for the signals.
+        assert await OutboxRelay(other_db, stack.client).relay_once() == 0
+        async with other_db.write() as conn:
+            await conn.execute(text("SET LOCAL lock_timeout = '1s'"))
+            await conn.execute(update(OutboxMessage).values(last_error="looked at"))
+    finally:
+        relay.gate.set()
+    assert await passing == 3
+    rows = await outbox_rows(other_db, unique_id)
+    assert all(r.sent_at is not None and r.claimed_until is None for r in rows)
+
+
+async def test_rows_of_a_missing_workflow_are_dead_lettered_then_retried(
+    stack: Stack, other_db: Database, unique_id: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    customer_id = await mirror_customer(other_db, unique_id)  # no workflow for it
+    await grant(other_db, unique_id, "1.00")  # a `restored` row
+    relay = OutboxRelay(other_db, stack.client, min_backoff=0, max_attempts=3)
+    for _ in range(3):
+        assert await relay.relay_once() == 0
+    (row,) = await outbox_rows(other_db, unique_id)
+    assert (row.attempts, row.sent_at) == (3, None) and row.dead_at is not None
+    # Given up: later passes leave it, and a later row of the workflow waits behind it.
+    (later,) = await write_threshold_rows(other_db, unique_id, customer_id)
+    assert await relay.relay_once() == 0
+    [violation] = await check(other_db)
+    assert violation.invariant == 9 and f"--id {row.id}" in violation.message
+
+    await sign_up(stack, unique_id)
+    monkeypatch.setenv("CREDITGATE_DATABASE_URL", other_db.url)
+    assert await asyncio.to_thread(main, ["outbox", "retry", "--id", str(row.id)]) == 0
+    assert await relay.relay_once() == 2
+    state = await state_when(stack, unique_id, lambda s: later in s.processed_message_ids, "both")
+    assert kinds(state, "restored", "threshold") == ["restored", "threshold"]
+    assert await check(other_db) == []

@@ -1,0 +1,86 @@
+"""Reconciliation against Stripe: every succeeded PaymentIntent of ours ends in a grant.
+
+Webhooks get lost and a purchase's workflow stops waiting at its timeout (a PaymentIntent
+still ``processing`` then cannot be cancelled, and may succeed later). About every
+``interval`` seconds the worker asks Stripe about each purchase of the last ``window`` that
+has a PaymentIntent and is not granted (failed, or pending for longer than ``pending_grace``:
+a workflow is still on the newer ones) and starts ``LatePaymentWorkflow`` for those Stripe
+reports succeeded. The same pass purges purchase idempotency keys past their keeping time.
+"""
+
+import asyncio
+import contextlib
+import logging
+from datetime import UTC, datetime, timedelta
+
+from sqlmodel import col, or_, select
+from temporalio.client import Client
+
+from creditgate.db import Database
+from creditgate.models import Purchase
+from creditgate.payments import idempotency, late
+from creditgate.stripe_gateway import StripeGateway
+
+log = logging.getLogger("creditgate.reconcile")
+
+
+class Reconciler:
+    def __init__(
+        self,
+        db: Database,
+        client: Client,
+        stripe: StripeGateway,
+        task_queue: str,
+        *,
+        interval: float = 300.0,
+        window: timedelta = timedelta(days=30),
+        pending_grace: timedelta = timedelta(hours=1),
+    ) -> None:
+        self.db = db
+        self.client = client
+        self.stripe = stripe
+        self.task_queue = task_queue
+        self.interval = interval
+        self.window = window
+        self.pending_grace = pending_grace
+
+    async def run(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                settled = await self.reconcile_once()
+                if settled:
+                    log.warning("reconciliation found %d succeeded payments ungranted", settled)
+                await idempotency.purge(self.db, datetime.now(UTC))
+            except Exception:
+                log.exception("reconciliation pass failed; retrying")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), self.interval)
+
+    async def reconcile_once(self) -> int:
+        """One pass; returns how many succeeded PaymentIntents were sent to be granted."""
+        settled = 0
+        for payment_intent in await self._open_intents():
+            try:
+                intent = await self.stripe.get_payment_intent(payment_intent)
+                if intent.status == "succeeded":
+                    await late.settle_late(self.client, self.task_queue, payment_intent)
+                    settled += 1
+            except Exception:  # one unreadable PaymentIntent does not hold up the others
+                log.exception("reconciling %s failed; next pass tries again", payment_intent)
+        return settled
+
+    async def _open_intents(self) -> list[str]:
+        now = datetime.now(UTC)
+        async with self.db.session() as session:
+            rows = await session.exec(
+                select(Purchase.payment_intent).where(
+                    col(Purchase.payment_intent).is_not(None),
+                    col(Purchase.created_at) >= now - self.window,
+                    or_(
+                        col(Purchase.status) == "failed",
+                        (col(Purchase.status) == "pending")
+                        & (col(Purchase.updated_at) < now - self.pending_grace),
+                    ),
+                )
+            )
+            return [pi for pi in rows.all() if pi is not None]
