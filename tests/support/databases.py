@@ -103,7 +103,16 @@ def migrated_url(request: pytest.FixtureRequest, kind: str, directory: Path) -> 
 
 @pytest.fixture
 def db_url(request: pytest.FixtureRequest, database: str, tmp_path: Path) -> Iterator[str]:
-    """A fresh database of this test's kind at the head migration (``alembic upgrade head``)."""
+    """A fresh database of this test's kind at the head migration (``alembic upgrade head``).
+
+    For one kind only, parametrize ``database``, not this fixture:
+    ``@pytest.mark.parametrize("database", ["postgres"], indirect=True)``."""
+    if hasattr(request, "param"):
+        pytest.fail(
+            'db_url follows "database": parametrize that instead '
+            '(@pytest.mark.parametrize("database", ["postgres"], indirect=True))',
+            pytrace=False,
+        )
     yield from migrated_url(request, database, tmp_path)
 
 
