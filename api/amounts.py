@@ -1,40 +1,13 @@
-"""Money in request bodies: decimal strings (or integers), never JSON floats."""
+"""Money in request bodies: plain decimal strings such as ``"10.00"`` (``parse_amount``)."""
 
-from decimal import Decimal, InvalidOperation
-from typing import Annotated, Any
+from decimal import Decimal
+from typing import Annotated
 
-from pydantic import AfterValidator, BeforeValidator
+from pydantic import AfterValidator, BeforeValidator, WithJsonSchema
 
-from creditgate.money import SCALE
+from creditgate.money import AMOUNT_PATTERN, parse_amount
 
-MAX_AMOUNT = Decimal(10) ** 15
-
-
-def _parse(value: Any) -> Decimal:
-    if isinstance(value, (bool, float)):
-        raise ValueError('amounts are decimal strings such as "10.00", not JSON numbers')
-    if isinstance(value, int):
-        return Decimal(value)
-    if isinstance(value, Decimal):
-        return value
-    if isinstance(value, str):
-        try:
-            parsed = Decimal(value.strip())
-        except InvalidOperation:
-            raise ValueError(f"{value[:40]!r} is not a decimal amount") from None
-        return parsed
-    raise ValueError('amounts are decimal strings such as "10.00"')
-
-
-def _bounded(value: Decimal) -> Decimal:
-    if not value.is_finite():
-        raise ValueError("amount must be a finite number")
-    exponent = value.as_tuple().exponent
-    if isinstance(exponent, int) and -exponent > SCALE:
-        raise ValueError(f"amount has more than {SCALE} decimal places")
-    if abs(value) >= MAX_AMOUNT:
-        raise ValueError("amount is too large")
-    return value
+__all__ = ["AmountIn", "PositiveAmountIn", "parse_amount"]
 
 
 def _positive(value: Decimal) -> Decimal:
@@ -43,7 +16,9 @@ def _positive(value: Decimal) -> Decimal:
     return value
 
 
-AmountIn = Annotated[Decimal, BeforeValidator(_parse), AfterValidator(_bounded)]
+_SCHEMA = WithJsonSchema({"type": "string", "pattern": AMOUNT_PATTERN, "examples": ["10.00"]})
+# A non-negative amount (thresholds) and a positive one (everything that moves money).
+AmountIn = Annotated[Decimal, BeforeValidator(parse_amount), _SCHEMA]
 PositiveAmountIn = Annotated[
-    Decimal, BeforeValidator(_parse), AfterValidator(_bounded), AfterValidator(_positive)
+    Decimal, BeforeValidator(parse_amount), AfterValidator(_positive), _SCHEMA
 ]

@@ -3,7 +3,7 @@
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field, StringConstraints, model_validator
+from pydantic import BaseModel, StringConstraints, model_validator
 
 from api.amounts import AmountIn, PositiveAmountIn
 from api.ledger_schemas import Body, UtcDatetime
@@ -74,7 +74,7 @@ class PaymentMethodPublic(BaseModel):
 
 class AutoRechargeSet(Body):
     enabled: bool
-    threshold: AmountIn = Field(ge=0)
+    threshold: AmountIn
     recharge_to: PositiveAmountIn
     payment_method: PaymentMethodId | None = None
 

@@ -1,16 +1,50 @@
 """Request and response bodies of the public API."""
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
 
 from creditgate.customers import CustomerWithWallet
-from creditgate.identifiers import ExternalId
+from creditgate.identifiers import STORABLE, ExternalId
 from creditgate.money import MoneyStr
+from creditgate.pricing.plan import Code
 
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-PlanCode = Annotated[str, StringConstraints(min_length=1, max_length=100, pattern=r"^[a-z0-9_-]+$")]
+Name = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200, pattern=STORABLE)
+]
+PlanCode = Code
+# Ids the API made (``hold_…``, ``pur_…``, ``rch_…``, ``mig_…``), as path parameters: anything
+# else is a 422 before it reaches a query (PostgreSQL refuses NUL in text with an error).
+_MADE_ID = r"^[A-Za-z0-9_-]+$"
+HoldIdPath = Annotated[str, StringConstraints(min_length=1, max_length=40, pattern=_MADE_ID)]
+PurchaseIdPath = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=_MADE_ID)]
+MigrationIdPath = Annotated[str, StringConstraints(min_length=1, max_length=40, pattern=_MADE_ID)]
+
+
+# Every failure: ``{"error": {"type", "message", ...}}`` (``api.errors``), as JSON also where
+# the route answers HTML, so the schema is written out rather than taken from a model.
+ERROR_CONTENT = {
+    "application/json": {
+        "schema": {
+            "type": "object",
+            "required": ["error"],
+            "additionalProperties": False,
+            "properties": {
+                "error": {
+                    "type": "object",
+                    "required": ["type", "message"],
+                    "properties": {"type": {"type": "string"}, "message": {"type": "string"}},
+                }
+            },
+        }
+    }
+}
+# Declared on every router: the error shape of each failure the routes can answer.
+ERRORS: dict[int | str, dict[str, Any]] = {
+    "4XX": {"content": ERROR_CONTENT, "description": "The request is refused (nothing changed)"},
+    503: {"content": ERROR_CONTENT, "description": "The database or Temporal is unavailable"},
+}
 
 
 class StrictModel(BaseModel):

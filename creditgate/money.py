@@ -5,6 +5,7 @@ are stored as canonical decimal strings. Arithmetic always happens in Python on 
 """
 
 import decimal
+import re
 from decimal import Decimal
 from functools import lru_cache
 from typing import Annotated, Any
@@ -47,6 +48,39 @@ def normalize(value: Decimal) -> Decimal:
 def to_str(value: Decimal) -> str:
     """``normalize(value)`` as plain decimal text ("f" writes 1E+2 as 100)."""
     return format(_reduced(value), "f")
+
+
+# -- amounts from clients ---------------------------------------------------------------------
+# Plain decimal strings only: no JSON numbers (floats lose cents), no exponents
+# ("1e999999999" costs minutes to expand and overflows NUMERIC), no underscores, signs, spaces
+# or "-0". The pattern bounds the digits, so an accepted amount fits the ledger's columns with
+# room for sums.
+# Whole digits an amount may have: below 10^15, as the ledger's sums must stay below 10^20.
+INTEGER_DIGITS = 15
+MAX_AMOUNT = Decimal(10) ** INTEGER_DIGITS
+AMOUNT_PATTERN = rf"^(0|[1-9][0-9]{{0,{INTEGER_DIGITS - 1}}})(\.[0-9]{{1,{SCALE}}})?$"
+_PLAIN = re.compile(AMOUNT_PATTERN)
+_DECIMAL = re.compile(r"^-?[0-9]+(\.[0-9]+)?$")
+EXAMPLE = '"10.00"'
+
+
+def parse_amount(value: Any) -> Decimal:
+    """``value`` as a Decimal if it is a plain non-negative decimal string within the bounds;
+    otherwise a ``ValueError`` that says what is wrong with it."""
+    if not isinstance(value, str):
+        raise ValueError(f"amounts are decimal strings such as {EXAMPLE}, not JSON numbers")
+    if _PLAIN.fullmatch(value):
+        return Decimal(value)
+    if len(value) > 60 or not _DECIMAL.fullmatch(value):
+        raise ValueError(f"{value[:40]!r} is not a decimal amount such as {EXAMPLE}")
+    if value.startswith("-"):
+        raise ValueError("amount must not be negative")
+    whole, _, fraction = value.partition(".")
+    if len(whole) > 1 and whole.startswith("0"):
+        raise ValueError(f"{value[:40]!r} has leading zeros")
+    if len(fraction) > SCALE:
+        raise ValueError(f"amount has more than {SCALE} decimal places")
+    raise ValueError(f"amount is too large (at most {INTEGER_DIGITS} digits before the point)")
 
 
 # For amounts that repeat (an event type's cost): a hit costs a third of ``to_str``.

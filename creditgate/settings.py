@@ -4,7 +4,6 @@ Each field is read from ``CREDITGATE_<FIELD>`` (``api_port`` from ``CREDITGATE_A
 Defaults are for development; ``CREDITGATE_ENV=production`` refuses them.
 """
 
-from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
@@ -59,10 +58,6 @@ class Settings(BaseSettings):
     ingest_transactions: int = Field(default=4, ge=1, le=64)
     # How long POST /v1/customers waits for the signup to finish before answering 202.
     signup_wait_seconds: float = Field(default=15.0, gt=0)
-    # Purchases and auto-recharge: bounds on one charge, in the plan's money currency.
-    purchase_min: Decimal = Field(default=Decimal("0.50"), ge=0)
-    purchase_max: Decimal = Field(default=Decimal("10000"), gt=0)
-    recharge_max: Decimal = Field(default=Decimal("10000"), gt=0)
     # A purchase waits for Stripe's webhook and also polls the PaymentIntent: first after
     # this many seconds, doubling up to the maximum; unpaid after the timeout, it fails.
     purchase_poll_seconds: float = Field(default=15.0, gt=0)
@@ -76,12 +71,6 @@ class Settings(BaseSettings):
     dunning_retry_delays: Delays = [86400, 259200]
     # How long POST .../purchases and PUT .../auto-recharge wait for the workflow's answer.
     payment_wait_seconds: float = Field(default=30.0, gt=0)
-
-    @model_validator(mode="after")
-    def _check_payment_settings(self) -> "Settings":
-        if self.purchase_min > self.purchase_max:
-            raise ValueError("CREDITGATE_PURCHASE_MIN is above CREDITGATE_PURCHASE_MAX")
-        return self
 
     @model_validator(mode="after")
     def _fill_stripe_base(self) -> "Settings":

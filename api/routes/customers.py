@@ -7,7 +7,7 @@ from temporalio.common import WorkflowIDConflictPolicy
 
 from api.deps import DbDep, SessionDep, SettingsDep, TemporalDep
 from api.errors import ApiError
-from api.schemas import CustomerCreate, CustomerPending, CustomerPublic
+from api.schemas import ERRORS, CustomerCreate, CustomerPending, CustomerPublic
 from creditgate.customers import get_customer
 from creditgate.identifiers import ExternalId
 from creditgate.ledger import reads
@@ -15,7 +15,7 @@ from creditgate.plans import latest_version
 from workflows.customer import CustomerWorkflow, customer_workflow_id
 from workflows.models import CustomerProfile, CustomerWorkflowInput
 
-router = APIRouter(prefix="/customers", tags=["customers"])
+router = APIRouter(prefix="/customers", tags=["customers"], responses=ERRORS)
 
 
 @router.post(
@@ -23,8 +23,8 @@ router = APIRouter(prefix="/customers", tags=["customers"])
     status_code=status.HTTP_201_CREATED,
     response_model=CustomerPublic | CustomerPending,
     responses={
-        200: {"description": "The customer already existed"},
-        202: {"description": "Signup accepted, still in progress"},
+        200: {"model": CustomerPublic, "description": "The customer already existed"},
+        202: {"model": CustomerPending, "description": "Signup accepted, still in progress"},
     },
 )
 async def create_customer(

@@ -24,6 +24,7 @@ from api.ledger_schemas import (
     UsageLine,
     UsageSummary,
 )
+from api.schemas import ERROR_CONTENT, ERRORS, HoldIdPath
 from creditgate import plans
 from creditgate.customers import CustomerWithWallet, get_customer
 from creditgate.identifiers import ExternalId
@@ -36,7 +37,7 @@ from creditgate.models import Customer, Hold
 from creditgate.money import cached_str, to_str
 from creditgate.periods import period_bounds
 
-router = APIRouter(tags=["usage and balance"])
+router = APIRouter(tags=["usage and balance"], responses=ERRORS)
 EVENT_BATCH_REF = "#/components/schemas/EventBatch"
 
 
@@ -147,7 +148,12 @@ def balance_json(wallet: reads.WalletView, grants: list[GrantRow]) -> bytes:
     "/customers/{external_id}/grants",
     status_code=status.HTTP_201_CREATED,
     response_model=GrantPublic,
-    responses={200: {"description": "Repeat of an Idempotency-Key: the grant made the first time"}},
+    responses={
+        200: {
+            "model": GrantPublic,
+            "description": "Repeat of an Idempotency-Key: the grant made the first time",
+        }
+    },
 )
 async def create_grant(
     external_id: ExternalId,
@@ -180,9 +186,15 @@ async def create_grant(
     status_code=status.HTTP_201_CREATED,
     response_model=HoldPublic,
     responses={
-        200: {"description": "Repeat of an idempotency key: the hold placed the first time"},
-        400: {"description": "An idempotency key reused for a different request"},
-        402: {"description": "Available balance does not cover the hold"},
+        200: {
+            "model": HoldPublic,
+            "description": "Repeat of an idempotency key: the hold placed the first time",
+        },
+        400: {
+            "content": ERROR_CONTENT,
+            "description": "An idempotency key reused for a different request",
+        },
+        402: {"content": ERROR_CONTENT, "description": "Available balance does not cover the hold"},
     },
 )
 async def create_hold(
@@ -220,7 +232,7 @@ async def create_hold(
 
 
 @router.post("/holds/{hold_id}/release", response_model=HoldPublic)
-async def release_hold(hold_id: str, db: DbDep, session: SessionDep) -> HoldPublic:
+async def release_hold(hold_id: HoldIdPath, db: DbDep, session: SessionDep) -> HoldPublic:
     released = await service.release_hold(db, hold_id)
     customer = await session.get(Customer, released.customer_id)
     assert customer is not None
@@ -228,7 +240,7 @@ async def release_hold(hold_id: str, db: DbDep, session: SessionDep) -> HoldPubl
 
 
 @router.get("/holds/{hold_id}", response_model=HoldPublic)
-async def read_hold(hold_id: str, session: SessionDep) -> HoldPublic:
+async def read_hold(hold_id: HoldIdPath, session: SessionDep) -> HoldPublic:
     found = await session.get(Hold, hold_id)
     if found is None:
         raise ApiError(404, "not_found", f"no hold {hold_id!r}")

@@ -7,7 +7,6 @@ from datetime import UTC, datetime
 from typing import Annotated, TypeVar
 
 from fastapi import APIRouter, Header, Response, status
-from pydantic import StringConstraints
 from temporalio.client import (
     Client,
     WorkflowUpdateFailedError,
@@ -26,11 +25,13 @@ from api.payment_schemas import (
     PurchaseCreate,
     PurchasePublic,
 )
+from api.schemas import ERROR_CONTENT, ERRORS, PurchaseIdPath
 from creditgate import plans
 from creditgate.customers import get_customer
 from creditgate.db import Database
 from creditgate.identifiers import ExternalId
 from creditgate.models import Customer
+from creditgate.money import MAX_AMOUNT
 from creditgate.payments import amounts, idempotency, store
 from creditgate.periods import expiry_after
 from creditgate.pricing.plan import PlanDefinition
@@ -44,16 +45,25 @@ from workflows.payment_models import (
     PurchaseRequest,
 )
 
-router = APIRouter(tags=["payments"])
+router = APIRouter(tags=["payments"], responses=ERRORS)
 T = TypeVar("T")
 CARD_DECLINED = "CardDeclined"
 
 
-def payment_policy(settings: Settings) -> PaymentPolicy:
+def payment_policy(settings: Settings, plan: PlanDefinition) -> PaymentPolicy:
+    """The schedules from the settings; the bounds are Stripe's for the plan's currency."""
+    try:
+        least, most = amounts.charge_bounds(plan.currency)
+    except ValueError:
+        raise ApiError(
+            422,
+            "validation_error",
+            f"the plan's currency {plan.currency!r} is not one Stripe can charge",
+        ) from None
     return PaymentPolicy(
-        purchase_min=settings.purchase_min,
-        purchase_max=settings.purchase_max,
-        recharge_max=settings.recharge_max,
+        purchase_min=least,
+        purchase_max=most,
+        recharge_max=amounts.recharge_limit(plan),
         poll_seconds=settings.purchase_poll_seconds,
         poll_max_seconds=settings.purchase_poll_max_seconds,
         timeout_seconds=settings.purchase_timeout_seconds,
@@ -101,9 +111,18 @@ async def _update(settings: Settings, call: Awaitable[T]) -> T:
     status_code=status.HTTP_201_CREATED,
     response_model=PurchasePublic,
     responses={
-        200: {"description": "Repeat of an Idempotency-Key: the purchase made the first time"},
-        402: {"description": "The card was declined; the purchase is `failed` (see GET)"},
-        422: {"description": "Invalid, or an Idempotency-Key reused with another body"},
+        200: {
+            "model": PurchasePublic,
+            "description": "Repeat of an Idempotency-Key: the purchase made the first time",
+        },
+        402: {
+            "content": ERROR_CONTENT,
+            "description": "The card was declined; the purchase is `failed` (see GET)",
+        },
+        422: {
+            "content": ERROR_CONTENT,
+            "description": "Invalid, or an Idempotency-Key reused with another body",
+        },
     },
 )
 async def create_purchase(
@@ -147,6 +166,7 @@ async def _purchase(
     idempotency_key: str | None,
 ) -> PurchaseAnswer:
     """Price the purchase under the customer's plan and ask the customer workflow for it."""
+    policy = payment_policy(settings, plan)
     try:
         charge = (
             amounts.for_amount(body.amount, plan)
@@ -155,6 +175,8 @@ async def _purchase(
         )
     except amounts.AmountError as err:
         raise ApiError(422, "validation_error", str(err)) from None
+    if charge.credits >= MAX_AMOUNT:
+        raise ApiError(422, "validation_error", f"{charge.credits:f} credits is too many at once")
     expires_at = body.expires_at
     if expires_at is None and plan.credit_lifetime is not None:
         expires_at = expiry_after(datetime.now(UTC), plan.credit_lifetime)
@@ -167,7 +189,7 @@ async def _purchase(
         credits=charge.credits,
         payment_method=body.payment_method,
         expires_at=expires_at,
-        policy=payment_policy(settings),
+        policy=policy,
     )
     handle = client.get_workflow_handle(customer.workflow_id)
     return await _update(settings, handle.execute_update(CustomerWorkflow.purchase, request))
@@ -208,9 +230,7 @@ async def _answer(
 
 
 @router.get("/purchases/{purchase_id}", response_model=PurchasePublic)
-async def read_purchase(
-    purchase_id: Annotated[str, StringConstraints(min_length=1, max_length=64)], db: DbDep
-) -> PurchasePublic:
+async def read_purchase(purchase_id: PurchaseIdPath, db: DbDep) -> PurchasePublic:
     stored = await store.get_purchase(db, purchase_id)
     if stored is None:
         raise ApiError(404, "not_found", f"no purchase {purchase_id!r}")
@@ -260,7 +280,8 @@ async def configure_auto_recharge(
     currency's minor unit, at least Stripe's minimum charge). Declines are retried on a
     schedule; after the last, auto-recharge turns itself off (``status: failed``, with the
     reason) until this PUT enables it again — which, below the threshold, recharges at once."""
-    customer, _plan = await _customer_and_plan(db, external_id)
+    customer, plan = await _customer_and_plan(db, external_id)
+    policy = payment_policy(settings, plan)
     handle = client.get_workflow_handle(customer.workflow_id)
     await _update(
         settings,
@@ -271,7 +292,7 @@ async def configure_auto_recharge(
                 threshold=body.threshold,
                 recharge_to=body.recharge_to,
                 payment_method=body.payment_method,
-                policy=payment_policy(settings),
+                policy=policy,
             ),
         ),
     )

@@ -3,23 +3,22 @@
 from datetime import datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Path, status
+from fastapi import APIRouter, status
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from temporalio.service import RPCError
 
 from api.deps import DbDep, SessionDep, SettingsDep, TemporalDep
 from api.errors import ApiError
-from api.schemas import PlanCode
+from api.schemas import ERROR_CONTENT, ERRORS, MigrationIdPath, PlanCode
 from creditgate import plan_migrations, plan_simulation
 from creditgate.models import PlanMigration
 from creditgate.money import MoneyStr
 from workflows.plan_migration import PlanMigrationWorkflow
 from workflows.plan_migration_models import PlanMigrationInput
 
-router = APIRouter(prefix="/plans", tags=["plans"])
+router = APIRouter(prefix="/plans", tags=["plans"], responses=ERRORS)
 
 Version = Annotated[int, Field(ge=1, le=2**31 - 1)]
-MigrationId = Annotated[str, Path(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9_]+$")]
 
 
 class MigrationCreate(BaseModel):
@@ -100,7 +99,12 @@ class SimulationPublic(BaseModel):
     "/{code}/migrate",
     status_code=status.HTTP_202_ACCEPTED,
     response_model=MigrationPublic,
-    responses={409: {"description": "A migration of this plan is already running"}},
+    responses={
+        409: {
+            "content": ERROR_CONTENT,
+            "description": "A migration of this plan is already running",
+        }
+    },
 )
 async def migrate(
     code: PlanCode,
@@ -158,7 +162,7 @@ async def list_migrations(code: PlanCode, session: SessionDep) -> list[Migration
 
 @router.get("/{code}/migrations/{migration_id}", response_model=MigrationPublic)
 async def read_migration(
-    code: PlanCode, migration_id: MigrationId, session: SessionDep
+    code: PlanCode, migration_id: MigrationIdPath, session: SessionDep
 ) -> MigrationPublic:
     return MigrationPublic.of(await plan_migrations.get(session, code, migration_id))
 

@@ -6,45 +6,57 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, status
 from pydantic import BaseModel, model_validator
 
+from api.amounts import parse_amount
 from api.deps import DbDep, SessionDep
-from api.schemas import PlanCode
+from api.schemas import ERRORS, PlanCode
 from creditgate import plans
 from creditgate.models import Plan
 from creditgate.pricing.plan import PlanDefinition
 
-router = APIRouter(prefix="/plans", tags=["plans"])
+router = APIRouter(prefix="/plans", tags=["plans"], responses=ERRORS)
 
 
-def _number_amounts(data: Any) -> list[str]:
-    """Paths of plan amounts sent as JSON floats or booleans (lax Decimal would take them)."""
+PRICE_AMOUNTS = ("unit_amount", "package_size")
+TIER_AMOUNTS = ("up_to", "unit_amount", "flat_amount")
+
+
+def _amount_errors(data: Any) -> list[str]:
+    """``"<path>: <problem>"`` for each plan amount that is not a plain decimal string (the
+    model's lax Decimal would take floats, exponents and underscores)."""
     found: list[str] = []
 
     def visit(at: str, item: Any, fields: tuple[str, ...]) -> None:
-        if isinstance(item, dict):
-            for name in fields:
-                if isinstance(item.get(name), (float, bool)):
-                    found.append(f"{at}.{name}")
+        if not isinstance(item, dict):
+            return
+        for name in fields:
+            if item.get(name) is not None:
+                try:
+                    parse_amount(item[name])
+                except ValueError as err:
+                    found.append(f"{at}{name}: {err}")
 
-    prices = data.get("prices") if isinstance(data, dict) else None
+    if not isinstance(data, dict):
+        return found
+    visit("", data, ("spend_limit",))
+    visit("credit_unit.", data.get("credit_unit"), ("price",))
+    prices = data.get("prices")
     for i, price in enumerate(prices if isinstance(prices, list) else []):
-        visit(f"prices[{i}]", price, ("unit_amount", "package_size"))
+        visit(f"prices[{i}].", price, PRICE_AMOUNTS)
         tiers = price.get("tiers") if isinstance(price, dict) else None
         for j, tier in enumerate(tiers if isinstance(tiers, list) else []):
-            visit(f"prices[{i}].tiers[{j}]", tier, ("up_to", "unit_amount", "flat_amount"))
+            visit(f"prices[{i}].tiers[{j}].", tier, TIER_AMOUNTS)
     return found
 
 
 class PlanBody(PlanDefinition):
-    """A plan as the API receives it: amounts are decimal strings (or integers), never floats."""
+    """A plan as the API receives it: amounts are plain decimal strings such as ``"0.05"``."""
 
     @model_validator(mode="before")
     @classmethod
-    def _refuse_number_amounts(cls, data: Any) -> Any:
-        found = _number_amounts(data)
+    def _plain_amounts(cls, data: Any) -> Any:
+        found = _amount_errors(data)
         if found:
-            raise ValueError(
-                f'{", ".join(found)}: amounts are decimal strings such as "0.05", not JSON numbers'
-            )
+            raise ValueError("; ".join(found))
         return data
 
 

@@ -9,6 +9,7 @@ from fastapi.templating import Jinja2Templates
 
 from api.deps import DbDep
 from api.errors import ApiError
+from api.schemas import ERRORS
 from api.statement_schemas import StatementList, StatementPublic
 from creditgate.db import Database
 from creditgate.identifiers import ExternalId
@@ -18,7 +19,9 @@ from creditgate.payments import store as payments
 from creditgate.statements import store
 from creditgate.statements.close import preview_period
 
-router = APIRouter(prefix="/customers/{external_id}/statements", tags=["statements"])
+router = APIRouter(
+    prefix="/customers/{external_id}/statements", tags=["statements"], responses=ERRORS
+)
 Number = Annotated[int, Path(ge=1, le=1_000_000)]
 TEMPLATES = Jinja2Templates(directory=FilePath(__file__).resolve().parent.parent / "templates")
 

@@ -10,9 +10,10 @@ from temporalio.service import RPCError
 from api import stripe_routing
 from api.deps import DbDep, SettingsDep, get_temporal
 from api.errors import ApiError
+from api.schemas import ERRORS
 from creditgate import stripe_events
 
-router = APIRouter(tags=["stripe"])
+router = APIRouter(tags=["stripe"], responses=ERRORS)
 PATH = "/v1/stripe/webhook"
 
 

@@ -23,6 +23,8 @@ STRIPE_MINIMUM_CHARGE: dict[str, Decimal] = {
         "RON": "2.00", "SEK": "3.00", "SGD": "0.50", "THB": "10",
     }.items()
 }  # fmt: skip
+# Stripe's maximum charge: eight digits of minor units, in every currency.
+STRIPE_MAXIMUM_MINOR_UNITS = 99_999_999
 CREDIT_QUANTUM = Decimal("1e-18")
 
 
@@ -43,6 +45,23 @@ class Charge:
 
 def minimum_charge(currency: str) -> Decimal:
     return STRIPE_MINIMUM_CHARGE.get(currency.upper(), Decimal(0))
+
+
+def maximum_charge(currency: str) -> Decimal:
+    """Stripe's maximum charge in ``currency`` (99,999,999 minor units)."""
+    return Decimal(STRIPE_MAXIMUM_MINOR_UNITS).scaleb(-minor_unit_exponent(currency))
+
+
+def charge_bounds(currency: str) -> tuple[Decimal, Decimal]:
+    """The least and the most one purchase or recharge may charge in ``currency``; a
+    ``ValueError`` when the currency is not one Stripe can charge (not an ISO code)."""
+    one_minor_unit = Decimal(1).scaleb(-minor_unit_exponent(currency))
+    return max(minimum_charge(currency), one_minor_unit), maximum_charge(currency)
+
+
+def recharge_limit(plan: PlanDefinition) -> Decimal:
+    """The highest ``recharge_to`` (in the wallet's unit): what the maximum charge buys."""
+    return credits_for(maximum_charge(plan.currency), plan)
 
 
 def round_up_to_minor(amount: Decimal, currency: str) -> Decimal:

@@ -4,7 +4,17 @@ from decimal import Decimal
 from functools import cached_property
 from typing import TYPE_CHECKING, Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    WithJsonSchema,
+    model_validator,
+)
+
+from creditgate.identifiers import STORABLE
+from creditgate.money import AMOUNT_PATTERN
 
 Code = Annotated[str, StringConstraints(min_length=1, max_length=100, pattern=r"^[a-z0-9_-]+$")]
 PropertyName = Annotated[
@@ -12,8 +22,15 @@ PropertyName = Annotated[
 ]
 Aggregation = Literal["sum", "count", "max", "last", "unique_count"]
 PriceModel = Literal["per_unit", "package", "tiered_graduated", "tiered_volume"]
-# Decimal amounts arrive as JSON strings (or integers); floats are refused.
-Amount = Annotated[Decimal, Field(allow_inf_nan=False)]
+# Decimal amounts arrive as JSON strings (the API refuses anything but plain decimal text,
+# ``money.parse_amount``); their bounds are ``validate_plan``'s.
+Amount = Annotated[
+    Decimal,
+    Field(allow_inf_nan=False),
+    WithJsonSchema({"type": "string", "pattern": AMOUNT_PATTERN, "examples": ["0.05"]}),
+]
+# The longest period: ten years (later dates would approach the end of ``datetime``).
+MAX_PERIOD = {"second": 10 * 366 * 86400, "day": 10 * 366, "month": 120}
 
 REALTIME_AGGREGATIONS = frozenset({"sum", "count"})
 
@@ -27,7 +44,7 @@ class _Model(BaseModel):
 
 class Meter(_Model):
     code: Code
-    event_type: Annotated[str, StringConstraints(min_length=1, max_length=100)]
+    event_type: Annotated[str, StringConstraints(min_length=1, max_length=100, pattern=STORABLE)]
     aggregation: Aggregation = "sum"
     # The event property holding the value (required for every aggregation but count).
     value_property: PropertyName | None = None
@@ -50,32 +67,42 @@ class Price(_Model):
     rounding: Literal["up", "down"] = "up"
     tiers: list[Tier] | None = None
     # Dimension values this price applies to, e.g. {"model": "gpt-4o"}; keys ⊆ meter.group_by.
-    filter: dict[PropertyName, str] = Field(default_factory=dict)
+    filter: dict[PropertyName, Annotated[str, StringConstraints(pattern=STORABLE)]] = Field(
+        default_factory=dict, max_length=10
+    )
 
 
 class Period(_Model):
-    every: Annotated[int, Field(ge=1, le=10_000_000)] = 1
+    every: Annotated[int, Field(ge=1, le=MAX_PERIOD["second"])] = 1
     unit: Literal["second", "day", "month"] = "month"
+
+    @model_validator(mode="after")
+    def _bounded(self) -> "Period":
+        if self.every > MAX_PERIOD[self.unit]:
+            raise ValueError(f"every: at most {MAX_PERIOD[self.unit]} {self.unit}s (ten years)")
+        return self
 
 
 class CreditUnit(_Model):
     """Balances kept in a named credit unit, sold at ``price`` (in the plan's currency) each."""
 
     name: Annotated[str, StringConstraints(min_length=1, max_length=20, pattern=r"^[a-z_]+$")]
-    price: Annotated[Decimal, Field(allow_inf_nan=False, gt=0)]
+    price: Amount  # bounds: ``validate_plan``
 
 
 class PlanDefinition(_Model):
     code: Code
-    name: Annotated[str, StringConstraints(min_length=1, max_length=200)]
-    currency: Annotated[str, StringConstraints(min_length=3, max_length=20)] = "USD"
+    name: Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=STORABLE)]
+    currency: Annotated[
+        str, StringConstraints(min_length=3, max_length=20, pattern=r"^[A-Za-z][A-Za-z0-9_]*$")
+    ] = "USD"
     meters: list[Meter] = Field(default_factory=list, max_length=100)
     prices: list[Price] = Field(default_factory=list, max_length=500)
     billing: Literal["prepaid", "arrears"] = "prepaid"
     period: Period = Period()
     grace_seconds: Annotated[int, Field(ge=0, le=31 * 86400)] = 3600
     # Arrears plans: usage beyond this much owed cuts the customer off (none: no limit).
-    spend_limit: Annotated[Decimal, Field(allow_inf_nan=False, ge=0)] | None = None
+    spend_limit: Amount | None = None  # bounds: ``validate_plan``
     # Prices and balances in credits instead of money (purchases then name credits).
     credit_unit: CreditUnit | None = None
     # Purchased and recharged credits expire this long after they are granted (none if unset).

@@ -23,6 +23,9 @@ class PlanError(ValueError):
 def validate_plan(plan: PlanDefinition) -> None:
     """Raise ``PlanError`` listing every semantic problem of ``plan``; return if none."""
     errors = _meter_errors(plan.meters)
+    errors += _number_errors("spend_limit", plan.spend_limit, positive=False)
+    if plan.credit_unit is not None:
+        errors += _number_errors("credit_unit.price", plan.credit_unit.price, positive=True)
     meters = {m.code: m for m in plan.meters}
     seen_filters: dict[tuple[str, frozenset[tuple[str, str]]], int] = {}
     for i, price in enumerate(plan.prices):

@@ -16,6 +16,7 @@ import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 import httpx
@@ -44,6 +45,7 @@ from tests.api.plans import (
     grant,
     iso,
     ledger,
+    plan_code,
     rate_card_plan,
     send,
     signup,
@@ -141,6 +143,13 @@ def set_price(index: int, **fields: Any) -> Callable[[dict[str, Any]], None]:
         body["prices"][index] = {**body["prices"][index], **fields}
         for key in [k for k, v in fields.items() if v is ...]:
             del body["prices"][index][key]
+
+    return change
+
+
+def set_meter(index: int, **fields: Any) -> Callable[[dict[str, Any]], None]:
+    def change(body: dict[str, Any]) -> None:
+        body["meters"][index] = {**body["meters"][index], **fields}
 
     return change
 
@@ -275,10 +284,92 @@ BAD_PLANS: dict[str, tuple[Callable[[dict[str, Any]], None], int, tuple[str, ...
     ),
     "negative unit_amount": (
         set_price(3, unit_amount="-0.05"),
-        400,
-        ("prices[3].unit_amount", ">= 0"),
+        422,
+        ("prices[3].unit_amount", "negative"),
     ),
     "NaN unit_amount": (set_price(3, unit_amount="NaN"), 422, ("unit_amount",)),
+    "integer unit_amount": (
+        set_price(3, unit_amount=1),
+        422,
+        ("prices[3].unit_amount", "decimal strings"),
+    ),
+    "flat_amount of 40 digits": (
+        set_price(
+            3,
+            **IMAGE_TIERS,
+            tiers=[{"up_to": None, "unit_amount": "0", "flat_amount": "9" * 40}],
+        ),
+        422,
+        ("prices[3].tiers[0].flat_amount", "too large"),
+    ),
+    "tier up_to of 1e400": (
+        set_price(
+            3,
+            **IMAGE_TIERS,
+            tiers=[{"up_to": "1e400", "unit_amount": "0"}, {"up_to": None, "unit_amount": "0"}],
+        ),
+        422,
+        ("prices[3].tiers[0].up_to",),
+    ),
+    "spend_limit of 30 digits": (
+        set_top(billing="arrears", spend_limit="1" + "0" * 29),
+        422,
+        ("spend_limit", "too large"),
+    ),
+    "spend_limit with an exponent": (
+        set_top(billing="arrears", spend_limit="1e30"),
+        422,
+        ("spend_limit", "not a decimal"),
+    ),
+    "credit price of 30 digits": (
+        set_top(credit_unit={"name": "credits", "price": "1" + "0" * 29}),
+        422,
+        ("credit_unit.price", "too large"),
+    ),
+    "credit price with 30 decimals": (
+        set_top(credit_unit={"name": "credits", "price": "0." + "0" * 29 + "1"}),
+        422,
+        ("credit_unit.price", "decimal places"),
+    ),
+    "credit price zero": (
+        set_top(credit_unit={"name": "credits", "price": "0"}),
+        400,
+        ("credit_unit.price", "> 0"),
+    ),
+    "period of ten million months": (
+        set_top(period={"every": 10_000_000, "unit": "month"}),
+        422,
+        ("period", "at most 120 months"),
+    ),
+    "period of a million days": (
+        set_top(period={"every": 1_000_000, "unit": "day"}),
+        422,
+        ("period", "at most 3660 days"),
+    ),
+    "credit lifetime of ten million days": (
+        set_top(credit_lifetime={"every": 10_000_000, "unit": "day"}),
+        422,
+        ("credit_lifetime",),
+    ),
+    "grace of 40 digits": (set_top(grace_seconds=10**40), 422, ("grace_seconds",)),
+    "NUL in the name": (set_top(name="Rate\x00card"), 422, ("name",)),
+    "lone surrogate in the name": (set_top(name="Rate\ud800card"), 422, ("name",)),
+    "lone surrogate in a filter value": (
+        set_price(0, filter={"model": "gpt-4o\udfff", "token_type": "input"}),
+        422,
+        ("filter",),
+    ),
+    "NUL in a filter value": (
+        set_price(0, filter={"model": "gpt-4o\x00", "token_type": "input"}),
+        422,
+        ("filter",),
+    ),
+    "NUL in a meter's event type": (
+        set_meter(1, event_type="image\x00generated"),
+        422,
+        ("event_type",),
+    ),
+    "currency with a space": (set_top(currency="US D"), 422, ("currency",)),
     "Infinity unit_amount": (set_price(3, unit_amount="Infinity"), 422, ("unit_amount",)),
     "abc unit_amount": (set_price(3, unit_amount="abc"), 422, ("unit_amount",)),
     "float unit_amount": (set_price(3, unit_amount=0.05), 422, ("unit_amount", "decimal string")),
@@ -295,13 +386,18 @@ BAD_PLANS: dict[str, tuple[Callable[[dict[str, Any]], None], int, tuple[str, ...
     ),
     "unit_amount with 19 decimal places": (
         set_price(3, unit_amount="0." + "0" * 18 + "1"),
-        400,
+        422,
         ("prices[3].unit_amount", "decimal places"),
     ),
     "huge package size": (
         set_price(2, package_size="1e20"),
-        400,
-        ("prices[2].package_size", "at most"),
+        422,
+        ("prices[2].package_size", "not a decimal"),
+    ),
+    "package size of 21 digits": (
+        set_price(2, package_size="1" + "0" * 20),
+        422,
+        ("prices[2].package_size", "too large"),
     ),
     "unknown price model": (set_price(3, model="flat"), 422, ("model",)),
     "unknown field in a price": (set_price(3, discount="0.5"), 422, ("discount",)),
@@ -316,6 +412,20 @@ BAD_PLANS: dict[str, tuple[Callable[[dict[str, Any]], None], int, tuple[str, ...
     "negative grace": (set_top(grace_seconds=-1), 422, ("grace_seconds",)),
     "string grace": (set_top(grace_seconds="an hour"), 422, ("grace_seconds",)),
 }
+
+# Amounts are plain decimal strings: no exponent, underscores, spaces or "-0".
+for text, problem in [
+    ("5e-2", "not a decimal"),
+    ("0e-1000000", "not a decimal"),
+    ("1_000", "not a decimal"),
+    (" 0.05", "not a decimal"),
+    ("-0", "negative"),
+]:
+    BAD_PLANS[f"unit_amount {text!r}"] = (
+        set_price(3, unit_amount=text),
+        422,
+        ("prices[3].unit_amount", problem),
+    )
 
 for name, (change, status, says) in BAD_PLANS.items():
     case(
@@ -393,6 +503,19 @@ case(
     "signup: extra field",
     Bad("POST", "/v1/customers", {**SIGNUP, "balance": "100"}, status=422, says=("balance",)),
 )
+case(
+    "signup: NUL in the name",
+    Bad("POST", "/v1/customers", {**SIGNUP, "name": "Ja\x00ne"}, status=422, says=("name",)),
+)
+case(
+    "signup: lone surrogate in the name",
+    Bad("POST", "/v1/customers", {**SIGNUP, "name": "Ja\ud800ne"}, status=422, says=("name",)),
+)
+case(
+    "signup: NUL in the external id",
+    Bad("POST", "/v1/customers", {**SIGNUP, "external_id": "a\x00"}, status=422,
+        says=("external_id",)),
+)  # fmt: skip
 case(
     "signup: missing name",
     Bad("POST", "/v1/customers", {"external_id": "<nobody>", "email": "j@example.com"}, status=422,
@@ -498,19 +621,31 @@ case("usage: unknown customer", Bad("GET", "/v1/customers/<nobody>/usage", statu
 BAD_AMOUNTS: dict[str, tuple[Any, str]] = {
     "JSON float": (10.5, "decimal strings"),
     "JSON float without a fraction": (10.0, "decimal strings"),
-    "negative": ("-1.00", "greater than zero"),
-    "negative integer": (-1, "greater than zero"),
+    "JSON integer": (10, "decimal strings"),
+    "negative": ("-1.00", "negative"),
+    "negative integer": (-1, "decimal strings"),
+    "negative zero": ("-0", "negative"),
     "zero": ("0", "greater than zero"),
     "zero with decimals": ("0.000", "greater than zero"),
-    "NaN": ("NaN", "finite"),
-    "sNaN": ("sNaN", "finite"),
-    "Infinity": ("Infinity", "finite"),
-    "-Infinity": ("-Infinity", "finite"),
+    "NaN": ("NaN", "not a decimal"),
+    "sNaN": ("sNaN", "not a decimal"),
+    "Infinity": ("Infinity", "not a decimal"),
+    "-Infinity": ("-Infinity", "not a decimal"),
     "abc": ("abc", "not a decimal"),
     "empty string": ("", "not a decimal"),
     "comma decimal": ("1,50", "not a decimal"),
+    "underscores": ("1_000", "not a decimal"),
+    "spaces": (" 1.00 ", "not a decimal"),
+    "plus sign": ("+1.00", "not a decimal"),
+    "leading zeros": ("01.00", "leading zeros"),
+    "no digit before the point": (".5", "not a decimal"),
+    "no digit after the point": ("1.", "not a decimal"),
+    "exponent": ("1e2", "not a decimal"),
+    "huge exponent": ("1e999999999999", "not a decimal"),
+    "1e400": ("1e400", "not a decimal"),
     "too many decimal places": ("1." + "0" * 18 + "1", "decimal places"),
-    "too large": ("1e15", "too large"),
+    "too large": ("1" + "0" * 15, "too large"),
+    "40 digits": ("9" * 40, "too large"),
     "boolean": (True, "decimal strings"),
     "object": ({"value": "1.00"}, "decimal strings"),
     "list": (["1.00"], "decimal strings"),
@@ -536,6 +671,13 @@ for name, body, status, says in [
     ("ttl fractional", {"amount": "1", "ttl_seconds": 1.5}, 422, ("ttl_seconds",)),
     ("extra field", {"amount": "1", "customer": "x"}, 422, ("customer",)),
     ("description too long", {"amount": "1", "description": "x" * 501}, 422, ("description",)),
+    ("NUL in the description", {"amount": "1", "description": "a\x00b"}, 422, ("description",)),
+    (
+        "lone surrogate in the description",
+        {"amount": "1", "description": "a\udc80b"},
+        422,
+        ("description",),
+    ),
     ("unknown event type", {"event_type": "video"}, 400, ("video",)),
     ("estimate without the value", {"event_type": "tokens", "properties": {}}, 400, ("count",)),
     (
@@ -563,6 +705,37 @@ case(
     Bad("POST", "/v1/customers/<nobody>/holds", {"amount": "1"}, status=404, type="not_found"),
 )
 case("hold: release unknown", Bad("POST", "/v1/holds/hold_nope/release", status=404))
+# Ids in the path have the shape of the ids the API makes: anything else never reaches a query
+# (PostgreSQL answers an error for NUL in text).
+BAD_PATH_IDS = {
+    "NUL": "hold_%00x",
+    "unicode": "hold_%C3%A9",
+    "invalid UTF-8": "hold_%FF",
+    "a space": "hold%20x",
+    "65 characters": "h" * 65,
+    "300 characters": "h" * 300,
+}
+for name, bad_id in BAD_PATH_IDS.items():
+    for what, path in [
+        ("get", f"/v1/holds/{bad_id}"),
+        ("release", f"/v1/holds/{bad_id}/release"),
+        ("get purchase", f"/v1/purchases/{bad_id.replace('hold', 'pur')}"),
+        ("get migration", f"/v1/plans/<plan>/migrations/{bad_id.replace('hold', 'mig')}"),
+    ]:
+        method = "POST" if what == "release" else "GET"
+        case(f"{what}: id with {name}", Bad(method, path, status=422, type="validation_error"))
+case("get: hold id of 41 characters", Bad("GET", "/v1/holds/" + "h" * 41, status=422))
+for name, bad_id in [("NUL", "a%00b"), ("unicode", "%C3%A9"), ("300 characters", "a" * 300)]:
+    case(f"get customer: id with {name}", Bad("GET", f"/v1/customers/{bad_id}", status=422))
+    case(f"get plan: code with {name}", Bad("GET", f"/v1/plans/{bad_id}", status=422))
+    case(
+        f"statement: id with {name}",
+        Bad("GET", f"/v1/customers/{bad_id}/statements/1", status=422),
+    )
+case(
+    "statement: number of 40 digits",
+    Bad("GET", "/v1/customers/<customer>/statements/" + "9" * 40, status=422),
+)
 case("hold: get unknown", Bad("GET", "/v1/holds/hold_nope", status=404, type="not_found"))
 case("hold: release a customer", Bad("POST", "/v1/holds/<customer>/release", status=404))
 
@@ -592,6 +765,14 @@ for name, body, status, says in [
     ),
     ("reason too long", {"amount": "1", "reason": "x" * 501}, 422, ("reason",)),
     ("reason a number", {"amount": "1", "reason": 5}, 422, ("reason",)),
+    ("NUL in the reason", {"amount": "1", "reason": "a\x00b"}, 422, ("reason",)),
+    ("lone surrogate in the reason", {"amount": "1", "reason": "\ud800"}, 422, ("reason",)),
+    (
+        "expires_at in year 1",
+        {"amount": "1", "expires_at": "0001-01-01T00:00:00Z"},
+        400,
+        ("expires_at",),
+    ),
 ]:
     case(f"grant: {name}", Bad("POST", GRANTS, body, status=status, says=says))
 case(
@@ -667,9 +848,29 @@ for name, bad in {
         "PUT", AUTO, {"enabled": False, "threshold": "1", "recharge_to": "99999999"}, status=422
     ),
     "auto-recharge: missing enabled": Bad("PUT", AUTO, {"threshold": "1", "recharge_to": "5"}),
+    "auto-recharge: threshold with a huge exponent": Bad(
+        "PUT", AUTO, {"enabled": False, "threshold": "1e999999999999", "recharge_to": "5"},
+        status=422, says=("threshold",),
+    ),
+    "auto-recharge: recharge_to NaN": Bad(
+        "PUT", AUTO, {"enabled": False, "threshold": "1", "recharge_to": "NaN"}, status=422,
+        says=("recharge_to",),
+    ),
+    "auto-recharge: threshold -0": Bad(
+        "PUT", AUTO, {"enabled": False, "threshold": "-0", "recharge_to": "5"}, status=422,
+        says=("threshold",),
+    ),
     "auto-recharge: never set": Bad("GET", AUTO, status=404),
 }.items():  # fmt: skip
     case(name, bad)
+
+
+for amount_field in ("amount", "credits"):
+    for value in ("1e999999999999", "1_000", "-0", " 5"):
+        case(
+            f"purchase: {amount_field} {value!r}",
+            Bad("POST", PURCHASES, {amount_field: value}, status=422, says=(amount_field,)),
+        )
 
 
 # -- the test ----------------------------------------------------------------------------------
@@ -768,7 +969,9 @@ async def test_bad_input_is_a_4xx_and_changes_nothing(
     if bad.content is not None:
         kwargs["content"] = fill(bad.content, names)
     elif bad.json is not None:
-        kwargs["json"] = fill(bad.json, names)
+        # Escaped (ensure_ascii), so that lone surrogates reach the server as JSON sends them.
+        kwargs["content"] = json.dumps(fill(bad.json, names)).encode()
+        kwargs["headers"] = {"Content-Type": "application/json", **kwargs["headers"]}
     if bad.params is not None:
         kwargs["params"] = bad.params
     response = await stack.http.request(bad.method, fill(bad.path, names), **kwargs)
@@ -811,3 +1014,63 @@ async def test_a_bad_event_refuses_the_whole_batch(stack: Stack, world: World) -
     assert "events.1.timestamp" in response.json()["error"]["message"]
     assert await snapshot(stack, world) == world.baseline
     assert await api_view(stack, world) == world.api
+
+
+@pytest.mark.parametrize(
+    ("currency", "too_little", "least", "most", "too_much"),
+    [
+        ("USD", "0.49", "0.50", "999999.99", "1000000.00"),
+        ("GBP", "0.29", "0.30", "999999.99", "1000000.00"),
+        ("JPY", "49", "50", "99999999", "100000000"),
+    ],
+)
+async def test_purchase_and_recharge_bounds_are_stripes_in_each_currency(
+    stack: Stack,
+    unique_id: str,
+    currency: str,
+    too_little: str,
+    least: str,
+    most: str,
+    too_much: str,
+) -> None:
+    """Stripe's minimum charge of the plan's currency up to 99,999,999 of its minor units."""
+    code = plan_code(unique_id)
+    await create_plan(stack, {**rate_card_plan(code), "currency": currency})
+    await signup(stack, unique_id, code)
+    purchases = f"/v1/customers/{unique_id}/purchases"
+    for amount in (too_little, too_much):
+        response = await stack.http.post(purchases, json={"amount": amount})
+        assert response.status_code == 422, (amount, response.text)
+        assert "outside the allowed range" in response.json()["error"]["message"]
+    for amount in (least, most):
+        response = await stack.http.post(purchases, json={"amount": amount})
+        assert response.status_code == 201, (amount, response.text)
+        made = response.json()
+        assert (Decimal(made["amount"]), made["currency"]) == (Decimal(amount), currency)
+    listed = (await stack.http.get(purchases)).json()
+    assert sorted(Decimal(p["amount"]) for p in listed) == [Decimal(least), Decimal(most)]
+
+    auto = f"/v1/customers/{unique_id}/auto-recharge"
+    settings = {"enabled": False, "threshold": least}
+    response = await stack.http.put(auto, json={**settings, "recharge_to": too_much})
+    assert response.status_code == 422, response.text
+    assert "above the limit" in response.json()["error"]["message"]
+    response = await stack.http.put(auto, json={**settings, "recharge_to": most})
+    assert response.status_code == 200, response.text
+    assert Decimal(response.json()["recharge_to"]) == Decimal(most)
+
+
+async def test_a_purchase_of_more_credits_than_the_ledger_holds_is_refused(
+    stack: Stack, unique_id: str
+) -> None:
+    """At 10^-18 USD a credit, 1,000 USD buys 10^21 credits: beyond NUMERIC(38,18)'s 20
+    whole digits on PostgreSQL, so the API refuses it before anything is charged."""
+    code = plan_code(unique_id)
+    credits = {"name": "credits", "price": "0." + "0" * 17 + "1"}
+    await create_plan(stack, {**rate_card_plan(code), "credit_unit": credits})
+    await signup(stack, unique_id, code)
+    purchases = f"/v1/customers/{unique_id}/purchases"
+    response = await stack.http.post(purchases, json={"amount": "1000.00"})
+    assert response.status_code == 422, response.text
+    assert "too many" in response.json()["error"]["message"]
+    assert (await stack.http.get(purchases)).json() == []

@@ -6,6 +6,7 @@ authentication failures, unknown routes and bodies FastAPI cannot parse.
 
 import base64
 import json
+import re
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -275,3 +276,42 @@ async def test_docs_and_openapi_are_served(anonymous: httpx.AsyncClient) -> None
     # The API key scheme is documented, so the docs page can send it.
     schemes = spec.json()["components"]["securitySchemes"]
     assert any(s.get("scheme", "").lower() == "bearer" for s in schemes.values())
+
+
+async def test_every_route_documents_its_errors_and_amounts(anonymous: httpx.AsyncClient) -> None:
+    """Each /v1 operation declares its 4xx answers with the JSON error shape (which is also
+    what an HTML route answers on error), and every amount a body takes is a decimal string
+    with the accepted pattern, not a JSON number."""
+    spec = (await anonymous.get("/openapi.json")).json()
+    for path, methods in spec["paths"].items():
+        for method, operation in methods.items():
+            if not path.startswith("/v1/"):
+                continue
+            errors = operation["responses"].get("4XX", {}).get("content", {})
+            assert set(errors) == {"application/json"}, (method, path, operation["responses"])
+            assert errors["application/json"]["schema"]["required"] == ["error"], (method, path)
+    schemas = spec["components"]["schemas"]
+    amounts = [
+        schemas[model]["properties"][name]
+        for model, name in [
+            ("GrantCreate", "amount"),
+            ("AutoRechargeSet", "threshold"),
+            ("AutoRechargeSet", "recharge_to"),
+            ("Tier", "up_to"),
+            ("CreditUnit", "price"),
+        ]
+    ]
+    amounts += [
+        option
+        for model, name in [("HoldCreate", "amount"), ("PurchaseCreate", "credits")]
+        for option in schemas[model]["properties"][name]["anyOf"]
+        if option.get("type") != "null"
+    ]
+    for schema in amounts:
+        if "anyOf" in schema:  # optional: the amount or null
+            (schema,) = [s for s in schema["anyOf"] if s.get("type") != "null"]
+        assert schema["type"] == "string", schema
+        pattern = re.compile(schema["pattern"])
+        assert pattern.search("10.00") and pattern.search("0.0000025"), schema
+        for refused in ("1e2", "1_000", "-0", "-1", "NaN", " 1", "01", "1" * 16, "0." + "1" * 19):
+            assert not pattern.search(refused), (refused, schema)

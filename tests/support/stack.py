@@ -9,6 +9,7 @@ import asyncio
 import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,6 +30,7 @@ from tests.support.ports import free_port
 from tests.support.stripe_proxy import StripeProxy, WebhookFaults
 from worker.registry import build_worker
 from worker.relay import OutboxRelay
+from worker.search_attributes import ensure_search_attributes
 from workflows.search_attributes import ALL as SEARCH_ATTRIBUTES
 
 BIN = Path(sys.executable).parent
@@ -39,6 +41,7 @@ WEBHOOK_SECRET = "whsec_stack_tests"
 # Short payment schedules so tests see polls and retries within seconds.
 PURCHASE_POLL_SECONDS = 5.0
 RECHARGE_RETRY_DELAYS = "1,1"
+PG_NAMESPACE = "creditgate-pg"
 
 __all__ = [
     "API_KEY",
@@ -60,6 +63,7 @@ async def temporal_env() -> AsyncIterator[WorkflowEnvironment]:
         search_attributes=SEARCH_ATTRIBUTES,
         data_converter=pydantic_data_converter,
         dev_server_log_level="error",
+        dev_server_extra_args=["--namespace", PG_NAMESPACE],
     )
     yield env
     await env.shutdown()
@@ -104,20 +108,39 @@ def stack_db_url(
 
 @pytest.fixture(scope="session")
 async def stack(
-    temporal_env: WorkflowEnvironment, localstripe: LocalStripe, stack_db_url: str
+    temporal_env: WorkflowEnvironment, localstripe: LocalStripe, database: str, stack_db_url: str
 ) -> AsyncIterator[Stack]:
-    """Dev server + localstripe + a migrated database + a worker + the API on a real HTTP
-    port."""
+    """Dev server + localstripe + a migrated database + a worker + the API on a real HTTP port.
+
+    On PostgreSQL the stack uses its own Temporal namespace: a customer's workflow id is its
+    external id, so two deployments sharing a namespace would share customers."""
+    client = temporal_env.client
+    if database == "postgres":
+        client = await Client.connect(
+            client.service_client.config.target_host,
+            namespace=PG_NAMESPACE,
+            data_converter=pydantic_data_converter,
+        )
+        await ensure_search_attributes(client, PG_NAMESPACE)
+    async with serve_stack(client, localstripe, stack_db_url, f"stack-{database}") as served:
+        yield served
+
+
+@asynccontextmanager
+async def serve_stack(
+    client: Client, localstripe: LocalStripe, database_url: str, webhook_endpoint: str
+) -> AsyncIterator[Stack]:
     port = free_port()
     proxy = await StripeProxy(
         upstream=localstripe.base_url,
         webhook_target=f"http://127.0.0.1:{port}/v1/stripe/webhook",
     ).start()
-    await proxy.register_webhooks(WEBHOOK_SECRET, endpoint_id="stack")
+    await proxy.register_webhooks(WEBHOOK_SECRET, endpoint_id=webhook_endpoint)
     settings = Settings(
         api_key=API_KEY,
-        database_url=stack_db_url,
-        temporal_address=temporal_env.client.service_client.config.target_host,
+        database_url=database_url,
+        temporal_address=client.service_client.config.target_host,
+        temporal_namespace=client.namespace,
         temporal_task_queue=f"test-{uuid.uuid4().hex[:8]}",
         stripe_api_key="sk_test_creditgate_tests",
         stripe_api_base=proxy.base_url,
@@ -131,8 +154,8 @@ async def stack(
     )
     db = Database(settings.database_url)
     stripe = StripeGateway.from_settings(settings)
-    worker = build_worker(temporal_env.client, settings.temporal_task_queue, db, stripe, settings)
-    app = create_app(settings=settings, temporal_client=temporal_env.client)
+    worker = build_worker(client, settings.temporal_task_queue, db, stripe, settings)
+    app = create_app(settings=settings, temporal_client=client)
     server = uvicorn.Server(
         uvicorn.Config(
             app,
@@ -143,7 +166,7 @@ async def stack(
             timeout_keep_alive=settings.api_keep_alive_seconds,
         )
     )
-    relay = OutboxRelay(db, temporal_env.client)
+    relay = OutboxRelay(db, client)
     stop_relay = asyncio.Event()
     async with worker:
         relaying = asyncio.create_task(relay.run(stop_relay), name="outbox-relay")
@@ -156,11 +179,18 @@ async def stack(
         async with httpx.AsyncClient(
             base_url=base_url, headers={"Authorization": f"Bearer {API_KEY}"}, timeout=60
         ) as http:
-            yield Stack(settings, temporal_env.client, db, http, base_url, stripe, relay, proxy)
+            yield Stack(settings, client, db, http, base_url, stripe, relay, proxy)
         server.should_exit = True
         await serving
         stop_relay.set()
         await relaying
+    # localstripe keeps sending to a registered endpoint: point it where nothing will ever
+    # listen, not at a port a later test's server may get.
+    async with httpx.AsyncClient() as http:
+        await http.post(
+            f"{localstripe.base_url}/_config/webhooks/{webhook_endpoint}",
+            data={"url": "http://127.0.0.1:9/gone", "secret": WEBHOOK_SECRET},
+        )
     await proxy.stop()
     await db.dispose()
 
