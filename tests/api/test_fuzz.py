@@ -25,7 +25,6 @@ from typing import Any
 from urllib.parse import quote
 
 import httpx
-import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
