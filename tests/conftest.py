@@ -1,23 +1,20 @@
-"""Root fixtures: throwaway PostgreSQL, localstripe, database URLs, and a crash-proof exit.
+"""Root fixtures: localstripe, a crash-proof exit, and a count of the tests run per database.
 
-Temporal, worker and API fixtures are in ``tests/support/stack.py`` (imported below).
+Database fixtures are in ``tests/support/databases.py``; Temporal, worker and API fixtures in
+``tests/support/stack.py`` (both imported below).
 """
 
 import os
 import sys
-import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-
-from creditgate.migrate import upgrade  # noqa: E402
-from tests.support.localstripe import LocalStripe  # noqa: E402
-from tests.support.postgres import PostgresCluster, find_bindir  # noqa: E402
-from tests.support.skipping import skipping  # noqa: E402, F401
-from tests.support.stack import *  # noqa: E402, F403
+from tests.support.databases import *  # noqa: F403
+from tests.support.localstripe import LocalStripe
+from tests.support.run_summary import count_per_database, database_of
+from tests.support.skipping import skipping  # noqa: F401
+from tests.support.stack import *  # noqa: F403
 
 # -- exit without CPython finalization (temporalio sdk-python #300, see DESIGN.md) -------------
 
@@ -44,46 +41,24 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 
 @pytest.fixture(scope="session")
-def postgres_cluster() -> Iterator[PostgresCluster]:
-    try:
-        bindir = find_bindir()
-    except FileNotFoundError as exc:
-        pytest.skip(f"PostgreSQL server binaries not available: {exc}")
-    with PostgresCluster(bindir) as cluster:
-        yield cluster
-
-
-@pytest.fixture(scope="session")
 def localstripe() -> Iterator[LocalStripe]:
     """A running localstripe; use ``localstripe.base_url`` (``str(localstripe)`` is the same)."""
     with LocalStripe() as instance:
         yield instance
 
 
-# -- database URLs (plain URLs, as in CREDITGATE_DATABASE_URL) ---------------------------------
+# -- how many tests ran on each database -------------------------------------------------------
+
+_databases: dict[str, str | None] = {}
 
 
-@pytest.fixture
-def pg_url(postgres_cluster: PostgresCluster) -> Iterator[str]:
-    """A fresh, empty PostgreSQL database for this test, dropped afterwards."""
-    name = f"test_{uuid.uuid4().hex[:16]}"
-    url = postgres_cluster.create_database(name)
-    yield url
-    postgres_cluster.drop_database(name)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    _databases.update((item.nodeid, database_of(item)) for item in items)
 
 
-@pytest.fixture
-def sqlite_url(tmp_path: Path) -> str:
-    return f"sqlite:///{tmp_path}/test.db"
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def db_url(request: pytest.FixtureRequest) -> str:
-    """A migrated (``alembic upgrade head``) database of each kind.
-
-    Sync on purpose: ``upgrade`` calls ``asyncio.run``; async code must use
-    ``await asyncio.to_thread(upgrade, url)`` instead.
-    """
-    url: str = request.getfixturevalue("pg_url" if request.param == "postgres" else "sqlite_url")
-    upgrade(url)
-    return url
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    lines = count_per_database(_databases, terminalreporter.stats)
+    if lines:
+        terminalreporter.section("tests per database")
+        for line in lines:
+            terminalreporter.write_line(line)

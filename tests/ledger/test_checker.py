@@ -9,14 +9,12 @@ from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 
-import pytest
 from sqlmodel import col, select
 
 from creditgate.checker import Violation, check
 from creditgate.ledger import service
-from creditgate.migrate import upgrade
 from creditgate.models import Grant, Hold, LedgerEntry, UsageEvent, Wallet
-from tests.ledger.support import Ledger, make_ledger, utcnow
+from tests.ledger.support import Ledger, utcnow
 from tests.support.localstripe import LocalStripe
 
 D = Decimal
@@ -200,33 +198,23 @@ def run_check(url: str, cwd: Path, stripe_base: str) -> subprocess.CompletedProc
     )
 
 
-@pytest.fixture
-async def sqlite_ledger(sqlite_url: str) -> Ledger:
-    await asyncio.to_thread(upgrade, sqlite_url)
-    return await make_ledger(sqlite_url, customers=2)
-
-
 async def test_the_check_command_exit_status(
-    sqlite_ledger: Ledger, tmp_path: Path, localstripe: LocalStripe
+    ledger: Ledger, tmp_path: Path, localstripe: LocalStripe
 ) -> None:
-    ledger = sqlite_ledger
-    try:
-        hold_id = await busy_ledger(ledger)
-        clean = await asyncio.to_thread(run_check, ledger.db.url, tmp_path, localstripe.base_url)
-        assert clean.returncode == 0, clean.stdout + clean.stderr
-        assert "invariants 2, 3, 4, 5, 6 and 9 hold" in clean.stdout
+    hold_id = await busy_ledger(ledger)
+    clean = await asyncio.to_thread(run_check, ledger.db.url, tmp_path, localstripe.base_url)
+    assert clean.returncode == 0, clean.stdout + clean.stderr
+    assert "invariants 2, 3, 4, 5, 6 and 9 hold" in clean.stdout
 
-        tamper: list[Callable[[], Awaitable[None]]] = [
-            lambda: ledger.execute("DELETE FROM ledger_entries WHERE event_id = 'b'"),
-            lambda: ledger.execute("UPDATE holds SET remaining = '0.01' WHERE id = :h", h=hold_id),
-        ]
-        for change in tamper:
-            await change()
-        broken = await asyncio.to_thread(run_check, ledger.db.url, tmp_path, localstripe.base_url)
-        assert broken.returncode == 1, broken.stdout + broken.stderr
-        assert f"invariant 3 [{ledger.customer}]: event 'b' debited 0 times" in broken.stdout
-        assert f"invariant 2 [{ledger.customer}]: wallet balance" in broken.stdout
-        assert f"invariant 5 [{ledger.customer}]: wallet held" in broken.stdout
-        assert "violation(s)" in broken.stderr
-    finally:
-        await ledger.db.dispose()
+    tamper: list[Callable[[], Awaitable[None]]] = [
+        lambda: ledger.execute("DELETE FROM ledger_entries WHERE event_id = 'b'"),
+        lambda: ledger.execute("UPDATE holds SET remaining = '0.01' WHERE id = :h", h=hold_id),
+    ]
+    for change in tamper:
+        await change()
+    broken = await asyncio.to_thread(run_check, ledger.db.url, tmp_path, localstripe.base_url)
+    assert broken.returncode == 1, broken.stdout + broken.stderr
+    assert f"invariant 3 [{ledger.customer}]: event 'b' debited 0 times" in broken.stdout
+    assert f"invariant 2 [{ledger.customer}]: wallet balance" in broken.stdout
+    assert f"invariant 5 [{ledger.customer}]: wallet held" in broken.stdout
+    assert "violation(s)" in broken.stderr

@@ -61,7 +61,7 @@ async def test_the_upcoming_statement_does_not_wait_for_the_customers_lock(
     assert await check(ledger.db) == []
 
 
-@pytest.mark.parametrize("db_url", ["postgres"], indirect=True)
+@pytest.mark.parametrize("database", ["postgres"], indirect=True)
 async def test_a_lock_wait_ends_in_a_503_for_that_customer_only(ledger: Ledger) -> None:
     stuck, free = ledger.customers
     for customer in ledger.customers:

@@ -65,8 +65,8 @@ async def test_a_key_is_bound_to_its_body_and_outlives_the_workflows_memory(
     assert sorted(p.id for p in listed) == sorted(made)  # nothing else was made
 
 
-async def test_keys_are_kept_thirty_days(pg_url: str) -> None:
-    async with migrated_ledger(pg_url) as ledger:
+async def test_keys_are_kept_thirty_days(db_url: str) -> None:
+    async with migrated_ledger(db_url) as ledger:
         db = ledger.db
         customer_id = (await ledger.customer_row(ledger.customers[0])).id
         assert customer_id is not None

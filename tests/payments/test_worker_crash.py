@@ -34,6 +34,7 @@ def worker_process(stack: Stack, task_queue: str) -> Iterator[subprocess.Popen[b
     env |= {
         "CREDITGATE_DATABASE_URL": stack.settings.database_url,
         "CREDITGATE_TEMPORAL_ADDRESS": stack.settings.temporal_address,
+        "CREDITGATE_TEMPORAL_NAMESPACE": stack.settings.temporal_namespace,
         "CREDITGATE_TEMPORAL_TASK_QUEUE": task_queue,
         "CREDITGATE_STRIPE_API_KEY": stack.settings.stripe_api_key,
         "CREDITGATE_STRIPE_API_BASE": stack.settings.stripe_api_base,

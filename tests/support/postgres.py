@@ -14,7 +14,9 @@ from typing import Self
 
 from .ports import free_port
 
-FALLBACK_BINDIR = Path("/usr/lib/postgresql/15/bin")
+BINDIR_VARIABLE = "TEST_PG_BINDIR"
+# Debian's server packages install here, one directory per major version.
+DEBIAN_BINDIRS = Path("/usr/lib/postgresql")
 PG_USER = "postgres"
 START_ATTEMPTS = 3
 SERVER_OPTIONS = (
@@ -24,15 +26,23 @@ SERVER_OPTIONS = (
 
 
 def find_bindir() -> Path:
-    """``pg_config --bindir`` when it holds ``initdb``, else the PostgreSQL 15 default path."""
+    """``$TEST_PG_BINDIR`` when set (used as given), else ``pg_config --bindir`` when it holds
+    ``initdb``, else the newest Debian server install (``/usr/lib/postgresql/<major>/bin``)."""
+    if BINDIR_VARIABLE in os.environ:
+        return Path(os.environ[BINDIR_VARIABLE])
     pg_config = shutil.which("pg_config")
     if pg_config:
         result = subprocess.run([pg_config, "--bindir"], capture_output=True, text=True)
         candidate = Path(result.stdout.strip())
         if result.returncode == 0 and (candidate / "initdb").exists():
             return candidate
-    if (FALLBACK_BINDIR / "initdb").exists():
-        return FALLBACK_BINDIR
+    installed = [
+        path.parent
+        for path in DEBIAN_BINDIRS.glob("*/bin/initdb")
+        if path.parent.parent.name.isdigit()
+    ]
+    if installed:
+        return max(installed, key=lambda bindir: int(bindir.parent.name))
     raise FileNotFoundError("no PostgreSQL server binaries (initdb) found")
 
 

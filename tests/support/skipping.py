@@ -1,14 +1,13 @@
-"""Temporal's time-skipping test server with the real worker, a migrated SQLite ledger and
-localstripe. The test server rejects upserts of search attributes it does not know and does
-not implement ListSearchAttributes, but accepts AddSearchAttributes: the fixture registers
-Creditgate's attributes that way, as a cluster operator would."""
+"""Temporal's time-skipping test server with the real worker, a migrated ledger database (a
+fresh ``db_url``: each test runs on SQLite and on PostgreSQL) and localstripe. The test server
+rejects upserts of search attributes it does not know and does not implement
+ListSearchAttributes, but accepts AddSearchAttributes: the fixture registers Creditgate's
+attributes that way, as a cluster operator would."""
 
-import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from pathlib import Path
 
 import pytest
 from temporalio.api.enums.v1 import IndexedValueType
@@ -20,7 +19,6 @@ from temporalio.testing import WorkflowEnvironment
 from creditgate import customers
 from creditgate.customers import CustomerWithWallet
 from creditgate.db import Database
-from creditgate.migrate import upgrade
 from creditgate.periods import period_start
 from creditgate.pricing.plan import Period
 from creditgate.settings import Settings
@@ -82,16 +80,14 @@ class Skipping:
 
 @pytest.fixture
 async def skipping(
-    time_skipping_env: WorkflowEnvironment, localstripe: LocalStripe, tmp_path: Path
+    time_skipping_env: WorkflowEnvironment, localstripe: LocalStripe, db_url: str
 ) -> AsyncIterator[Skipping]:
     await register_search_attributes(time_skipping_env.client)
-    url = f"sqlite:///{tmp_path}/creditgate.db"
-    await asyncio.to_thread(upgrade, url)
-    db = Database(url)
+    db = Database(db_url)
     stripe = StripeGateway("sk_test_creditgate_tests", localstripe.base_url)
     task_queue = f"skip-{uuid.uuid4().hex[:8]}"
     try:
-        settings = Settings(database_url=url, dunning_retry_delays="86400,86400")
+        settings = Settings(database_url=db_url, dunning_retry_delays="86400,86400")
         async with build_worker(time_skipping_env.client, task_queue, db, stripe, settings):
             yield Skipping(time_skipping_env, db, stripe, task_queue)
     finally:

@@ -1,14 +1,14 @@
 """Fixtures for the real parts: Temporal (dev server and time-skipping), worker, API over HTTP.
 
-One dev server, one localstripe, one SQLite database, one worker and one API serve the whole
-session (``stack``; ``pg_stack`` is the same on PostgreSQL); tests keep apart by using fresh
-external ids (``unique_id``).
+One dev server, one localstripe, one database, one worker and one API serve the whole session
+per database (``stack`` follows the session-scoped ``database`` parameter: SQLite, then
+PostgreSQL); tests keep apart by using fresh external ids (``unique_id``).
 """
 
 import asyncio
 import sys
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,12 +22,11 @@ from temporalio.testing import WorkflowEnvironment
 
 from api.main import create_app
 from creditgate.db import Database
-from creditgate.migrate import upgrade
 from creditgate.settings import Settings
 from creditgate.stripe_gateway import StripeGateway
+from tests.support.databases import migrated_url
 from tests.support.localstripe import LocalStripe
 from tests.support.ports import free_port
-from tests.support.postgres import PostgresCluster
 from tests.support.stripe_proxy import StripeProxy, WebhookFaults
 from worker.registry import build_worker
 from worker.relay import OutboxRelay
@@ -47,9 +46,9 @@ PG_NAMESPACE = "creditgate-pg"
 __all__ = [
     "API_KEY",
     "Stack",
-    "pg_stack",
     "proxy",
     "stack",
+    "stack_db_url",
     "temporal_env",
     "time_skipping_env",
     "unique_id",
@@ -100,35 +99,31 @@ class Stack:
 
 
 @pytest.fixture(scope="session")
+def stack_db_url(
+    request: pytest.FixtureRequest, database: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """The stack's migrated database (sync: migrating runs its own event loop)."""
+    yield from migrated_url(request, database, tmp_path_factory.mktemp("stack"))
+
+
+@pytest.fixture(scope="session")
 async def stack(
-    temporal_env: WorkflowEnvironment,
-    localstripe: LocalStripe,
-    tmp_path_factory: pytest.TempPathFactory,
+    temporal_env: WorkflowEnvironment, localstripe: LocalStripe, database: str, stack_db_url: str
 ) -> AsyncIterator[Stack]:
-    """Dev server + localstripe + migrated SQLite + a worker + the API on a real HTTP port."""
-    db_path = tmp_path_factory.mktemp("stack") / "creditgate.db"
-    url = f"sqlite:///{db_path}"
-    async with serve_stack(temporal_env.client, localstripe, url, "stack") as served:
-        yield served
+    """Dev server + localstripe + a migrated database + a worker + the API on a real HTTP port.
 
-
-@pytest.fixture(scope="module")
-async def pg_stack(
-    temporal_env: WorkflowEnvironment, localstripe: LocalStripe, postgres_cluster: PostgresCluster
-) -> AsyncIterator[Stack]:
-    """The same stack on PostgreSQL, in its own Temporal namespace (a customer's workflow id is
-    its external id, so two deployments sharing a namespace would share customers)."""
-    name = f"stack_{uuid.uuid4().hex[:12]}"
-    url = postgres_cluster.create_database(name)
-    client = await Client.connect(
-        temporal_env.client.service_client.config.target_host,
-        namespace=PG_NAMESPACE,
-        data_converter=pydantic_data_converter,
-    )
-    await ensure_search_attributes(client, PG_NAMESPACE)
-    async with serve_stack(client, localstripe, url, "pg-stack") as served:
+    On PostgreSQL the stack uses its own Temporal namespace: a customer's workflow id is its
+    external id, so two deployments sharing a namespace would share customers."""
+    client = temporal_env.client
+    if database == "postgres":
+        client = await Client.connect(
+            client.service_client.config.target_host,
+            namespace=PG_NAMESPACE,
+            data_converter=pydantic_data_converter,
+        )
+        await ensure_search_attributes(client, PG_NAMESPACE)
+    async with serve_stack(client, localstripe, stack_db_url, f"stack-{database}") as served:
         yield served
-    postgres_cluster.drop_database(name)
 
 
 @asynccontextmanager
@@ -157,7 +152,6 @@ async def serve_stack(
         recharge_retry_delays=RECHARGE_RETRY_DELAYS,
         dunning_retry_delays=RECHARGE_RETRY_DELAYS,
     )
-    await asyncio.to_thread(upgrade, settings.database_url)
     db = Database(settings.database_url)
     stripe = StripeGateway.from_settings(settings)
     worker = build_worker(client, settings.temporal_task_queue, db, stripe, settings)

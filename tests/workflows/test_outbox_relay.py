@@ -1,14 +1,13 @@
 """The outbox relay: durable, at least once, de-duplicated, in order; and the hold sweep.
 
 The stack's own relay serves the stack's database. Tests that need a relay they control use a
-second database (SQLite or PostgreSQL) whose customers point at workflows of the stack.
+second database of the same kind whose customers point at workflows of the stack.
 """
 
 import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,7 +19,6 @@ from creditgate.checker import check
 from creditgate.cli import main
 from creditgate.db import Database
 from creditgate.ledger import service
-from creditgate.migrate import upgrade
 from creditgate.models import Hold, OutboxMessage
 from tests.support.stack import Stack
 from tests.support.waiting import eventually
@@ -38,24 +36,12 @@ from worker.relay import OutboxRelay
 from workflows.customer import customer_workflow_id
 
 
-async def migrated(url: str) -> AsyncIterator[Database]:
-    await asyncio.to_thread(upgrade, url)
-    db = Database(url)
+@pytest.fixture
+async def other_db(db_url: str) -> AsyncIterator[Database]:
+    """A second ledger database, of the stack's kind, that no running relay reads."""
+    db = Database(db_url)
     yield db
     await db.dispose()
-
-
-@pytest.fixture
-async def other_db(tmp_path: Path) -> AsyncIterator[Database]:
-    """A second ledger database no running relay reads."""
-    async for db in migrated(f"sqlite:///{tmp_path}/other.db"):
-        yield db
-
-
-@pytest.fixture
-async def pg_db(pg_url: str) -> AsyncIterator[Database]:
-    async for db in migrated(pg_url):
-        yield db
 
 
 async def mirror_customer(db: Database, external_id: str) -> int:
@@ -183,23 +169,24 @@ async def test_row_for_a_missing_workflow_is_retried_not_dropped(
     assert kinds(state, "restored") == ["restored"]
 
 
+@pytest.mark.parametrize("database", ["postgres"], indirect=True)
 async def test_three_relays_on_postgres_send_each_row_once_and_in_order(
-    stack: Stack, pg_db: Database, unique_id: str
+    stack: Stack, other_db: Database, unique_id: str
 ) -> None:
     count = 60
     await sign_up(stack, unique_id)
-    customer_id = await mirror_customer(pg_db, unique_id)
-    ids = await write_threshold_rows(pg_db, unique_id, customer_id, count=count)
+    customer_id = await mirror_customer(other_db, unique_id)
+    ids = await write_threshold_rows(other_db, unique_id, customer_id, count=count)
 
     stop = asyncio.Event()
-    relays = [OutboxRelay(pg_db, stack.client, poll_interval=0.01, batch_size=5) for _ in "abc"]
+    relays = [OutboxRelay(other_db, stack.client, poll_interval=0.01, batch_size=5) for _ in "abc"]
     running = [asyncio.create_task(relay.run(stop)) for relay in relays]
     try:
         state = await state_when(
             stack, unique_id, lambda s: len(kinds(s, "threshold")) == count, "all notices"
         )
         await eventually(
-            lambda: outbox_rows(pg_db, unique_id),
+            lambda: outbox_rows(other_db, unique_id),
             lambda found: all(r.sent_at is not None for r in found),
             what="rows marked sent",
         )
@@ -258,27 +245,28 @@ async def open_transactions(db: Database) -> list[str]:
         return [str(state) for (state,) in rows.all()]
 
 
+@pytest.mark.parametrize("database", ["postgres"], indirect=True)
 async def test_no_transaction_is_open_while_the_relay_signals(
-    stack: Stack, pg_db: Database, unique_id: str
+    stack: Stack, other_db: Database, unique_id: str
 ) -> None:
     await sign_up(stack, unique_id)
-    customer_id = await mirror_customer(pg_db, unique_id)
-    await write_threshold_rows(pg_db, unique_id, customer_id, count=3)
-    relay = GatedRelay(pg_db, stack.client)
+    customer_id = await mirror_customer(other_db, unique_id)
+    await write_threshold_rows(other_db, unique_id, customer_id, count=3)
+    relay = GatedRelay(other_db, stack.client)
     passing = asyncio.create_task(relay.relay_once())
     try:
         await asyncio.wait_for(relay.signalling.wait(), timeout=10)
-        assert await open_transactions(pg_db) == []
+        assert await open_transactions(other_db) == []
         # The rows are claimed, not locked: a second relay skips them, and an operator's
         # update of them does not wait for the signals.
-        assert await OutboxRelay(pg_db, stack.client).relay_once() == 0
-        async with pg_db.write() as conn:
+        assert await OutboxRelay(other_db, stack.client).relay_once() == 0
+        async with other_db.write() as conn:
             await conn.execute(text("SET LOCAL lock_timeout = '1s'"))
             await conn.execute(update(OutboxMessage).values(last_error="looked at"))
     finally:
         relay.gate.set()
     assert await passing == 3
-    rows = await outbox_rows(pg_db, unique_id)
+    rows = await outbox_rows(other_db, unique_id)
     assert all(r.sent_at is not None and r.claimed_until is None for r in rows)
 
 
