@@ -10,23 +10,21 @@ from temporalio.common import RetryPolicy
 from workflows import search_attributes as sa
 from workflows.customer_payments import CustomerPayments
 from workflows.customer_periods import CustomerPeriods
-from workflows.models import (
-    MAX_PROCESSED_IDS,
-    MAX_TIMELINE,
-    CustomerState,
-    CustomerWorkflowInput,
-    LedgerNotice,
-    SignupResult,
-    TimelineEntry,
-)
 
 with workflow.unsafe.imports_passed_through():
     from activities.customers import CustomerActivities
     from activities.ledger import LedgerActivities
-    from activities.models import (
+    from messages.customer import (
+        MAX_PROCESSED_IDS,
+        MAX_TIMELINE,
         CreateStripeCustomerInput,
+        CustomerState,
+        CustomerWorkflowInput,
         ExpireGrantsInput,
+        LedgerNotice,
         RegisterCustomerInput,
+        SignupResult,
+        TimelineEntry,
     )
 
 ACTIVITY_TIMEOUT = timedelta(seconds=30)

@@ -16,26 +16,28 @@ from temporalio.workflow import ParentClosePolicy
 
 from workflows import search_attributes as sa
 from workflows.activity_calls import call
-from workflows.models import MAX_PURCHASES, CustomerState
-from workflows.payment_models import (
-    AutoRechargeRequest,
-    AutoRechargeState,
-    PaymentMethodRequest,
-    PurchaseAnswer,
-    PurchaseInput,
-    PurchaseProgress,
-    PurchaseRequest,
-    PurchaseView,
-    RechargeInput,
-    RechargeOutcome,
-    RefundNotice,
-)
 from workflows.purchase import PurchaseWorkflow, declined_reason, purchase_workflow_id
 from workflows.recharge import RechargeWorkflow, recharge_workflow_id
 
 with workflow.unsafe.imports_passed_through():
-    from activities.payment_models import AttachInput, RefundInput, SaveAutoRechargeInput
     from activities.payments import CARD_DECLINED, PaymentActivities
+    from messages.customer import MAX_PURCHASES, AttachInput, CustomerState, PaymentMethodRequest
+    from messages.purchase import (
+        PurchaseAnswer,
+        PurchaseInput,
+        PurchaseProgress,
+        PurchaseRequest,
+        PurchaseView,
+        RefundInput,
+        RefundNotice,
+    )
+    from messages.recharge import (
+        AutoRechargeRequest,
+        AutoRechargeState,
+        RechargeInput,
+        RechargeOutcome,
+        SaveAutoRechargeInput,
+    )
 
 CHILD_RUN_TIMEOUT = timedelta(days=30)
 

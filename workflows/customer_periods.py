@@ -11,14 +11,14 @@ from temporalio.workflow import ParentClosePolicy
 
 from workflows import search_attributes as sa
 from workflows.activity_calls import call
-from workflows.models import BillingState, CustomerState
-from workflows.payment_models import PeriodClosed, PeriodCloseInput
 from workflows.period_close import PeriodCloseWorkflow, period_workflow_id
 
 with workflow.unsafe.imports_passed_through():
     from activities.periods import PeriodActivities
     from creditgate.periods import period_start
     from creditgate.pricing.plan import Period
+    from messages.customer import CustomerState
+    from messages.period import BillingState, PeriodClosed, PeriodCloseInput
 
 # Workflows started before billing periods existed have no schedule and close nothing.
 PERIODS_PATCH = "billing-periods-v1"
