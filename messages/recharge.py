@@ -85,3 +85,13 @@ class SaveAutoRechargeInput(BaseModel):
     payment_method: str | None
     status: str
     disabled_reason: str | None = None
+
+
+class RechargeState(BaseModel):
+    """What RechargeWorkflow's ``state`` query answers."""
+
+    attempt: int = 0
+    # Stripe idempotency keys, one per attempt, made once here.
+    idempotency_keys: dict[int, str] = Field(default_factory=dict)
+    last_reason: str | None = None
+    outcome: RechargeOutcome | None = None

@@ -13,7 +13,7 @@ from datetime import timedelta
 from temporalio import workflow
 from temporalio.exceptions import ActivityError
 
-from workflows.activity_calls import ACTIVITY_TIMEOUT, call
+from workflows.activity_calls import call
 from workflows.purchase import PAID, declined_reason
 
 with workflow.unsafe.imports_passed_through():
@@ -82,9 +82,7 @@ class PeriodCloseWorkflow:
         return closed
 
     async def _collect(self, statement: StatementSummary) -> tuple[str, str | None]:
-        delays = await workflow.execute_activity_method(
-            PeriodActivities.dunning_schedule, start_to_close_timeout=ACTIVITY_TIMEOUT
-        )
+        delays = await call(PeriodActivities.dunning_schedule)
         reason: str | None = None
         for attempt in range(1, len(delays) + 2):
             self.attempts = attempt

@@ -11,7 +11,6 @@ schedule and tries again; after the last, the customer workflow disables auto-re
 import contextlib
 from datetime import timedelta
 
-from pydantic import BaseModel, Field
 from temporalio import workflow
 from temporalio.exceptions import ActivityError
 
@@ -26,6 +25,7 @@ with workflow.unsafe.imports_passed_through():
         RechargeInput,
         RechargeOutcome,
         RechargeResult,
+        RechargeState,
         RechargeTicket,
     )
 
@@ -37,14 +37,6 @@ AUTHENTICATION_REQUIRED = (
 
 def recharge_workflow_id(external_id: str) -> str:
     return f"recharge-{external_id}"
-
-
-class RechargeState(BaseModel):
-    attempt: int = 0
-    # Stripe idempotency keys, one per attempt, made once here.
-    idempotency_keys: dict[int, str] = Field(default_factory=dict)
-    last_reason: str | None = None
-    outcome: RechargeOutcome | None = None
 
 
 @workflow.defn
