@@ -15,13 +15,6 @@ from tests.support.stack import Stack
 from workflows.customer import CustomerWorkflow, customer_workflow_id
 from workflows.models import CustomerProfile, CustomerWorkflowInput
 
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def any_stack(request: pytest.FixtureRequest) -> Stack:
-    stack: Stack = request.getfixturevalue("stack" if request.param == "sqlite" else "pg_stack")
-    return stack
-
-
 BAD_FIELDS: dict[str, tuple[str, Any]] = {
     "NUL in the name": ("name", "Jane\x00Doe"),
     "NUL alone": ("name", "\x00"),
@@ -46,12 +39,12 @@ BAD_FIELDS: dict[str, tuple[str, Any]] = {
 
 @pytest.mark.parametrize("case", list(BAD_FIELDS))
 async def test_a_signup_with_unstorable_text_is_a_422_and_the_id_stays_usable(
-    any_stack: Stack, unique_id: str, case: str
+    stack: Stack, unique_id: str, case: str
 ) -> None:
     field, value = BAD_FIELDS[case]
     # As JSON escapes (a lone surrogate has no UTF-8 form), the way a client sends them.
     body = json.dumps({**signup_body(unique_id), field: value})
-    response = await any_stack.http.post(
+    response = await stack.http.post(
         "/v1/customers", content=body, headers={"Content-Type": "application/json"}
     )
     assert response.status_code == 422, response.text
@@ -59,9 +52,9 @@ async def test_a_signup_with_unstorable_text_is_a_422_and_the_id_stays_usable(
     assert error["type"] == "validation_error"
     assert field in error["message"]
     # Nothing was started: no Stripe customer, no row, and the id signs up normally.
-    assert await stripe_customers_for(any_stack, unique_id) == []
-    assert await count_rows(any_stack, unique_id) == (0, 0)
-    valid = await any_stack.http.post("/v1/customers", json=signup_body(unique_id))
+    assert await stripe_customers_for(stack, unique_id) == []
+    assert await count_rows(stack, unique_id) == (0, 0)
+    valid = await stack.http.post("/v1/customers", json=signup_body(unique_id))
     assert valid.status_code == 201, valid.text
 
 
@@ -80,11 +73,12 @@ async def start_unstorable_signup(stack: Stack, external_id: str) -> WorkflowHan
     )
 
 
+@pytest.mark.parametrize("database", ["postgres"], indirect=True)
 async def test_a_signup_the_database_refuses_fails_and_the_id_stays_usable(
-    pg_stack: Stack, unique_id: str
+    stack: Stack, unique_id: str
 ) -> None:
     """Defence in depth: the activity fails for good instead of retrying."""
-    handle = await start_unstorable_signup(pg_stack, unique_id)
+    handle = await start_unstorable_signup(stack, unique_id)
     with pytest.raises(WorkflowFailureError) as failed:
         await asyncio.wait_for(handle.result(), timeout=60)
     cause = failed.value.cause
@@ -92,24 +86,25 @@ async def test_a_signup_the_database_refuses_fails_and_the_id_stays_usable(
     assert isinstance(cause.cause, ApplicationError)
     assert cause.cause.type == UNSTORABLE_CUSTOMER
     assert "database refused the customer" in cause.cause.message
-    assert await count_rows(pg_stack, unique_id) == (0, 0)
+    assert await count_rows(stack, unique_id) == (0, 0)
 
-    response = await pg_stack.http.post("/v1/customers", json=signup_body(unique_id))
+    response = await stack.http.post("/v1/customers", json=signup_body(unique_id))
     assert response.status_code == 201, response.text
     assert response.json()["name"] == "Jane Doe"
-    assert await count_rows(pg_stack, unique_id) == (1, 1)
+    assert await count_rows(stack, unique_id) == (1, 1)
 
 
+@pytest.mark.parametrize("database", ["postgres"], indirect=True)
 async def test_valid_signups_joining_a_failing_signup_of_their_id_succeed(
-    pg_stack: Stack, unique_id: str
+    stack: Stack, unique_id: str
 ) -> None:
     """They join the failing run (same workflow id); when it fails they start a fresh one:
     one customer, created once, and no 5xx."""
-    await start_unstorable_signup(pg_stack, unique_id)
+    await start_unstorable_signup(stack, unique_id)
     responses = await asyncio.gather(
-        *(pg_stack.http.post("/v1/customers", json=signup_body(unique_id)) for _ in range(5))
+        *(stack.http.post("/v1/customers", json=signup_body(unique_id)) for _ in range(5))
     )
     codes = sorted(r.status_code for r in responses)
     assert codes == [200, 200, 200, 200, 201], [r.text for r in responses]
     assert {r.json()["name"] for r in responses} == {"Jane Doe"}
-    assert await count_rows(pg_stack, unique_id) == (1, 1)
+    assert await count_rows(stack, unique_id) == (1, 1)
