@@ -24,7 +24,7 @@ test: install lint
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy creditgate api workflows activities worker tests bench migrations chaos
+	$(BIN)/mypy creditgate api messages workflows activities worker tests bench migrations chaos
 
 format: install
 	$(BIN)/ruff check --fix .

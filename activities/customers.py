@@ -3,15 +3,11 @@ from sqlalchemy.exc import DBAPIError
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.models import (
-    CreateStripeCustomerInput,
-    RegisterCustomerInput,
-    RegisteredCustomer,
-)
 from creditgate import customers
 from creditgate.db import Database
 from creditgate.db_errors import refused_data
 from creditgate.stripe_gateway import StripeGateway
+from messages.customer import CreateStripeCustomerInput, RegisterCustomerInput, RegisteredCustomer
 
 # The customer's data can never be stored (Stripe or the database refuses it): retrying would
 # go on forever, so the signup fails and its external id can be signed up again.

@@ -3,11 +3,11 @@
 from sqlmodel import col, select
 from temporalio import activity
 
-from activities.models import ExpiredGrant, ExpireGrantsInput, ExpireGrantsResult
 from creditgate.db import Database
 from creditgate.ledger import service
 from creditgate.models import Customer, Grant
 from creditgate.money import normalize
+from messages.customer import ExpiredGrant, ExpireGrantsInput, ExpireGrantsResult
 
 
 class LedgerActivities:

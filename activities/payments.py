@@ -11,22 +11,6 @@ from decimal import Decimal
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.payment_models import (
-    AttachInput,
-    CreateIntentInput,
-    FailPurchaseInput,
-    GrantedPurchase,
-    IntentView,
-    OpenPurchaseInput,
-    PrepareRechargeInput,
-    PurchaseRecord,
-    PurchaseRef,
-    RechargeTicket,
-    RefundInput,
-    RefundResult,
-    SaveAutoRechargeInput,
-    SettledPayment,
-)
 from creditgate import plans
 from creditgate.customers import get_customer
 from creditgate.db import Database
@@ -36,6 +20,20 @@ from creditgate.payments import amounts, store
 from creditgate.periods import expiry_after
 from creditgate.pricing.currency import to_minor_units
 from creditgate.stripe_gateway import PaymentDeclined, PaymentIntentRef, StripeGateway
+from messages.customer import AttachInput
+from messages.late_payment import SettledPayment
+from messages.purchase import (
+    CreateIntentInput,
+    FailPurchaseInput,
+    GrantedPurchase,
+    IntentView,
+    OpenPurchaseInput,
+    PurchaseRef,
+    PurchaseView,
+    RefundInput,
+    RefundResult,
+)
+from messages.recharge import PrepareRechargeInput, RechargeTicket, SaveAutoRechargeInput
 
 CARD_DECLINED = "CardDeclined"
 
@@ -51,8 +49,8 @@ def _view(pi: PaymentIntentRef) -> IntentView:
     return IntentView(id=pi.id, status=pi.status, client_secret=pi.client_secret, failure=failure)
 
 
-def purchase_record(purchase: Purchase) -> PurchaseRecord:
-    return PurchaseRecord(
+def purchase_record(purchase: Purchase) -> PurchaseView:
+    return PurchaseView(
         id=purchase.id,
         kind=purchase.kind,
         status=purchase.status,
@@ -71,7 +69,7 @@ class PaymentActivities:
         self.stripe = stripe
 
     @activity.defn
-    async def open_purchase(self, input: OpenPurchaseInput) -> PurchaseRecord:
+    async def open_purchase(self, input: OpenPurchaseInput) -> PurchaseView:
         customer_id = await store.customer_id_of(self.db, input.external_id)
         stored = await store.open_purchase(
             self.db,
@@ -162,11 +160,11 @@ class PaymentActivities:
         )
 
     @activity.defn
-    async def fail_purchase(self, input: FailPurchaseInput) -> PurchaseRecord:
+    async def fail_purchase(self, input: FailPurchaseInput) -> PurchaseView:
         return purchase_record(await store.fail_purchase(self.db, input.purchase_id, input.reason))
 
     @activity.defn
-    async def read_purchase(self, input: PurchaseRef) -> PurchaseRecord:
+    async def read_purchase(self, input: PurchaseRef) -> PurchaseView:
         stored = await store.get_purchase(self.db, input.purchase_id)
         if stored is None:
             raise ApplicationError(f"no purchase {input.purchase_id}", non_retryable=True)

@@ -6,14 +6,6 @@ from sqlmodel import select
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.period_models import (
-    BillingSchedule,
-    ClosePeriodInput,
-    InvoiceInput,
-    InvoiceTicket,
-    StatementPayment,
-    StatementSummary,
-)
 from creditgate import plans
 from creditgate.customers import get_customer
 from creditgate.db import Database
@@ -23,6 +15,14 @@ from creditgate.periods import period_index
 from creditgate.settings import Settings
 from creditgate.statements import store as statements
 from creditgate.statements.close import PeriodToClose, close_period, suspend_for_nonpayment
+from messages.period import (
+    BillingSchedule,
+    ClosePeriodInput,
+    InvoiceInput,
+    InvoiceTicket,
+    StatementPaymentOutcome,
+    StatementSummary,
+)
 
 
 class PeriodActivities:
@@ -123,7 +123,7 @@ class PeriodActivities:
         await suspend_for_nonpayment(self.db, external_id)
 
     @activity.defn
-    async def record_statement_payment(self, input: StatementPayment) -> None:
+    async def record_statement_payment(self, input: StatementPaymentOutcome) -> None:
         await statements.set_payment(
             self.db, input.statement_id, input.status, input.payment_intent
         )

@@ -7,17 +7,17 @@ A refusal (unknown version, another migration running) is a non-retryable
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.plan_migration_models import (
+from creditgate import plan_migrations
+from creditgate.db import Database
+from creditgate.ledger.errors import LedgerError
+from creditgate.models import PlanMigration
+from messages.plan_migration import (
     BatchResult,
     FinishMigrationInput,
     MigrationRecord,
     MoveBatchInput,
     OpenMigrationInput,
 )
-from creditgate import plan_migrations
-from creditgate.db import Database
-from creditgate.ledger.errors import LedgerError
-from creditgate.models import PlanMigration
 
 INVALID_MIGRATION = "InvalidMigration"
 

@@ -18,7 +18,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from creditgate.db import Database
 from creditgate.payments import late, store
-from workflows.payment_models import PaymentEvent, RefundNotice
+from messages.purchase import PaymentEvent, RefundNotice
 from workflows.purchase import PurchaseWorkflow
 
 log = logging.getLogger("creditgate.api")

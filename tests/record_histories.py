@@ -45,13 +45,14 @@ from creditgate.ledger import service
 from creditgate.ledger.grants import GrantSpec
 from creditgate.migrate import upgrade
 from creditgate.stripe_gateway import StripeGateway
+from messages.customer import CustomerProfile, CustomerState, CustomerWorkflowInput, SignupResult
+from messages.purchase import PaymentPolicy, PurchaseRequest
+from messages.recharge import AutoRechargeRequest
 from tests.support.localstripe import LocalStripe
 from tests.support.waiting import eventually
 from worker.registry import build_worker
 from worker.relay import OutboxRelay
 from workflows.customer import CustomerWorkflow, customer_workflow_id
-from workflows.models import CustomerProfile, CustomerState, CustomerWorkflowInput, SignupResult
-from workflows.payment_models import AutoRechargeRequest, PaymentPolicy, PurchaseRequest
 from workflows.purchase import purchase_workflow_id
 from workflows.recharge import recharge_workflow_id
 from workflows.search_attributes import ALL as SEARCH_ATTRIBUTES
@@ -177,8 +178,8 @@ async def plan_migration(client: Client, db: Database) -> str:
     from creditgate import plan_migrations, plans
     from creditgate.models import Customer, Wallet
     from creditgate.pricing.plan import PlanDefinition
+    from messages.plan_migration import PlanMigrationInput
     from workflows.plan_migration import PlanMigrationWorkflow
-    from workflows.plan_migration_models import PlanMigrationInput
 
     definition = PlanDefinition(code="record-migration", name="Record migration")
     await plans.create_plan(db, definition)

@@ -36,8 +36,8 @@ from temporalio.service import RPCError, RPCStatusCode
 from creditgate.db import Database
 from creditgate.ledger.service import sweep_expired_holds
 from creditgate.models import OutboxMessage
+from messages.customer import LedgerNotice
 from workflows.customer import CustomerWorkflow
-from workflows.models import LedgerNotice
 
 log = logging.getLogger("creditgate.relay")
 

@@ -2,7 +2,7 @@
 
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
-from typing import Any, TypeVar
+from typing import Any, TypeVar, overload
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
@@ -16,7 +16,15 @@ ACTIVITY_TIMEOUT = timedelta(seconds=30)
 ACTIVITY_RETRY = RetryPolicy(maximum_interval=timedelta(minutes=1))
 
 
-async def call(fn: Callable[[Any, A], Awaitable[R]], arg: A) -> R:
+@overload
+async def call(fn: Callable[[Any], Awaitable[R]], /) -> R: ...
+
+
+@overload
+async def call(fn: Callable[[Any, A], Awaitable[R]], arg: A, /) -> R: ...
+
+
+async def call(fn: Callable[..., Awaitable[R]], *args: Any) -> R:
     return await workflow.execute_activity_method(
-        fn, arg, start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=ACTIVITY_RETRY
+        fn, *args, start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=ACTIVITY_RETRY
     )

@@ -1,36 +1,49 @@
-"""CustomerWorkflow: one long-running workflow per customer (id ``customer-{external_id}``)."""
+"""CustomerWorkflow: one long-running workflow per customer (id ``customer-{external_id}``).
+
+Its whole lifecycle reads here: the main loop and what wakes it, and every signal, update and
+query it takes. The work behind them lives in plain functions on ``CustomerState``:
+``customer_payments`` (purchases, the saved card, auto-recharge, refunds) and
+``customer_periods`` (billing periods).
+"""
 
 import asyncio
 import contextlib
 from datetime import UTC, datetime, timedelta
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
 
+from workflows import customer_payments as payments
+from workflows import customer_periods as periods
 from workflows import search_attributes as sa
-from workflows.customer_payments import CustomerPayments
-from workflows.customer_periods import CustomerPeriods
-from workflows.models import (
-    MAX_PROCESSED_IDS,
-    MAX_TIMELINE,
-    CustomerState,
-    CustomerWorkflowInput,
-    LedgerNotice,
-    SignupResult,
-    TimelineEntry,
-)
+from workflows.activity_calls import call
+from workflows.customer_log import record, remember
 
 with workflow.unsafe.imports_passed_through():
     from activities.customers import CustomerActivities
     from activities.ledger import LedgerActivities
-    from activities.models import (
+    from messages.customer import (
         CreateStripeCustomerInput,
+        CustomerState,
+        CustomerWorkflowInput,
         ExpireGrantsInput,
+        LedgerNotice,
+        PaymentMethodRequest,
         RegisterCustomerInput,
+        SignupResult,
+    )
+    from messages.period import PeriodClosed
+    from messages.purchase import (
+        PurchaseAnswer,
+        PurchaseProgress,
+        PurchaseRequest,
+        RefundNotice,
+    )
+    from messages.recharge import (
+        AutoRechargeRequest,
+        AutoRechargeState,
+        RechargeOutcome,
     )
 
-ACTIVITY_TIMEOUT = timedelta(seconds=30)
-ACTIVITY_RETRY = RetryPolicy(maximum_interval=timedelta(minutes=1))
 # When the database's clock says a due grant is not due yet, ask again this much later.
 EXPIRY_RECHECK = timedelta(seconds=1)
 
@@ -40,7 +53,7 @@ def customer_workflow_id(external_id: str) -> str:
 
 
 @workflow.defn
-class CustomerWorkflow(CustomerPayments, CustomerPeriods):
+class CustomerWorkflow:
     @workflow.init
     def __init__(self, input: CustomerWorkflowInput) -> None:
         self.state = input.state or CustomerState(profile=input.profile)
@@ -50,25 +63,31 @@ class CustomerWorkflow(CustomerPayments, CustomerPeriods):
         # none of them writes back a copy another one changed during its await.
         self._lock = asyncio.Lock()
 
+    # -- the main loop ---------------------------------------------------------------------------
+
     @workflow.run
     async def run(self, input: CustomerWorkflowInput) -> None:
         if input.state is None:
-            self._record("created", f"customer {self.state.profile.external_id} signing up")
+            record(
+                self.state,
+                "created",
+                f"customer {self.state.profile.external_id} signing up",
+            )
         await self._sign_up()
         self._publish_search_attributes()
-        await self._load_billing()
+        await periods.load_billing(self.state)
 
         while not self._should_continue_as_new():
             expiry_at = self._next_expiry()
-            if self._recharge_due():
+            if payments.recharge_due(self.state):
                 async with self._lock:
-                    await self._start_recharge()
+                    await payments.start_recharge(self.state)
             elif expiry_at is not None and expiry_at <= workflow.now():
                 async with self._lock:
                     await self._expire_grants()
-            elif self._period_due():
+            elif periods.period_due(self.state):
                 async with self._lock:
-                    await self._start_period_close()
+                    await periods.start_period_close(self.state)
             else:
                 await self._wait_for_work(self._next_due())
         # Never drop an update or signal that is still running.
@@ -87,7 +106,7 @@ class CustomerWorkflow(CustomerPayments, CustomerPeriods):
             key = self.state.idempotency_keys.setdefault(
                 "stripe_customer", f"cg-customer-{workflow.uuid4()}"
             )
-            self.state.stripe_customer_id = await workflow.execute_activity_method(
+            self.state.stripe_customer_id = await call(
                 CustomerActivities.create_stripe_customer,
                 CreateStripeCustomerInput(
                     external_id=profile.external_id,
@@ -95,12 +114,14 @@ class CustomerWorkflow(CustomerPayments, CustomerPeriods):
                     email=profile.email,
                     idempotency_key=key,
                 ),
-                start_to_close_timeout=ACTIVITY_TIMEOUT,
-                retry_policy=ACTIVITY_RETRY,
             )
-            self._record("stripe_customer", f"Stripe customer {self.state.stripe_customer_id}")
+            record(
+                self.state,
+                "stripe_customer",
+                f"Stripe customer {self.state.stripe_customer_id}",
+            )
         if not self.state.registered:
-            registered = await workflow.execute_activity_method(
+            registered = await call(
                 CustomerActivities.register_customer,
                 RegisterCustomerInput(
                     external_id=profile.external_id,
@@ -110,17 +131,13 @@ class CustomerWorkflow(CustomerPayments, CustomerPeriods):
                     stripe_customer_id=self.state.stripe_customer_id,
                     workflow_id=workflow.info().workflow_id,
                 ),
-                start_to_close_timeout=ACTIVITY_TIMEOUT,
-                retry_policy=ACTIVITY_RETRY,
             )
             self.state.registered = True
             # A ledger notice handled while registration finished is newer: keep it.
             if self.state.status == "pending":
                 self.state.status = registered.status
                 self.state.entitled = registered.entitled
-            self._record("registered", "customer and wallet stored in the ledger")
-
-    # -- grant expiry: one durable timer, for the earliest expiry --------------------------------
+            record(self.state, "registered", "customer and wallet stored in the ledger")
 
     def _next_expiry(self) -> datetime | None:
         earliest = min(self.state.grant_expiries.values(), default=None)
@@ -131,7 +148,11 @@ class CustomerWorkflow(CustomerPayments, CustomerPeriods):
     def _next_due(self) -> datetime | None:
         """The next timer: the earliest grant expiry or the end of the open period."""
         return min(
-            (at for at in (self._next_expiry(), self._next_period_end()) if at is not None),
+            (
+                at
+                for at in (self._next_expiry(), periods.next_period_end(self.state))
+                if at is not None
+            ),
             default=None,
         )
 
@@ -141,7 +162,9 @@ class CustomerWorkflow(CustomerPayments, CustomerPeriods):
 
         def woken() -> bool:
             return (
-                self._should_continue_as_new() or self._next_due() != due_at or self._recharge_due()
+                self._should_continue_as_new()
+                or self._next_due() != due_at
+                or payments.recharge_due(self.state)
             )
 
         if due_at is None:
@@ -149,23 +172,26 @@ class CustomerWorkflow(CustomerPayments, CustomerPeriods):
             return
         with contextlib.suppress(TimeoutError):
             await workflow.wait_condition(
-                woken, timeout=due_at - workflow.now(), timeout_summary="next expiry or period end"
+                woken,
+                timeout=due_at - workflow.now(),
+                timeout_summary="next expiry or period end",
             )
 
     async def _expire_grants(self) -> None:
+        """One durable timer, for the earliest grant expiry, brings the loop here."""
         now = workflow.now()
         due = sorted(g for g, at in self.state.grant_expiries.items() if at <= now)
-        result = await workflow.execute_activity_method(
+        result = await call(
             LedgerActivities.expire_grants,
             ExpireGrantsInput(external_id=self.state.profile.external_id, grant_ids=due),
-            start_to_close_timeout=ACTIVITY_TIMEOUT,
-            retry_policy=ACTIVITY_RETRY,
         )
         for grant in result.expired:
             self.state.grant_expiries.pop(grant.grant_id, None)
-            if self._remember(f"grant-expired:{grant.grant_id}"):
-                self._record(
-                    "grant_expired", f"grant {grant.grant_id} expired: {grant.amount:f} lost"
+            if remember(self.state, f"grant-expired:{grant.grant_id}"):
+                record(
+                    self.state,
+                    "grant_expired",
+                    f"grant {grant.grant_id} expired: {grant.amount:f} lost",
                 )
         # Due grants that are gone otherwise (used up, voided) need no timer any more.
         for grant_id in due:
@@ -173,23 +199,54 @@ class CustomerWorkflow(CustomerPayments, CustomerPeriods):
                 self.state.grant_expiries.pop(grant_id, None)
         self._expiry_not_before = workflow.now() + EXPIRY_RECHECK if result.pending else None
 
+    # -- signup and operators --------------------------------------------------------------------
+
+    @workflow.update
+    async def signup(self, request_id: str) -> SignupResult:
+        """Wait until the customer exists in Stripe and the ledger; ``created`` for the first."""
+        await workflow.wait_condition(lambda: self.state.registered)
+        first = not self.state.signup_acknowledged
+        self.state.signup_acknowledged = True
+        remember(self.state, f"signup:{request_id}")
+        return SignupResult(created=first, state=self.state)
+
+    @workflow.query(name="state")
+    def get_state(self) -> CustomerState:
+        return self.state
+
+    @workflow.signal
+    def request_continue_as_new(self) -> None:
+        """Operator and test hook: start a fresh run now, carrying the state."""
+        self._continue_as_new_requested = True
+
     # -- ledger notices (the outbox relay signals them, at least once) ---------------------------
 
     @workflow.signal
     def ledger_notice(self, notice: LedgerNotice) -> None:
-        if not self._remember(notice.message_id):
+        if not remember(self.state, notice.message_id):
             return
         payload = notice.payload
         if notice.kind == "zero":
             self.state.status = "cut_off"
             self.state.entitled = False
-            self._record("cut_off", "cut off: balance reached zero")
+            record(self.state, "cut_off", "cut off: balance reached zero")
         elif notice.kind == "restored":
             self.state.status = "active"
             self.state.entitled = True
-            self._record("restored", f"restored: balance {payload.get('balance', '?')}")
+            record(
+                self.state,
+                "restored",
+                f"restored: balance {payload.get('balance', '?')}",
+            )
         elif notice.kind == "threshold":
-            self._on_threshold(notice)
+            # Available fell to the recharge threshold: the main loop starts a recharge.
+            record(
+                self.state,
+                "threshold",
+                f"available {payload.get('available', '?')} reached the recharge threshold "
+                f"{payload.get('threshold', '?')}",
+            )
+            payments.on_threshold_crossed(self.state)
         elif notice.kind == "grant_added":
             self._on_grant_added(notice)
         else:
@@ -207,18 +264,6 @@ class CustomerWorkflow(CustomerPayments, CustomerPeriods):
             expires_at = expires_at.replace(tzinfo=UTC)
         self.state.grant_expiries[grant_id] = expires_at
 
-    def _on_threshold(self, notice: LedgerNotice) -> None:
-        """Available fell to the recharge threshold: the main loop starts a recharge."""
-        payload = notice.payload
-        self._record(
-            "threshold",
-            f"available {payload.get('available', '?')} reached the recharge threshold "
-            f"{payload.get('threshold', '?')}",
-        )
-        self._on_threshold_crossed()
-
-    # -- helpers -----------------------------------------------------------------------------
-
     def _publish_search_attributes(self) -> None:
         workflow.upsert_search_attributes(
             [
@@ -228,32 +273,65 @@ class CustomerWorkflow(CustomerPayments, CustomerPeriods):
             ]
         )
 
-    def _record(self, kind: str, message: str) -> None:
-        self.state.timeline.append(TimelineEntry(at=workflow.now(), kind=kind, message=message))
-        del self.state.timeline[:-MAX_TIMELINE]
-
-    def _remember(self, message_id: str) -> bool:
-        """Mark a message id processed; False when it was seen before (in any run)."""
-        if message_id in self.state.processed_message_ids:
-            return False
-        self.state.processed_message_ids.append(message_id)
-        del self.state.processed_message_ids[:-MAX_PROCESSED_IDS]
-        return True
+    # -- purchases -------------------------------------------------------------------------------
 
     @workflow.update
-    async def signup(self, request_id: str) -> SignupResult:
-        """Wait until the customer exists in Stripe and the ledger; ``created`` for the first."""
-        await workflow.wait_condition(lambda: self.state.registered)
-        first = not self.state.signup_acknowledged
-        self.state.signup_acknowledged = True
-        self._remember(f"signup:{request_id}")
-        return SignupResult(created=first, state=self.state)
+    async def purchase(self, request: PurchaseRequest) -> PurchaseAnswer:
+        """Start a purchase; answers once the PaymentIntent exists (or the card declined).
+        A repeated request id answers with the purchase it made."""
+        async with self._lock:
+            purchase_id, created = await payments.start_purchase(self.state, request)
+        await workflow.wait_condition(lambda: purchase_id in self.state.purchases)
+        return PurchaseAnswer(purchase=self.state.purchases[purchase_id], created=created)
 
-    @workflow.query(name="state")
-    def get_state(self) -> CustomerState:
-        return self.state
+    @purchase.validator
+    def _validate_purchase(self, request: PurchaseRequest) -> None:
+        payments.validate_purchase(self.state, request)
 
     @workflow.signal
-    def request_continue_as_new(self) -> None:
-        """Operator and test hook: start a fresh run now, carrying the state."""
-        self._continue_as_new_requested = True
+    def purchase_progress(self, progress: PurchaseProgress) -> None:
+        """Child purchase or recharge → here: where a purchase stands now."""
+        payments.on_purchase_progress(self.state, progress)
+
+    # -- the saved card and auto-recharge --------------------------------------------------------
+
+    @workflow.update
+    async def set_payment_method(self, request: PaymentMethodRequest) -> str:
+        async with self._lock:
+            await payments.attach(self.state, request.payment_method)
+        return request.payment_method
+
+    @set_payment_method.validator
+    def _validate_payment_method(self, request: PaymentMethodRequest) -> None:
+        payments.require_open(self.state)
+
+    @workflow.update
+    async def configure_auto_recharge(self, request: AutoRechargeRequest) -> AutoRechargeState:
+        """Save the settings (attaching a new card first); enabling it while available is
+        already at or below the threshold recharges at once."""
+        async with self._lock:
+            return await payments.configure_auto_recharge(self.state, request)
+
+    @configure_auto_recharge.validator
+    def _validate_auto_recharge(self, request: AutoRechargeRequest) -> None:
+        payments.validate_auto_recharge(self.state, request)
+
+    @workflow.signal
+    async def recharge_finished(self, outcome: RechargeOutcome) -> None:
+        async with self._lock:
+            await payments.on_recharge_finished(self.state, outcome)
+
+    # -- refunds (the API signals ``charge.refunded`` webhooks) ----------------------------------
+
+    @workflow.signal
+    async def payment_refunded(self, notice: RefundNotice) -> None:
+        async with self._lock:
+            await payments.on_refund(self.state, notice)
+
+    # -- billing periods -------------------------------------------------------------------------
+
+    @workflow.signal
+    def period_closed(self, closed: PeriodClosed) -> None:
+        if periods.on_period_closed(self.state, closed):
+            # A fresh run per period keeps histories short; state (and message ids) carry over.
+            self._continue_as_new_requested = True

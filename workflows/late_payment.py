@@ -9,10 +9,10 @@ purchase: the grant is keyed by the purchase, so whoever grants first, it is gra
 from temporalio import workflow
 
 from workflows.activity_calls import call
-from workflows.payment_models import PurchaseProgress, PurchaseView
 
 with workflow.unsafe.imports_passed_through():
     from activities.payments import PaymentActivities
+    from messages.purchase import PurchaseProgress, PurchaseView
 
 
 def late_payment_workflow_id(payment_intent: str) -> str:

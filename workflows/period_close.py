@@ -13,21 +13,22 @@ from datetime import timedelta
 from temporalio import workflow
 from temporalio.exceptions import ActivityError
 
-from workflows.activity_calls import ACTIVITY_TIMEOUT, call
-from workflows.payment_models import PeriodClosed, PeriodCloseInput
+from workflows.activity_calls import call
 from workflows.purchase import PAID, declined_reason
 
 with workflow.unsafe.imports_passed_through():
-    from activities.payment_models import CreateIntentInput, FailPurchaseInput, PurchaseRef
     from activities.payments import PaymentActivities
-    from activities.period_models import (
+    from activities.periods import PeriodActivities
+    from messages.period import (
         ClosePeriodInput,
         InvoiceInput,
         InvoiceTicket,
-        StatementPayment,
+        PeriodClosed,
+        PeriodCloseInput,
+        StatementPaymentOutcome,
         StatementSummary,
     )
-    from activities.periods import PeriodActivities
+    from messages.purchase import CreateIntentInput, FailPurchaseInput, PurchaseRef
 
 
 def period_workflow_id(external_id: str, period_index: int) -> str:
@@ -81,9 +82,7 @@ class PeriodCloseWorkflow:
         return closed
 
     async def _collect(self, statement: StatementSummary) -> tuple[str, str | None]:
-        delays = await workflow.execute_activity_method(
-            PeriodActivities.dunning_schedule, start_to_close_timeout=ACTIVITY_TIMEOUT
-        )
+        delays = await call(PeriodActivities.dunning_schedule)
         reason: str | None = None
         for attempt in range(1, len(delays) + 2):
             self.attempts = attempt
@@ -103,7 +102,7 @@ class PeriodCloseWorkflow:
             if reason is None:
                 await call(
                     PeriodActivities.record_statement_payment,
-                    StatementPayment(
+                    StatementPaymentOutcome(
                         statement_id=statement.statement_id,
                         status="paid",
                         payment_intent=payment_intent,
@@ -121,7 +120,7 @@ class PeriodCloseWorkflow:
                 )
         await call(
             PeriodActivities.record_statement_payment,
-            StatementPayment(statement_id=statement.statement_id, status="failed"),
+            StatementPaymentOutcome(statement_id=statement.statement_id, status="failed"),
         )
         await call(PeriodActivities.suspend_for_nonpayment, self.external_id)
         return "unpaid", reason

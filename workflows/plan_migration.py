@@ -17,15 +17,16 @@ from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError
 
 from workflows.activity_calls import call
-from workflows.plan_migration_models import MigrationProgress, PlanMigrationInput
 
 with workflow.unsafe.imports_passed_through():
-    from activities.plan_migration_models import (
+    from activities.plan_migrations import PlanMigrationActivities
+    from messages.plan_migration import (
         FinishMigrationInput,
+        MigrationProgress,
         MoveBatchInput,
         OpenMigrationInput,
+        PlanMigrationInput,
     )
-    from activities.plan_migrations import PlanMigrationActivities
 
 
 @workflow.defn

@@ -16,22 +16,20 @@ from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError
 
 from workflows.activity_calls import call
-from workflows.payment_models import (
-    PaymentEvent,
-    PurchaseInput,
-    PurchaseProgress,
-    PurchaseView,
-)
 
 with workflow.unsafe.imports_passed_through():
-    from activities.payment_models import (
+    from activities.payments import CARD_DECLINED, PaymentActivities
+    from messages.purchase import (
         CreateIntentInput,
         FailPurchaseInput,
         IntentView,
         OpenPurchaseInput,
+        PaymentEvent,
+        PurchaseInput,
+        PurchaseProgress,
         PurchaseRef,
+        PurchaseView,
     )
-    from activities.payments import CARD_DECLINED, PaymentActivities
 
 PAID = "succeeded"
 # A PaymentIntent in one of these will not be paid without the customer doing something.

@@ -11,24 +11,23 @@ schedule and tries again; after the last, the customer workflow disables auto-re
 import contextlib
 from datetime import timedelta
 
-from pydantic import BaseModel, Field
 from temporalio import workflow
 from temporalio.exceptions import ActivityError
 
 from workflows.activity_calls import call
-from workflows.payment_models import PurchaseView, RechargeInput, RechargeOutcome, RechargeResult
 from workflows.purchase import PAID, declined_reason
 
 with workflow.unsafe.imports_passed_through():
-    from activities.payment_models import (
-        CreateIntentInput,
-        FailPurchaseInput,
+    from activities.payments import PaymentActivities
+    from messages.purchase import CreateIntentInput, FailPurchaseInput, PurchaseRef, PurchaseView
+    from messages.recharge import (
         PrepareRechargeInput,
-        PurchaseRecord,
-        PurchaseRef,
+        RechargeInput,
+        RechargeOutcome,
+        RechargeResult,
+        RechargeState,
         RechargeTicket,
     )
-    from activities.payments import PaymentActivities
 
 AUTHENTICATION_REQUIRED = (
     "the card needs 3-D Secure authentication, which an off-session charge cannot do "
@@ -38,18 +37,6 @@ AUTHENTICATION_REQUIRED = (
 
 def recharge_workflow_id(external_id: str) -> str:
     return f"recharge-{external_id}"
-
-
-class RechargeState(BaseModel):
-    attempt: int = 0
-    # Stripe idempotency keys, one per attempt, made once here.
-    idempotency_keys: dict[int, str] = Field(default_factory=dict)
-    last_reason: str | None = None
-    outcome: RechargeOutcome | None = None
-
-
-def _view(record: PurchaseRecord) -> PurchaseView:
-    return PurchaseView.model_validate(record.model_dump())
 
 
 @workflow.defn
@@ -123,17 +110,15 @@ class RechargeWorkflow:
                 intent = await call(PaymentActivities.cancel_payment_intent, intent.id)
             if intent.status == PAID:
                 await call(PaymentActivities.grant_purchase, ref)
-                return _view(await call(PaymentActivities.read_purchase, ref))
+                return await call(PaymentActivities.read_purchase, ref)
             reason = (
                 AUTHENTICATION_REQUIRED
                 if intent.status in ("requires_action", "canceled") and not intent.failure
                 else intent.failure or f"payment {intent.status}"
             )
-        return _view(
-            await call(
-                PaymentActivities.fail_purchase,
-                FailPurchaseInput(purchase_id=ticket.purchase_id, reason=reason),
-            )
+        return await call(
+            PaymentActivities.fail_purchase,
+            FailPurchaseInput(purchase_id=ticket.purchase_id, reason=reason),
         )
 
     def _outcome(

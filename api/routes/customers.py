@@ -19,8 +19,8 @@ from creditgate.customers import get_customer
 from creditgate.identifiers import ExternalId
 from creditgate.ledger import reads
 from creditgate.plans import latest_version
+from messages.customer import CustomerProfile, CustomerWorkflowInput, SignupResult
 from workflows.customer import CustomerWorkflow, customer_workflow_id
-from workflows.models import CustomerProfile, CustomerWorkflowInput, SignupResult
 
 router = APIRouter(prefix="/customers", tags=["customers"], responses=ERRORS)
 # A signup that joined a run which then failed (an earlier signup of the id whose data could

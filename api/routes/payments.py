@@ -36,14 +36,10 @@ from creditgate.payments import amounts, idempotency, store
 from creditgate.periods import expiry_after
 from creditgate.pricing.plan import PlanDefinition
 from creditgate.settings import Settings
+from messages.customer import PaymentMethodRequest
+from messages.purchase import PaymentPolicy, PurchaseAnswer, PurchaseRequest
+from messages.recharge import AutoRechargeRequest
 from workflows.customer import CustomerWorkflow
-from workflows.payment_models import (
-    AutoRechargeRequest,
-    PaymentMethodRequest,
-    PaymentPolicy,
-    PurchaseAnswer,
-    PurchaseRequest,
-)
 
 router = APIRouter(tags=["payments"], responses=ERRORS)
 T = TypeVar("T")

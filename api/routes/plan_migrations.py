@@ -13,8 +13,8 @@ from api.schemas import ERROR_CONTENT, ERRORS, MigrationIdPath, PlanCode
 from creditgate import plan_migrations, plan_simulation
 from creditgate.models import PlanMigration
 from creditgate.money import MoneyStr
+from messages.plan_migration import PlanMigrationInput
 from workflows.plan_migration import PlanMigrationWorkflow
-from workflows.plan_migration_models import PlanMigrationInput
 
 router = APIRouter(prefix="/plans", tags=["plans"], responses=ERRORS)
 

@@ -7,10 +7,10 @@ from sqlmodel import func, select
 from temporalio.client import WorkflowExecutionStatus
 
 from creditgate.models import Customer, Wallet
+from messages.customer import CustomerState
 from tests.support.stack import Stack
 from workflows import search_attributes as sa
 from workflows.customer import CustomerWorkflow
-from workflows.models import CustomerState
 
 
 def signup_body(external_id: str) -> dict[str, str]:

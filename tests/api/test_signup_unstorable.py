@@ -10,10 +10,10 @@ from temporalio.client import WorkflowFailureError, WorkflowHandle
 from temporalio.exceptions import ActivityError, ApplicationError
 
 from activities.customers import UNSTORABLE_CUSTOMER
+from messages.customer import CustomerProfile, CustomerWorkflowInput
 from tests.api.test_signup import count_rows, signup_body, stripe_customers_for
 from tests.support.stack import Stack
 from workflows.customer import CustomerWorkflow, customer_workflow_id
-from workflows.models import CustomerProfile, CustomerWorkflowInput
 
 BAD_FIELDS: dict[str, tuple[str, Any]] = {
     "NUL in the name": ("name", "Jane\x00Doe"),

@@ -11,6 +11,7 @@ from decimal import Decimal
 
 from creditgate.checker import check
 from creditgate.payment_checker import check_payments
+from messages.purchase import PaymentPolicy, PurchaseRequest
 from tests.api.plans import ledger, signup
 from tests.payments.support import (
     VISA,
@@ -26,7 +27,6 @@ from tests.support.waiting import eventually
 from tests.workflows.helpers import workflow, workflow_state
 from worker.reconcile import Reconciler
 from workflows.customer import CustomerWorkflow
-from workflows.payment_models import PaymentPolicy, PurchaseRequest
 
 # The purchase gives up after 3 seconds, polling Stripe every second.
 QUICK = PaymentPolicy(timeout_seconds=3, poll_seconds=1, poll_max_seconds=1)

@@ -16,13 +16,13 @@ from pathlib import Path
 from temporalio.common import WorkflowIDConflictPolicy
 
 from creditgate.customers import get_customer
+from messages.customer import CustomerProfile, CustomerWorkflowInput
+from messages.purchase import PurchaseRequest
 from tests.payments.support import VISA, assert_invariants, card, get_purchase, succeeded_intents
 from tests.support.stack import Stack
 from tests.support.stripe_proxy import StripeProxy
 from tests.support.waiting import eventually
 from workflows.customer import CustomerWorkflow, customer_workflow_id
-from workflows.models import CustomerProfile, CustomerWorkflowInput
-from workflows.payment_models import PurchaseRequest
 
 ROOT = Path(__file__).resolve().parents[2]
 

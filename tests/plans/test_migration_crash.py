@@ -17,6 +17,7 @@ from typing import Any
 from temporalio.common import WorkflowIDConflictPolicy
 
 from creditgate.plan_migrations import migration_workflow_id, new_migration_id
+from messages.plan_migration import MigrationProgress, PlanMigrationInput
 from tests.api.plans import create_plan, design_plan, plan_code
 from tests.payments.test_worker_crash import worker_process
 from tests.plans.support import (
@@ -30,7 +31,6 @@ from tests.plans.support import (
 from tests.support.stack import Stack
 from tests.support.waiting import eventually
 from workflows.plan_migration import PlanMigrationWorkflow
-from workflows.plan_migration_models import MigrationProgress, PlanMigrationInput
 
 CUSTOMERS = 500
 

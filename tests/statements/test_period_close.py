@@ -18,11 +18,11 @@ from creditgate.payment_checker import check_payments
 from creditgate.payments import store as payments
 from creditgate.pricing.plan import PlanDefinition
 from creditgate.statements import store
+from messages.customer import CustomerState
 from tests.payments.support import VISA
 from tests.support.skipping import Skipping, skip, until_period_closes
 from tests.support.waiting import eventually
 from workflows.customer import CustomerWorkflow
-from workflows.models import CustomerState
 
 
 def metered_plan(code: str, **extra: Any) -> PlanDefinition:

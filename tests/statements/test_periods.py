@@ -7,8 +7,8 @@ import pytest
 
 from creditgate.periods import expiry_after, period_bounds, period_index, period_start
 from creditgate.pricing.plan import Period
+from messages.period import BillingState
 from tests.support.skipping import CLOSE_MARGIN, until_period_closes
-from workflows.models import BillingState
 
 MONTHLY = Period(every=1, unit="month")
 

@@ -23,11 +23,12 @@ from creditgate.periods import period_start
 from creditgate.pricing.plan import Period
 from creditgate.settings import Settings
 from creditgate.stripe_gateway import StripeGateway
+from messages.customer import CustomerProfile, CustomerWorkflowInput
+from messages.period import BillingState
 from tests.support.localstripe import LocalStripe
 from worker.registry import build_worker
 from workflows import search_attributes as sa
 from workflows.customer import CustomerWorkflow, customer_workflow_id
-from workflows.models import BillingState, CustomerProfile, CustomerWorkflowInput
 
 
 async def register_search_attributes(client: Client, namespace: str = "default") -> None:

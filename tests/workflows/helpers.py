@@ -13,11 +13,11 @@ from creditgate.db import Database
 from creditgate.ledger import service
 from creditgate.ledger.grants import GrantOutcome, GrantSpec
 from creditgate.models import Customer, OutboxMessage
+from messages.customer import CustomerState
 from tests.support.stack import Stack
 from tests.support.waiting import eventually
 from workflows import search_attributes as sa
 from workflows.customer import CustomerWorkflow, customer_workflow_id
-from workflows.models import CustomerState
 
 
 async def sign_up(stack: Stack, external_id: str, plan: str | None = None) -> None:

@@ -16,15 +16,19 @@ from temporalio import activity, workflow
 from temporalio.client import WorkflowUpdateStage
 from temporalio.worker import Worker
 
-from activities.payment_models import SaveAutoRechargeInput
 from activities.payments import PaymentActivities
+from messages.customer import CustomerProfile, CustomerState, CustomerWorkflowInput
+from messages.recharge import (
+    AutoRechargeRequest,
+    RechargeInput,
+    RechargeOutcome,
+    SaveAutoRechargeInput,
+)
 from tests.payments.support import VISA, card
 from tests.support.stack import Stack
 from tests.support.waiting import eventually
 from worker.registry import activities
 from workflows.customer import CustomerWorkflow, customer_workflow_id
-from workflows.models import CustomerProfile, CustomerState, CustomerWorkflowInput
-from workflows.payment_models import AutoRechargeRequest, RechargeInput, RechargeOutcome
 
 
 @workflow.defn(name="RechargeWorkflow", sandboxed=False)

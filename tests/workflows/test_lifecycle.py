@@ -16,6 +16,7 @@ from creditgate.ledger import service
 from creditgate.ledger.usage import EventIn
 from creditgate.models import CustomerStatus, Grant, LedgerEntry
 from creditgate.pricing.plan import Meter, PlanDefinition, Price
+from messages.customer import CustomerState
 from tests.support.stack import Stack
 from tests.support.waiting import eventually
 from tests.workflows.helpers import (
@@ -30,7 +31,6 @@ from tests.workflows.helpers import (
     workflow_state,
 )
 from workflows.customer import CustomerWorkflow
-from workflows.models import CustomerState
 
 LIFECYCLE = ("restored", "cut_off", "grant_expired", "threshold")
 

@@ -1,4 +1,5 @@
-"""PlanMigrationWorkflow's input and progress: plain pydantic models, safe in the sandbox."""
+"""PlanMigrationWorkflow's input and progress, and the plan migration activities'
+inputs and results."""
 
 from typing import Literal
 
@@ -36,3 +37,42 @@ class PlanMigrationInput(BaseModel):
     # Continue-as-new after this many batches (besides whenever Temporal suggests it).
     batches_per_run: int | None = Field(default=None, ge=1)
     progress: MigrationProgress | None = None  # set on a continued run
+
+
+class OpenMigrationInput(BaseModel):
+    migration_id: str
+    plan_code: str
+    from_version: int
+    to_version: int
+    effective: str
+    workflow_id: str
+
+
+class MigrationRecord(BaseModel):
+    """The migration's row as the activities left it."""
+
+    status: str
+    total: int
+    moved: int
+    last_customer_id: int
+    error: str | None = None
+
+
+class MoveBatchInput(BaseModel):
+    migration_id: str
+    after_id: int  # keyset: the batch takes customers with a higher id
+    limit: int
+
+
+class BatchResult(BaseModel):
+    moved_now: int
+    last_customer_id: int
+    done: bool
+    moved: int
+    total: int
+
+
+class FinishMigrationInput(BaseModel):
+    migration_id: str
+    status: str  # completed | failed
+    error: str | None = None

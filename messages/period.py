@@ -1,9 +1,43 @@
-"""Period activity inputs and results (plain pydantic, imported by workflows)."""
+"""Billing period messages: the customer's schedule, PeriodCloseWorkflow's input and
+outcome, and the period activities' inputs and results."""
 
 from datetime import datetime
 from decimal import Decimal
 
 from pydantic import BaseModel
+
+
+class BillingState(BaseModel):
+    """The customer's billing periods (from the plan at signup)."""
+
+    anchor: datetime
+    every: int
+    unit: str  # second | day | month
+    grace_seconds: int
+    billing: str  # prepaid | arrears
+    next_index: int  # the next period to close
+    closing: int | None = None  # the period whose PeriodCloseWorkflow is running
+
+
+class PeriodCloseInput(BaseModel):
+    external_id: str
+    period_index: int
+    period_start: datetime
+    period_end: datetime
+    grace_seconds: int
+
+
+class PeriodClosed(BaseModel):
+    """Period close → customer workflow: the statement, and whether its amount was paid."""
+
+    message_id: str
+    period_index: int
+    number: int
+    amount_due: Decimal
+    currency: str
+    # none (nothing due) | paid | below_minimum (carried as debt) | unpaid (dunning ran out)
+    collection: str
+    reason: str | None = None
 
 
 class BillingSchedule(BaseModel):
@@ -53,7 +87,10 @@ class InvoiceTicket(BaseModel):
     settled: str | None = None
 
 
-class StatementPayment(BaseModel):
+class StatementPaymentOutcome(BaseModel):
+    """How a statement's collection ended, to record on its row (not the API's
+    ``StatementPayment``, which is how a statement reads)."""
+
     statement_id: int
     status: str  # paid | failed | below_minimum
     payment_intent: str | None = None

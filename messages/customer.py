@@ -1,17 +1,26 @@
-"""Workflow inputs, results and state: plain pydantic models, safe inside the sandbox."""
+"""Customer workflow messages: profile, state, signup, ledger notices, and the
+customer activities' inputs and results."""
 
 from datetime import datetime
+from decimal import Decimal
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from workflows.payment_models import AutoRechargeState, PurchaseView
+from messages.period import BillingState
+from messages.purchase import PurchaseView
+from messages.recharge import AutoRechargeState
 
 CustomerLifecycle = Literal["pending", "active", "cut_off", "closed"]
 
+
 # How many processed message ids and timeline entries a run carries into the next one.
 MAX_PROCESSED_IDS = 2000
+
+
 MAX_TIMELINE = 200
+
+
 # Purchases the state keeps (for the update answering a retried POST, and for operators).
 MAX_PURCHASES = 50
 
@@ -27,18 +36,6 @@ class TimelineEntry(BaseModel):
     at: datetime
     kind: str
     message: str
-
-
-class BillingState(BaseModel):
-    """The customer's billing periods (from the plan at signup)."""
-
-    anchor: datetime
-    every: int
-    unit: str  # second | day | month
-    grace_seconds: int
-    billing: str  # prepaid | arrears
-    next_index: int  # the next period to close
-    closing: int | None = None  # the period whose PeriodCloseWorkflow is running
 
 
 class CustomerState(BaseModel):
@@ -92,3 +89,55 @@ class LedgerNotice(BaseModel):
     kind: str
     payload: dict[str, Any] = Field(default_factory=dict)
     at: datetime
+
+
+class CreateStripeCustomerInput(BaseModel):
+    external_id: str
+    name: str
+    email: str
+    idempotency_key: str
+
+
+class RegisterCustomerInput(BaseModel):
+    external_id: str
+    name: str
+    email: str
+    plan: str
+    stripe_customer_id: str
+    workflow_id: str
+
+
+class RegisteredCustomer(BaseModel):
+    customer_id: int
+    status: Literal["active", "cut_off", "closed"]
+    entitled: bool
+
+
+class ExpireGrantsInput(BaseModel):
+    external_id: str
+    # The grants the workflow's timer found due; every other due grant expires too.
+    grant_ids: list[int] = Field(default_factory=list)
+
+
+class ExpiredGrant(BaseModel):
+    grant_id: int
+    amount: Decimal  # what was left of the grant and is now lost
+    expires_at: datetime | None
+
+
+class ExpireGrantsResult(BaseModel):
+    # Grants now expired: by this call, or (for the ids asked about) by an earlier ledger
+    # transaction that expired them on its way.
+    expired: list[ExpiredGrant] = Field(default_factory=list)
+    # Ids asked about that are still active and not yet due by the database's clock.
+    pending: list[int] = Field(default_factory=list)
+
+
+class PaymentMethodRequest(BaseModel):
+    payment_method: str
+
+
+class AttachInput(BaseModel):
+    external_id: str
+    stripe_customer_id: str
+    payment_method: str

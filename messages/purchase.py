@@ -1,4 +1,5 @@
-"""Purchase and auto-recharge messages: plain pydantic models, safe inside the sandbox."""
+"""Purchase messages: the ``purchase`` update, the purchase workflow's input, and
+the payment activities' inputs and results."""
 
 from datetime import datetime
 from decimal import Decimal
@@ -7,8 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 PurchaseStatus = Literal["pending", "granted", "failed"]
-AutoRechargeStatus = Literal["enabled", "disabled", "failed"]
-RechargeResult = Literal["succeeded", "failed", "not_needed"]
+PurchaseKind = Literal["purchase", "recharge", "invoice"]
 
 
 class PaymentPolicy(BaseModel):
@@ -37,8 +37,13 @@ class PurchaseRequest(BaseModel):
 
 
 class PurchaseView(BaseModel):
+    """A purchase row, as the payment activities read it and the workflows keep it.
+
+    ``invoice`` purchases (a statement's collection attempts) come from the period workflow.
+    """
+
     id: str
-    kind: Literal["purchase", "recharge"] = "purchase"
+    kind: PurchaseKind = "purchase"
     status: PurchaseStatus
     amount: Decimal
     currency: str
@@ -90,67 +95,64 @@ class RefundNotice(BaseModel):
     amount_refunded: int
 
 
-class AutoRechargeRequest(BaseModel):
-    enabled: bool
-    threshold: Decimal
-    recharge_to: Decimal
-    payment_method: str | None = None
-    policy: PaymentPolicy = Field(default_factory=PaymentPolicy)
+class OpenPurchaseInput(BaseModel):
+    purchase_id: str
+    kind: str  # purchase | recharge
+    external_id: str
+    amount: Decimal
+    currency: str
+    credits: Decimal
+    payment_method: str | None
+    expires_at: datetime | None
+    workflow_id: str
 
 
-class AutoRechargeState(BaseModel):
-    enabled: bool = False
-    threshold: Decimal = Decimal(0)
-    recharge_to: Decimal = Decimal(0)
-    payment_method: str | None = None
-    status: AutoRechargeStatus = "disabled"
-    disabled_reason: str | None = None
-    retry_delays: list[float] = Field(default_factory=lambda: [1200.0, 2400.0])
-    # The recharge workflow's id while one runs (at most one per customer).
-    in_flight: str | None = None
-    # A crossing seen while a recharge ran, or an enable below the threshold: start one.
-    wanted: bool = False
-
-
-class RechargeInput(BaseModel):
-    recharge_id: str
+class CreateIntentInput(BaseModel):
+    purchase_id: str
+    kind: str
     external_id: str
     stripe_customer_id: str
-    payment_method: str
-    threshold: Decimal
-    recharge_to: Decimal
-    retry_delays: list[float]
-
-
-class RechargeOutcome(BaseModel):
-    message_id: str
-    recharge_id: str
-    status: RechargeResult
-    attempts: int
-    reason: str | None = None
-    purchase: PurchaseView | None = None
-
-
-class PeriodCloseInput(BaseModel):
-    external_id: str
-    period_index: int
-    period_start: datetime
-    period_end: datetime
-    grace_seconds: int
-
-
-class PeriodClosed(BaseModel):
-    """Period close → customer workflow: the statement, and whether its amount was paid."""
-
-    message_id: str
-    period_index: int
-    number: int
-    amount_due: Decimal
+    amount: Decimal
     currency: str
-    # none (nothing due) | paid | below_minimum (carried as debt) | unpaid (dunning ran out)
-    collection: str
-    reason: str | None = None
+    payment_method: str | None
+    attach_payment_method: bool
+    off_session: bool
+    idempotency_key: str
+    workflow_id: str
+    # More PaymentIntent metadata, e.g. the statement an invoice collects.
+    extra_metadata: dict[str, str] = Field(default_factory=dict)
 
 
-class PaymentMethodRequest(BaseModel):
-    payment_method: str
+class IntentView(BaseModel):
+    id: str
+    status: str
+    client_secret: str | None = None
+    failure: str | None = None  # Stripe's last payment error, "message (code)"
+
+
+class PurchaseRef(BaseModel):
+    purchase_id: str
+
+
+class FailPurchaseInput(BaseModel):
+    purchase_id: str
+    reason: str
+
+
+class GrantedPurchase(BaseModel):
+    grant_id: int
+    credits: Decimal
+    created: bool
+
+
+class RefundInput(BaseModel):
+    payment_intent: str
+    amount_refunded: int
+
+
+class RefundResult(BaseModel):
+    purchase_id: str
+    credits: Decimal
+    from_grant: Decimal
+    charged: Decimal
+    refunded_amount: Decimal
