@@ -9,6 +9,7 @@ from decimal import Decimal
 from typing import Any, TypeVar
 
 import pytest
+from temporalio.api.enums.v1 import EventType
 from temporalio.service import RPCError
 
 from creditgate.ledger import service
@@ -137,14 +138,28 @@ async def test_spend_limit_is_for_arrears_plans_only(stack: Stack, unique_id: st
     assert "arrears" in response.json()["error"]["message"]
 
 
+async def last_event(skipping: Skipping, workflow_id: str) -> "EventType.ValueType | None":
+    history = await skipping.client.get_workflow_handle(workflow_id).fetch_history()
+    return history.events[-1].event_type if history.events else None
+
+
 async def skip_until(
     skipping: Skipping,
+    sleeper: str,
     duration: timedelta,
     probe: Callable[[], Awaitable[T]],
     until: Callable[[T], bool],
     what: str,
 ) -> T:
-    """Advance the test server's clock by ``duration`` in the background until ``until``."""
+    """Once ``sleeper`` waits on its timer, advance the test server's clock by ``duration``
+    in the background until ``until``. (Skipping before the timer exists would move the clock
+    past where the timer then starts, and it would never fire within the skip.)"""
+    await eventually(
+        lambda: last_event(skipping, sleeper),
+        until=lambda kind: kind == EventType.EVENT_TYPE_TIMER_STARTED,
+        timeout=60,
+        what=f"{sleeper} to wait on its timer",
+    )
     skipping_ahead = asyncio.create_task(skip(skipping.env, duration))
     try:
         return await eventually(probe, until=until, timeout=120, what=what)
@@ -172,11 +187,19 @@ async def test_each_dunning_attempt_charges_only_what_is_still_owed(
     def failed(n: int) -> Callable[[list[Purchase]], bool]:
         return lambda rows: len(rows) == n and all(p.status == "failed" for p in rows)
 
-    await eventually(invoices, until=failed(1), timeout=60, what="the first attempt to fail")
+    [first] = await eventually(
+        invoices, until=failed(1), timeout=60, what="the first attempt to fail"
+    )
+    assert first.workflow_id is not None
     # The customer pays 3.00 of the 5.00 some other way before the next attempt.
     await service.grant(skipping.db, unique_id, GrantSpec(amount=Decimal(3), source="promotional"))
     second = await skip_until(
-        skipping, timedelta(days=1, hours=1), invoices, failed(2), "the second attempt to fail"
+        skipping,
+        first.workflow_id,
+        timedelta(days=1, hours=1),
+        invoices,
+        failed(2),
+        "the second attempt to fail",
     )
     assert [p.amount for p in second] == [Decimal(5), Decimal(2)]
 
@@ -184,6 +207,7 @@ async def test_each_dunning_attempt_charges_only_what_is_still_owed(
     await service.grant(skipping.db, unique_id, GrantSpec(amount=Decimal(2), source="promotional"))
     paid = await skip_until(
         skipping,
+        first.workflow_id,
         timedelta(days=1, hours=1),
         lambda: store.get_statement(skipping.db, statement.customer_id, 1),
         lambda s: s is not None and s.payment_status != "pending",
