@@ -3,10 +3,10 @@ from sqlalchemy.exc import DBAPIError
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from creditgate import customers
-from creditgate.db import Database
-from creditgate.db_errors import refused_data
-from creditgate.stripe_gateway import StripeGateway
+from creditgate.infra.db import Database
+from creditgate.infra.db_errors import refused_data
+from creditgate.ledger import customers
+from creditgate.payments.stripe_gateway import StripeGateway
 from messages.customer import CreateStripeCustomerInput, RegisterCustomerInput, RegisteredCustomer
 
 # The customer's data can never be stored (Stripe or the database refuses it): retrying would

@@ -3,10 +3,10 @@
 from sqlmodel import col, select
 from temporalio import activity
 
-from creditgate.db import Database
+from creditgate.infra.db import Database
 from creditgate.ledger import service
 from creditgate.models import Customer, Grant
-from creditgate.money import normalize
+from creditgate.values.money import normalize
 from messages.customer import ExpiredGrant, ExpireGrantsInput, ExpireGrantsResult
 
 

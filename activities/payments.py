@@ -11,15 +11,15 @@ from decimal import Decimal
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from creditgate import plans
-from creditgate.customers import get_customer
-from creditgate.db import Database
+from creditgate.infra.db import Database
+from creditgate.ledger.customers import get_customer
 from creditgate.ledger.errors import NotFound
 from creditgate.models import AutoRecharge, Purchase
-from creditgate.payments import amounts, store
-from creditgate.periods import expiry_after
+from creditgate.payments import charges, store
+from creditgate.payments.stripe_gateway import PaymentDeclined, PaymentIntentRef, StripeGateway
+from creditgate.plans import catalog as plans
 from creditgate.pricing.currency import to_minor_units
-from creditgate.stripe_gateway import PaymentDeclined, PaymentIntentRef, StripeGateway
+from creditgate.statements.periods import expiry_after
 from messages.customer import AttachInput
 from messages.late_payment import SettledPayment
 from messages.purchase import (
@@ -183,7 +183,7 @@ class PaymentActivities:
         available = stored_customer.wallet.available
         if available > input.threshold:
             return None
-        charge = amounts.for_recharge(available, input.recharge_to, plan)
+        charge = charges.for_recharge(available, input.recharge_to, plan)
         payment_method = customer.payment_method or input.payment_method
         expires_at = (
             expiry_after(activity.info().started_time, plan.credit_lifetime)

@@ -6,15 +6,15 @@ from sqlmodel import select
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from creditgate import plans
-from creditgate.customers import get_customer
-from creditgate.db import Database
+from creditgate.infra.db import Database
+from creditgate.infra.settings import Settings
+from creditgate.ledger.customers import get_customer
 from creditgate.models import Purchase, Wallet
-from creditgate.payments import amounts, store
-from creditgate.periods import period_index
-from creditgate.settings import Settings
+from creditgate.payments import charges, store
+from creditgate.plans import catalog as plans
 from creditgate.statements import store as statements
 from creditgate.statements.close import PeriodToClose, close_period, suspend_for_nonpayment
+from creditgate.statements.periods import period_index
 from messages.period import (
     BillingSchedule,
     ClosePeriodInput,
@@ -89,7 +89,7 @@ class PeriodActivities:
             ).one()
         owed = min(
             statement.amount_due,
-            amounts.round_up_to_minor(wallet.debt * plan.credit_price, statement.currency),
+            charges.round_up_to_minor(wallet.debt * plan.credit_price, statement.currency),
         )
         ticket = InvoiceTicket(
             purchase_id=input.purchase_id,
@@ -98,7 +98,7 @@ class PeriodActivities:
             stripe_customer_id=customer.stripe_customer_id,
             payment_method=customer.payment_method,
         )
-        if owed < amounts.minimum_charge(statement.currency) or owed <= 0:
+        if owed < charges.minimum_charge(statement.currency) or owed <= 0:
             ticket.settled = "paid" if owed <= 0 else "below_minimum"
             assert statement.id is not None
             await statements.set_payment(self.db, statement.id, ticket.settled, None)
@@ -111,7 +111,7 @@ class PeriodActivities:
                 kind="invoice",
                 amount=owed,
                 currency=statement.currency,
-                credits=amounts.credits_for(owed, plan),
+                credits=charges.credits_for(owed, plan),
                 payment_method=customer.payment_method,
                 workflow_id=input.workflow_id,
             ),

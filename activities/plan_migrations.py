@@ -7,10 +7,10 @@ A refusal (unknown version, another migration running) is a non-retryable
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from creditgate import plan_migrations
-from creditgate.db import Database
+from creditgate.infra.db import Database
 from creditgate.ledger.errors import LedgerError
 from creditgate.models import PlanMigration
+from creditgate.plans import migrations as plan_migrations
 from messages.plan_migration import (
     BatchResult,
     FinishMigrationInput,

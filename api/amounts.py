@@ -5,7 +5,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BeforeValidator, WithJsonSchema
 
-from creditgate.money import AMOUNT_PATTERN, parse_amount
+from creditgate.values.money import AMOUNT_PATTERN, parse_amount
 
 __all__ = ["AmountIn", "PositiveAmountIn", "parse_amount"]
 

@@ -9,9 +9,9 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio.client import Client
 
 from api.errors import ApiError
-from creditgate.db import Database
-from creditgate.settings import Settings
-from creditgate.temporal import connect
+from creditgate.infra.db import Database
+from creditgate.infra.settings import Settings
+from creditgate.infra.temporal import connect
 
 
 class TemporalConnection:

@@ -6,11 +6,11 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
 from api.amounts import PositiveAmountIn
-from creditgate.identifiers import STORABLE, EventType, Properties
 from creditgate.ledger.tables import GrantRow, HoldRow
 from creditgate.ledger.usage import EventIn
 from creditgate.models import Grant, Hold, LedgerEntry
-from creditgate.money import MoneyStr
+from creditgate.values.identifiers import STORABLE, EventType, Properties
+from creditgate.values.money import MoneyStr
 
 Text = Annotated[str, StringConstraints(max_length=500, pattern=STORABLE)]
 # Stored as "api:<key>" (200 characters).

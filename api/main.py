@@ -29,10 +29,10 @@ from api.routes import (
     stripe_webhook,
 )
 from creditgate import __version__
-from creditgate.db import Database
+from creditgate.infra.db import Database
+from creditgate.infra.settings import Settings, get_settings
 from creditgate.ledger.batcher import IngestBatcher
 from creditgate.ledger.errors import LedgerError
-from creditgate.settings import Settings, get_settings
 
 log = logging.getLogger("creditgate.api")
 

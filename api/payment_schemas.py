@@ -8,7 +8,7 @@ from pydantic import BaseModel, StringConstraints, model_validator
 from api.amounts import AmountIn, PositiveAmountIn
 from api.ledger_schemas import Body, UtcDatetime
 from creditgate.models import AutoRecharge, Purchase
-from creditgate.money import MoneyStr
+from creditgate.values.money import MoneyStr
 
 PaymentMethodId = Annotated[
     str, StringConstraints(min_length=4, max_length=100, pattern=r"^(pm|card|src)_[A-Za-z0-9_]+$")

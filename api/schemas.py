@@ -5,10 +5,10 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
 
-from creditgate.customers import CustomerWithWallet
-from creditgate.identifiers import ExternalId, PersonName
-from creditgate.money import MoneyStr
+from creditgate.ledger.customers import CustomerWithWallet
 from creditgate.pricing.plan import Code
+from creditgate.values.identifiers import ExternalId, PersonName
+from creditgate.values.money import MoneyStr
 
 PlanCode = Code
 # Ids the API made (``hold_…``, ``pur_…``, ``rch_…``, ``mig_…``), as path parameters: anything

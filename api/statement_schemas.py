@@ -6,7 +6,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from creditgate.models import Statement
-from creditgate.money import MoneyStr
+from creditgate.values.money import MoneyStr
 
 
 class StatementPayment(BaseModel):

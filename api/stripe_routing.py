@@ -16,7 +16,7 @@ from typing import Any
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
-from creditgate.db import Database
+from creditgate.infra.db import Database
 from creditgate.payments import late, store
 from messages.purchase import PaymentEvent, RefundNotice
 from workflows.purchase import PurchaseWorkflow

@@ -8,12 +8,13 @@ benchmark needs neither. Each gets one large promotional grant so no debit runs 
 import asyncio
 from decimal import Decimal
 
-from creditgate import migrate, plans
-from creditgate.customers import register_customer
-from creditgate.db import Database
+from creditgate.devtools import migrate
+from creditgate.infra.db import Database
+from creditgate.ledger.customers import register_customer
 from creditgate.ledger.grants import GrantSpec
 from creditgate.ledger.service import grant, ingest
 from creditgate.ledger.usage import EventIn
+from creditgate.plans import catalog as plans
 from creditgate.pricing.plan import PlanDefinition
 
 APP_DB = "creditgate_bench"

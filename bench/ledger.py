@@ -34,8 +34,8 @@ from bench.pg import (
     start_cluster,
 )
 from bench.server import ApiGroup, ApiServer
-from creditgate.checker import Violation, check
-from creditgate.db import Database
+from creditgate.checks.ledger import Violation, check
+from creditgate.infra.db import Database
 from creditgate.ledger.reads import PG_BALANCE_SQL
 from tests.support.postgres import PostgresCluster
 

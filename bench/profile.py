@@ -28,8 +28,8 @@ from sqlalchemy import event
 from api.main import create_app
 from bench import fixtures
 from bench.pg import start_cluster
-from creditgate.db import Database
-from creditgate.settings import Settings
+from creditgate.infra.db import Database
+from creditgate.infra.settings import Settings
 
 API_KEY = "cg_bench_key"
 WARMUP = 200

@@ -14,9 +14,9 @@ from sqlmodel import col, select
 from chaos.client import Stats
 from chaos.load import Load
 from chaos.webhooks import Abuse
-from creditgate.db import Database
+from creditgate.infra.db import Database
 from creditgate.models import Customer, Grant, LedgerEntry, Purchase, UsageEvent, Wallet
-from creditgate.stripe_gateway import StripeGateway
+from creditgate.payments.stripe_gateway import StripeGateway
 
 ZERO = Decimal(0)
 
@@ -175,7 +175,7 @@ def _external_id(stripe_customer: Any) -> str:
 
 def creditgate_check(environment: dict[str, str]) -> Check:
     result = subprocess.run(
-        [sys.executable, "-m", "creditgate.cli", "check"],
+        [sys.executable, "-m", "creditgate.devtools.cli", "check"],
         env={**os.environ, **environment},
         capture_output=True,
         text=True,

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from sqlmodel import col, select
 
 from chaos.processes import Processes
-from creditgate.db import Database
+from creditgate.infra.db import Database
 from creditgate.models import Purchase
 
 IN_FLIGHT_WAIT_SECONDS = 30.0

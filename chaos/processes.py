@@ -1,7 +1,7 @@
 """The real components as separate processes, each killable with SIGKILL and restartable.
 
 PostgreSQL is a throwaway cluster (``tests.support.postgres``); Temporal, localstripe, the
-worker and the API are started by the same code as ``make run`` (``creditgate.devstack``),
+worker and the API are started by the same code as ``make run`` (``creditgate.devtools.devstack``),
 with Temporal's SQLite file kept in the run's directory so a restart finds every workflow.
 """
 
@@ -16,9 +16,9 @@ from pathlib import Path
 from types import TracebackType
 from typing import Self
 
-from creditgate.devstack import Child, DevStack, port_busy, wait_until
-from creditgate.migrate import upgrade
-from creditgate.settings import Settings
+from creditgate.devtools.devstack import Child, DevStack, port_busy, wait_until
+from creditgate.devtools.migrate import upgrade
+from creditgate.infra.settings import Settings
 from tests.support.ports import free_port
 from tests.support.postgres import PostgresCluster
 

@@ -16,10 +16,10 @@ from chaos.faults import Faults
 from chaos.load import Load
 from chaos.processes import Processes, chaos_environment
 from chaos.webhooks import Abuse
-from creditgate.db import Database
-from creditgate.devstack import DevStackError
+from creditgate.devtools.devstack import DevStackError
+from creditgate.infra.db import Database
 from creditgate.models import Purchase
-from creditgate.stripe_gateway import StripeGateway
+from creditgate.payments.stripe_gateway import StripeGateway
 
 API_DOWNTIME = 1.0
 WORKER_DOWNTIME = 3.0

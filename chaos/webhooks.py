@@ -14,9 +14,9 @@ import httpx
 from sqlmodel import col, select
 
 from chaos.client import RetryingClient
-from creditgate.db import Database
+from creditgate.infra.db import Database
 from creditgate.models import Purchase, StripeEvent
-from creditgate.stripe_gateway import StripeGateway
+from creditgate.payments.stripe_gateway import StripeGateway
 
 PATH = "/v1/stripe/webhook"
 REPLAYS = 20

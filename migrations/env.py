@@ -7,8 +7,8 @@ from sqlalchemy.engine import Connection
 from sqlmodel import SQLModel
 
 import creditgate.models  # noqa: F401  (registers the tables)
-from creditgate.db import create_engine
-from creditgate.settings import get_settings
+from creditgate.infra.db import create_engine
+from creditgate.infra.settings import get_settings
 
 config = context.config
 target_metadata = SQLModel.metadata

@@ -40,11 +40,11 @@ from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
-from creditgate.db import Database
+from creditgate.devtools.migrate import upgrade
+from creditgate.infra.db import Database
 from creditgate.ledger import service
 from creditgate.ledger.grants import GrantSpec
-from creditgate.migrate import upgrade
-from creditgate.stripe_gateway import StripeGateway
+from creditgate.payments.stripe_gateway import StripeGateway
 from messages.customer import CustomerProfile, CustomerState, CustomerWorkflowInput, SignupResult
 from messages.purchase import PaymentPolicy, PurchaseRequest
 from messages.recharge import AutoRechargeRequest
@@ -175,8 +175,9 @@ async def payments(client: Client, gateway: StripeGateway, handle: WorkflowHandl
 async def plan_migration(client: Client, db: Database) -> str:
     """``plan_migration.json``: a ``PlanMigrationWorkflow`` moving five customers of a plan
     from version 1 to 2 in batches of two, with a pause between batches."""
-    from creditgate import plan_migrations, plans
     from creditgate.models import Customer, Wallet
+    from creditgate.plans import catalog as plans
+    from creditgate.plans import migrations as plan_migrations
     from creditgate.pricing.plan import PlanDefinition
     from messages.plan_migration import PlanMigrationInput
     from workflows.plan_migration import PlanMigrationWorkflow
@@ -223,9 +224,9 @@ async def plan_migration(client: Client, db: Database) -> str:
 async def period_close(client: Client, db: Database) -> dict[str, str]:
     """A customer on 3-second periods: usage, the period closing into statement 1 (with a
     true-up), and the customer workflow continuing as new after it."""
-    from creditgate import plans
     from creditgate.ledger.usage import EventIn
     from creditgate.payments import store as payments
+    from creditgate.plans import catalog as plans
     from creditgate.pricing.plan import PlanDefinition
     from creditgate.statements import store as statements
     from workflows.period_close import period_workflow_id

@@ -17,8 +17,8 @@ import pytest
 from chaos import checks
 from chaos.client import RetryingClient, Stats
 from chaos.load import Load
-from creditgate.db import Database
-from creditgate.migrate import upgrade
+from creditgate.devtools.migrate import upgrade
+from creditgate.infra.db import Database
 from creditgate.models import Customer, Wallet
 from tests.support.postgres import find_bindir
 

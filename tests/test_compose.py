@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 import yaml
 
-from creditgate.settings import Settings
+from creditgate.infra.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 COMPOSE = ROOT / "docker-compose.yml"

@@ -3,8 +3,8 @@ secret (the database password, a configured API key)."""
 
 from pathlib import Path
 
-from creditgate.devstack import DevStack
-from creditgate.settings import Settings
+from creditgate.devtools.devstack import DevStack
+from creditgate.infra.settings import Settings
 
 
 def banner(**settings: str) -> str:

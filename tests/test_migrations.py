@@ -14,8 +14,8 @@ from sqlalchemy.engine import Connection
 from sqlmodel import SQLModel, select
 
 import creditgate.models  # noqa: F401  (registers the tables)
-from creditgate.db import Database, create_engine
-from creditgate.migrate import alembic_config, upgrade
+from creditgate.devtools.migrate import alembic_config, upgrade
+from creditgate.infra.db import Database, create_engine
 from creditgate.models import Customer, Wallet
 
 VERSION_TABLE = "alembic_version"

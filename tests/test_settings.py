@@ -16,8 +16,8 @@ from pydantic import ValidationError
 
 from api.auth import ApiKey
 from api.main import create_app
-from creditgate import stripe_events
-from creditgate.settings import Settings
+from creditgate.infra.settings import Settings
+from creditgate.payments import stripe_events
 
 CREDITGATE = Path(sys.executable).parent / "creditgate"
 

@@ -4,10 +4,10 @@ import signal
 
 from temporalio.service import RPCError
 
-from creditgate.db import Database
-from creditgate.settings import get_settings
-from creditgate.stripe_gateway import StripeGateway
-from creditgate.temporal import connect_patiently
+from creditgate.infra.db import Database
+from creditgate.infra.settings import get_settings
+from creditgate.infra.temporal import connect_patiently
+from creditgate.payments.stripe_gateway import StripeGateway
 from worker.reconcile import Reconciler
 from worker.registry import build_worker
 from worker.relay import OutboxRelay

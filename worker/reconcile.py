@@ -16,10 +16,10 @@ from datetime import UTC, datetime, timedelta
 from sqlmodel import col, or_, select
 from temporalio.client import Client
 
-from creditgate.db import Database
+from creditgate.infra.db import Database
 from creditgate.models import Purchase
 from creditgate.payments import idempotency, late
-from creditgate.stripe_gateway import StripeGateway
+from creditgate.payments.stripe_gateway import StripeGateway
 
 log = logging.getLogger("creditgate.reconcile")
 

@@ -11,9 +11,9 @@ from activities.ledger import LedgerActivities
 from activities.payments import PaymentActivities
 from activities.periods import PeriodActivities
 from activities.plan_migrations import PlanMigrationActivities
-from creditgate.db import Database
-from creditgate.settings import Settings
-from creditgate.stripe_gateway import StripeGateway
+from creditgate.infra.db import Database
+from creditgate.infra.settings import Settings
+from creditgate.payments.stripe_gateway import StripeGateway
 from workflows.customer import CustomerWorkflow
 from workflows.late_payment import LatePaymentWorkflow
 from workflows.period_close import PeriodCloseWorkflow

@@ -33,7 +33,7 @@ from sqlmodel.sql.expression import SelectOfScalar
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
-from creditgate.db import Database
+from creditgate.infra.db import Database
 from creditgate.ledger.service import sweep_expired_holds
 from creditgate.models import OutboxMessage
 from messages.customer import LedgerNotice

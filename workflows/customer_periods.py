@@ -14,8 +14,8 @@ from workflows.period_close import PeriodCloseWorkflow, period_workflow_id
 
 with workflow.unsafe.imports_passed_through():
     from activities.periods import PeriodActivities
-    from creditgate.periods import period_start
     from creditgate.pricing.plan import Period
+    from creditgate.statements.periods import period_start
     from messages.customer import CustomerState
     from messages.period import BillingState, PeriodClosed, PeriodCloseInput
 

@@ -15,10 +15,10 @@ from temporalio.service import RPCError
 from api.deps import DbDep, SessionDep, SettingsDep, TemporalDep
 from api.errors import ApiError
 from api.schemas import ERRORS, CustomerCreate, CustomerPending, CustomerPublic
-from creditgate.customers import get_customer
-from creditgate.identifiers import ExternalId
 from creditgate.ledger import reads
-from creditgate.plans import latest_version
+from creditgate.ledger.customers import get_customer
+from creditgate.plans.catalog import latest_version
+from creditgate.values.identifiers import ExternalId
 from messages.customer import CustomerProfile, CustomerWorkflowInput, SignupResult
 from workflows.customer import CustomerWorkflow, customer_workflow_id
 

@@ -25,17 +25,17 @@ from api.ledger_schemas import (
     UsageSummary,
 )
 from api.schemas import ERROR_CONTENT, ERRORS, HoldIdPath
-from creditgate import plans
-from creditgate.customers import CustomerWithWallet, get_customer
-from creditgate.identifiers import ExternalId
 from creditgate.ledger import reads, service
+from creditgate.ledger.customers import CustomerWithWallet, get_customer
 from creditgate.ledger.grants import GrantSpec
 from creditgate.ledger.holds import HoldRequest
 from creditgate.ledger.tables import GrantRow
 from creditgate.ledger.usage import UsageResult, unstorable
 from creditgate.models import Customer, Hold
-from creditgate.money import cached_str, to_str
-from creditgate.periods import period_bounds
+from creditgate.plans import catalog as plans
+from creditgate.statements.periods import period_bounds
+from creditgate.values.identifiers import ExternalId
+from creditgate.values.money import cached_str, to_str
 
 router = APIRouter(tags=["usage and balance"], responses=ERRORS)
 EVENT_BATCH_REF = "#/components/schemas/EventBatch"

@@ -26,16 +26,16 @@ from api.payment_schemas import (
     PurchasePublic,
 )
 from api.schemas import ERROR_CONTENT, ERRORS, PurchaseIdPath
-from creditgate import plans
-from creditgate.customers import get_customer
-from creditgate.db import Database
-from creditgate.identifiers import ExternalId
+from creditgate.infra.db import Database
+from creditgate.infra.settings import Settings
+from creditgate.ledger.customers import get_customer
 from creditgate.models import Customer
-from creditgate.money import MAX_AMOUNT
-from creditgate.payments import amounts, idempotency, store
-from creditgate.periods import expiry_after
+from creditgate.payments import charges, idempotency, store
+from creditgate.plans import catalog as plans
 from creditgate.pricing.plan import PlanDefinition
-from creditgate.settings import Settings
+from creditgate.statements.periods import expiry_after
+from creditgate.values.identifiers import ExternalId
+from creditgate.values.money import MAX_AMOUNT
 from messages.customer import PaymentMethodRequest
 from messages.purchase import PaymentPolicy, PurchaseAnswer, PurchaseRequest
 from messages.recharge import AutoRechargeRequest
@@ -49,7 +49,7 @@ CARD_DECLINED = "CardDeclined"
 def payment_policy(settings: Settings, plan: PlanDefinition) -> PaymentPolicy:
     """The schedules from the settings; the bounds are Stripe's for the plan's currency."""
     try:
-        least, most = amounts.charge_bounds(plan.currency)
+        least, most = charges.charge_bounds(plan.currency)
     except ValueError:
         raise ApiError(
             422,
@@ -59,7 +59,7 @@ def payment_policy(settings: Settings, plan: PlanDefinition) -> PaymentPolicy:
     return PaymentPolicy(
         purchase_min=least,
         purchase_max=most,
-        recharge_max=amounts.recharge_limit(plan),
+        recharge_max=charges.recharge_limit(plan),
         poll_seconds=settings.purchase_poll_seconds,
         poll_max_seconds=settings.purchase_poll_max_seconds,
         timeout_seconds=settings.purchase_timeout_seconds,
@@ -165,11 +165,11 @@ async def _purchase(
     policy = payment_policy(settings, plan)
     try:
         charge = (
-            amounts.for_amount(body.amount, plan)
+            charges.for_amount(body.amount, plan)
             if body.amount is not None
-            else amounts.for_credits(body.credits, plan)  # type: ignore[arg-type]
+            else charges.for_credits(body.credits, plan)  # type: ignore[arg-type]
         )
-    except amounts.AmountError as err:
+    except charges.AmountError as err:
         raise ApiError(422, "validation_error", str(err)) from None
     if charge.credits >= MAX_AMOUNT:
         raise ApiError(422, "validation_error", f"{charge.credits:f} credits is too many at once")

@@ -10,9 +10,10 @@ from temporalio.service import RPCError
 from api.deps import DbDep, SessionDep, SettingsDep, TemporalDep
 from api.errors import ApiError
 from api.schemas import ERROR_CONTENT, ERRORS, MigrationIdPath, PlanCode
-from creditgate import plan_migrations, plan_simulation
 from creditgate.models import PlanMigration
-from creditgate.money import MoneyStr
+from creditgate.plans import migrations as plan_migrations
+from creditgate.plans import simulation as plan_simulation
+from creditgate.values.money import MoneyStr
 from messages.plan_migration import PlanMigrationInput
 from workflows.plan_migration import PlanMigrationWorkflow
 

@@ -9,8 +9,8 @@ from pydantic import BaseModel, model_validator
 from api.amounts import parse_amount
 from api.deps import DbDep, SessionDep
 from api.schemas import ERRORS, PlanCode
-from creditgate import plans
 from creditgate.models import Plan
+from creditgate.plans import catalog as plans
 from creditgate.pricing.plan import PlanDefinition
 
 router = APIRouter(prefix="/plans", tags=["plans"], responses=ERRORS)

@@ -11,13 +11,13 @@ from api.deps import DbDep
 from api.errors import ApiError
 from api.schemas import ERRORS
 from api.statement_schemas import StatementList, StatementPublic
-from creditgate.db import Database
-from creditgate.identifiers import ExternalId
+from creditgate.infra.db import Database
 from creditgate.ledger.errors import NotFound
 from creditgate.models import Statement
 from creditgate.payments import store as payments
 from creditgate.statements import store
 from creditgate.statements.close import preview_period
+from creditgate.values.identifiers import ExternalId
 
 router = APIRouter(
     prefix="/customers/{external_id}/statements", tags=["statements"], responses=ERRORS

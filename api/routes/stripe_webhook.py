@@ -12,7 +12,7 @@ from api import stripe_routing
 from api.deps import DbDep, SettingsDep, get_temporal
 from api.errors import ApiError
 from api.schemas import ERRORS
-from creditgate import stripe_events
+from creditgate.payments import stripe_events
 
 log = logging.getLogger("creditgate.api")
 router = APIRouter(tags=["stripe"], responses=ERRORS)

@@ -15,14 +15,14 @@ from sqlalchemy import Integer, Select, String, any_, bindparam, select
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from creditgate.db import Database
+from creditgate.infra.db import Database
 from creditgate.ledger import pg
 from creditgate.ledger import tables as t
 from creditgate.ledger.burn import Lot, burn_key
 from creditgate.ledger.tables import GrantRow, HoldRow
 from creditgate.ledger.writes import Writes
 from creditgate.models.customer import available_of, debt_of
-from creditgate.money import to_str
+from creditgate.values.money import to_str
 
 ZERO = Decimal(0)
 

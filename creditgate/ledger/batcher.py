@@ -18,7 +18,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from creditgate.db import Database
+from creditgate.infra.db import Database
 from creditgate.ledger import service
 from creditgate.ledger.errors import Busy
 from creditgate.ledger.retry import lost_connection

@@ -11,7 +11,7 @@ from decimal import Decimal
 
 from creditgate.ledger.accounts import ZERO, Account
 from creditgate.ledger.usage import burn_grants
-from creditgate.money import to_str
+from creditgate.values.money import to_str
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from creditgate.ledger import tables as t
 from creditgate.ledger.accounts import ZERO, Account
 from creditgate.ledger.errors import LedgerError
 from creditgate.ledger.tables import GrantRow
-from creditgate.money import to_str
+from creditgate.values.money import to_str
 
 # invoice: a payment collected for a statement's amount due (it pays the debt).
 SOURCES = frozenset({"purchase", "recharge", "invoice", "promotional", "adjustment"})

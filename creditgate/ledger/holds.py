@@ -13,7 +13,7 @@ from creditgate.ledger import tables as t
 from creditgate.ledger.accounts import Account, close_hold
 from creditgate.ledger.errors import IdempotencyMismatch, InsufficientFunds, LedgerError
 from creditgate.ledger.tables import HoldRow
-from creditgate.money import to_str
+from creditgate.values.money import to_str
 
 DEFAULT_TTL_SECONDS = 600
 MAX_TTL_SECONDS = 7 * 86400

@@ -22,10 +22,10 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.util.concurrency import greenlet_spawn
 
-from creditgate.db import Database
+from creditgate.infra.db import Database
 from creditgate.ledger import tables as t
 from creditgate.ledger.tables import GrantRow
-from creditgate.money import normalize
+from creditgate.values.money import normalize
 
 if TYPE_CHECKING:
     from creditgate.ledger.writes import Writes

@@ -12,19 +12,19 @@ from sqlalchemy.dialects.postgresql import asyncpg
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from creditgate.customers import CustomerWithWallet
-from creditgate.db import Database
+from creditgate.infra.db import Database
 from creditgate.ledger import pg
 from creditgate.ledger import tables as t
 from creditgate.ledger.accounts import ZERO, entitled_at, lot, utcnow
 from creditgate.ledger.burn import burn_key
+from creditgate.ledger.customers import CustomerWithWallet
 from creditgate.ledger.retry import on_dead_connection
 from creditgate.ledger.tables import GrantRow
 from creditgate.models import Grant, Hold, LedgerEntry, UsageEvent
 from creditgate.models.customer import available_of, debt_of
-from creditgate.money import Money, normalize
 from creditgate.pricing import rating
 from creditgate.pricing.plan import PlanDefinition
+from creditgate.values.money import Money, normalize
 
 
 @dataclass(frozen=True)

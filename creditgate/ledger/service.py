@@ -9,8 +9,7 @@ from typing import TypeVar
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from creditgate import plans
-from creditgate.db import Database
+from creditgate.infra.db import Database
 from creditgate.ledger import pg
 from creditgate.ledger import tables as t
 from creditgate.ledger.accounts import (
@@ -39,6 +38,7 @@ from creditgate.ledger.usage import (
     record_usage,
     rejected,
 )
+from creditgate.plans import catalog as plans
 from creditgate.pricing import rating
 from creditgate.pricing.plan import PlanDefinition
 

@@ -10,16 +10,23 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from creditgate.identifiers import EventId, EventType, ExternalId, HoldId, finite, storable_json
 from creditgate.ledger import tables as t
 from creditgate.ledger.accounts import ZERO, Account, close_hold
 from creditgate.ledger.burn import burn_down
 from creditgate.ledger.holds import settle_against_hold
 from creditgate.ledger.tables import HoldRow
-from creditgate.money import cached_str
-from creditgate.periods import period_bounds
 from creditgate.pricing import rating
 from creditgate.pricing.plan import REALTIME_AGGREGATIONS, PlanDefinition
+from creditgate.statements.periods import period_bounds
+from creditgate.values.identifiers import (
+    EventId,
+    EventType,
+    ExternalId,
+    HoldId,
+    finite,
+    storable_json,
+)
+from creditgate.values.money import cached_str
 
 FUTURE_TOLERANCE = timedelta(minutes=5)
 # Prices whose real-time cost depends on the period's running quantity: tiers, and packages

@@ -4,8 +4,8 @@ from typing import Any
 
 from sqlmodel import Field
 
-from creditgate.money import Money
-from creditgate.sqltypes import UTCDateTime
+from creditgate.infra.sqltypes import UTCDateTime
+from creditgate.values.money import Money
 
 
 def utcnow() -> datetime:

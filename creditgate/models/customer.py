@@ -6,7 +6,7 @@ from sqlalchemy import String
 from sqlmodel import Field, SQLModel
 
 from creditgate.models.common import money_field, timestamp_field
-from creditgate.money import Money
+from creditgate.values.money import Money
 
 
 class CustomerStatus(StrEnum):

@@ -7,8 +7,8 @@ from typing import Any
 from sqlalchemy import JSON, BigInteger, Index, Integer, String, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
+from creditgate.infra.sqltypes import UTCDateTime
 from creditgate.models.common import money_field, timestamp_field
-from creditgate.sqltypes import UTCDateTime
 
 # SQLite only auto-numbers an INTEGER PRIMARY KEY; PostgreSQL gets BIGINT.
 BigId = BigInteger().with_variant(Integer(), "sqlite")

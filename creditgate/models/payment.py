@@ -7,8 +7,8 @@ from decimal import Decimal
 from sqlalchemy import Index, String
 from sqlmodel import Field, SQLModel
 
+from creditgate.infra.sqltypes import UTCDateTime
 from creditgate.models.common import money_field, timestamp_field
-from creditgate.sqltypes import UTCDateTime
 
 
 class Purchase(SQLModel, table=True):

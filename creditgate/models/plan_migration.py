@@ -5,9 +5,9 @@ from datetime import datetime
 from sqlalchemy import Index, String
 from sqlmodel import Field, SQLModel
 
+from creditgate.infra.sqltypes import UTCDateTime
 from creditgate.models.common import timestamp_field
 from creditgate.models.ledger import BigId
-from creditgate.sqltypes import UTCDateTime
 
 
 class PlanMigration(SQLModel, table=True):

@@ -7,8 +7,8 @@ from typing import Any
 from sqlalchemy import JSON, String, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
+from creditgate.infra.sqltypes import UTCDateTime
 from creditgate.models.common import money_field, timestamp_field
-from creditgate.sqltypes import UTCDateTime
 
 
 class Statement(SQLModel, table=True):

@@ -4,8 +4,8 @@ from typing import Any
 from sqlalchemy import JSON
 from sqlmodel import Field, SQLModel
 
+from creditgate.infra.sqltypes import UTCDateTime
 from creditgate.models.common import timestamp_field
-from creditgate.sqltypes import UTCDateTime
 
 
 class StripeEvent(SQLModel, table=True):

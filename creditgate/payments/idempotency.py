@@ -15,7 +15,7 @@ from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, update
 
-from creditgate.db import Database
+from creditgate.infra.db import Database
 from creditgate.models import PurchaseIdempotencyKey
 
 KEEP_DAYS = 30

@@ -14,15 +14,15 @@ from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
-from creditgate.db import Database
+from creditgate.infra.db import Database
 from creditgate.ledger import service
 from creditgate.ledger.accounts import Account
 from creditgate.ledger.clawback import ClawbackOutcome, claw_back
 from creditgate.ledger.errors import NotFound
 from creditgate.ledger.grants import GrantSpec, add_grant
 from creditgate.models import AutoRecharge, Customer, Purchase, Wallet
-from creditgate.money import normalize, to_str
 from creditgate.pricing.currency import minor_unit_exponent
+from creditgate.values.money import normalize, to_str
 
 PURCHASE_PRIORITY = 10
 

@@ -13,8 +13,8 @@ from pydantic import (
     model_validator,
 )
 
-from creditgate.identifiers import STORABLE
-from creditgate.money import AMOUNT_PATTERN
+from creditgate.values.identifiers import STORABLE
+from creditgate.values.money import AMOUNT_PATTERN
 
 Code = Annotated[str, StringConstraints(min_length=1, max_length=100, pattern=r"^[a-z0-9_-]+$")]
 PropertyName = Annotated[

@@ -18,8 +18,7 @@ from typing import Any
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from creditgate import plans
-from creditgate.db import Database
+from creditgate.infra.db import Database
 from creditgate.ledger import service
 from creditgate.ledger import tables as t
 from creditgate.ledger.accounts import Account, expire_due, read_account, snapshot
@@ -28,17 +27,18 @@ from creditgate.ledger.grants import GrantSpec, add_grant
 from creditgate.ledger.service import utcnow
 from creditgate.ledger.usage import burn_grants
 from creditgate.models import Statement
-from creditgate.money import to_str
-from creditgate.payments.amounts import round_up_to_minor
-from creditgate.periods import period_bounds
+from creditgate.payments.charges import round_up_to_minor
+from creditgate.plans import catalog as plans
 from creditgate.pricing.plan import PlanDefinition
-from creditgate.statements.rating import (
+from creditgate.statements.period_usage import (
     SAMPLE_COLUMNS,
     RatedPeriod,
     Sample,
     rate_period,
     recorded_samples,
 )
+from creditgate.statements.periods import period_bounds
+from creditgate.values.money import to_str
 
 ZERO = Decimal(0)
 statements = Statement.__table__  # type: ignore[attr-defined]

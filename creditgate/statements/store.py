@@ -2,10 +2,10 @@
 
 from sqlmodel import col, select, update
 
-from creditgate.db import Database
+from creditgate.infra.db import Database
 from creditgate.ledger.errors import NotFound
 from creditgate.models import Customer, Statement
-from creditgate.payments import amounts
+from creditgate.payments import charges as amounts
 
 
 async def list_statements(db: Database, customer_id: int) -> list[Statement]:

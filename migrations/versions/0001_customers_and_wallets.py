@@ -11,8 +11,8 @@ import sqlalchemy as sa
 import sqlmodel.sql.sqltypes
 from alembic import op
 
-import creditgate.money
-import creditgate.sqltypes
+import creditgate.infra.sqltypes
+import creditgate.values.money
 
 revision: str = "0001"
 down_revision: str | None = None
@@ -34,7 +34,7 @@ def upgrade() -> None:
             "stripe_customer_id", sqlmodel.sql.sqltypes.AutoString(length=100), nullable=True
         ),
         sa.Column("workflow_id", sqlmodel.sql.sqltypes.AutoString(length=300), nullable=False),
-        sa.Column("created_at", creditgate.sqltypes.UTCDateTime(), nullable=False),
+        sa.Column("created_at", creditgate.infra.sqltypes.UTCDateTime(), nullable=False),
         sa.PrimaryKeyConstraint("id"),
     )
     with op.batch_alter_table("customers", schema=None) as batch_op:
@@ -45,10 +45,10 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("customer_id", sa.Integer(), nullable=False),
         sa.Column("currency", sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
-        sa.Column("balance", creditgate.money.Money(precision=38, scale=18), nullable=False),
-        sa.Column("held", creditgate.money.Money(precision=38, scale=18), nullable=False),
+        sa.Column("balance", creditgate.values.money.Money(precision=38, scale=18), nullable=False),
+        sa.Column("held", creditgate.values.money.Money(precision=38, scale=18), nullable=False),
         sa.Column("entitled", sa.Boolean(), nullable=False),
-        sa.Column("updated_at", creditgate.sqltypes.UTCDateTime(), nullable=False),
+        sa.Column("updated_at", creditgate.infra.sqltypes.UTCDateTime(), nullable=False),
         sa.ForeignKeyConstraint(
             ["customer_id"],
             ["customers.id"],

@@ -12,8 +12,8 @@ import sqlalchemy as sa
 import sqlmodel.sql.sqltypes
 from alembic import op
 
-import creditgate.money
-import creditgate.sqltypes
+import creditgate.infra.sqltypes
+import creditgate.values.money
 
 revision: str = "0002"
 down_revision: str | None = "0001"
@@ -42,7 +42,9 @@ def upgrade() -> None:
         sa.Column("name", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
         sa.Column("currency", sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
         sa.Column("definition", sa.JSON(), nullable=False),
-        sa.Column("created_at", creditgate.sqltypes.UTCDateTime(timezone=True), nullable=False),
+        sa.Column(
+            "created_at", creditgate.infra.sqltypes.UTCDateTime(timezone=True), nullable=False
+        ),
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("code", "version", name="uq_plans_code_version"),
     )
@@ -53,17 +55,27 @@ def upgrade() -> None:
         "grants",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("customer_id", sa.Integer(), nullable=False),
-        sa.Column("amount", creditgate.money.Money(precision=38, scale=18), nullable=False),
-        sa.Column("remaining", creditgate.money.Money(precision=38, scale=18), nullable=False),
+        sa.Column("amount", creditgate.values.money.Money(precision=38, scale=18), nullable=False),
+        sa.Column(
+            "remaining", creditgate.values.money.Money(precision=38, scale=18), nullable=False
+        ),
         sa.Column("priority", sa.Integer(), nullable=False),
-        sa.Column("effective_at", creditgate.sqltypes.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("expires_at", creditgate.sqltypes.UTCDateTime(timezone=True), nullable=True),
+        sa.Column(
+            "effective_at", creditgate.infra.sqltypes.UTCDateTime(timezone=True), nullable=False
+        ),
+        sa.Column(
+            "expires_at", creditgate.infra.sqltypes.UTCDateTime(timezone=True), nullable=True
+        ),
         sa.Column("source", sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
         sa.Column("reason", sqlmodel.sql.sqltypes.AutoString(length=500), nullable=True),
         sa.Column("reference", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=True),
         sa.Column("status", sa.String(length=20), nullable=False),
-        sa.Column("expired_amount", creditgate.money.Money(precision=38, scale=18), nullable=False),
-        sa.Column("created_at", creditgate.sqltypes.UTCDateTime(timezone=True), nullable=False),
+        sa.Column(
+            "expired_amount", creditgate.values.money.Money(precision=38, scale=18), nullable=False
+        ),
+        sa.Column(
+            "created_at", creditgate.infra.sqltypes.UTCDateTime(timezone=True), nullable=False
+        ),
         sa.ForeignKeyConstraint(
             ["customer_id"],
             ["customers.id"],
@@ -78,12 +90,18 @@ def upgrade() -> None:
         "holds",
         sa.Column("id", sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
         sa.Column("customer_id", sa.Integer(), nullable=False),
-        sa.Column("amount", creditgate.money.Money(precision=38, scale=18), nullable=False),
-        sa.Column("remaining", creditgate.money.Money(precision=38, scale=18), nullable=False),
+        sa.Column("amount", creditgate.values.money.Money(precision=38, scale=18), nullable=False),
+        sa.Column(
+            "remaining", creditgate.values.money.Money(precision=38, scale=18), nullable=False
+        ),
         sa.Column("status", sa.String(length=20), nullable=False),
-        sa.Column("expires_at", creditgate.sqltypes.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("created_at", creditgate.sqltypes.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("closed_at", creditgate.sqltypes.UTCDateTime(timezone=True), nullable=True),
+        sa.Column(
+            "expires_at", creditgate.infra.sqltypes.UTCDateTime(timezone=True), nullable=False
+        ),
+        sa.Column(
+            "created_at", creditgate.infra.sqltypes.UTCDateTime(timezone=True), nullable=False
+        ),
+        sa.Column("closed_at", creditgate.infra.sqltypes.UTCDateTime(timezone=True), nullable=True),
         sa.Column("description", sqlmodel.sql.sqltypes.AutoString(length=500), nullable=True),
         sa.ForeignKeyConstraint(
             ["customer_id"],
@@ -99,14 +117,18 @@ def upgrade() -> None:
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("customer_id", sa.Integer(), nullable=False),
         sa.Column("kind", sa.String(length=20), nullable=False),
-        sa.Column("amount", creditgate.money.Money(precision=38, scale=18), nullable=False),
-        sa.Column("balance_after", creditgate.money.Money(precision=38, scale=18), nullable=False),
+        sa.Column("amount", creditgate.values.money.Money(precision=38, scale=18), nullable=False),
+        sa.Column(
+            "balance_after", creditgate.values.money.Money(precision=38, scale=18), nullable=False
+        ),
         sa.Column("grant_id", sa.Integer(), nullable=True),
         sa.Column("event_id", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=True),
         sa.Column("hold_id", sqlmodel.sql.sqltypes.AutoString(length=40), nullable=True),
         sa.Column("allocations", sa.JSON(), nullable=True),
         sa.Column("description", sqlmodel.sql.sqltypes.AutoString(length=500), nullable=True),
-        sa.Column("created_at", creditgate.sqltypes.UTCDateTime(timezone=True), nullable=False),
+        sa.Column(
+            "created_at", creditgate.infra.sqltypes.UTCDateTime(timezone=True), nullable=False
+        ),
         sa.ForeignKeyConstraint(
             ["customer_id"],
             ["customers.id"],
@@ -125,8 +147,10 @@ def upgrade() -> None:
         sa.Column("workflow_id", sqlmodel.sql.sqltypes.AutoString(length=300), nullable=False),
         sa.Column("kind", sa.String(length=30), nullable=False),
         sa.Column("payload", sa.JSON(), nullable=False),
-        sa.Column("created_at", creditgate.sqltypes.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("sent_at", creditgate.sqltypes.UTCDateTime(timezone=True), nullable=True),
+        sa.Column(
+            "created_at", creditgate.infra.sqltypes.UTCDateTime(timezone=True), nullable=False
+        ),
+        sa.Column("sent_at", creditgate.infra.sqltypes.UTCDateTime(timezone=True), nullable=True),
         sa.Column("attempts", sa.Integer(), nullable=False),
         sa.Column("last_error", sqlmodel.sql.sqltypes.AutoString(length=1000), nullable=True),
         sa.ForeignKeyConstraint(
@@ -142,9 +166,13 @@ def upgrade() -> None:
     op.create_table(
         "usage_counters",
         sa.Column("customer_id", sa.Integer(), nullable=False),
-        sa.Column("period_start", creditgate.sqltypes.UTCDateTime(timezone=True), nullable=False),
+        sa.Column(
+            "period_start", creditgate.infra.sqltypes.UTCDateTime(timezone=True), nullable=False
+        ),
         sa.Column("price_key", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
-        sa.Column("quantity", creditgate.money.Money(precision=38, scale=18), nullable=False),
+        sa.Column(
+            "quantity", creditgate.values.money.Money(precision=38, scale=18), nullable=False
+        ),
         sa.ForeignKeyConstraint(
             ["customer_id"],
             ["customers.id"],
@@ -157,13 +185,19 @@ def upgrade() -> None:
         sa.Column("customer_id", sa.Integer(), nullable=False),
         sa.Column("event_id", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
         sa.Column("event_type", sqlmodel.sql.sqltypes.AutoString(length=100), nullable=False),
-        sa.Column("timestamp", creditgate.sqltypes.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("received_at", creditgate.sqltypes.UTCDateTime(timezone=True), nullable=False),
+        sa.Column(
+            "timestamp", creditgate.infra.sqltypes.UTCDateTime(timezone=True), nullable=False
+        ),
+        sa.Column(
+            "received_at", creditgate.infra.sqltypes.UTCDateTime(timezone=True), nullable=False
+        ),
         sa.Column("meter_code", sqlmodel.sql.sqltypes.AutoString(length=100), nullable=True),
         sa.Column("dimensions", sa.JSON(), nullable=False),
-        sa.Column("quantity", creditgate.money.Money(precision=38, scale=18), nullable=False),
+        sa.Column(
+            "quantity", creditgate.values.money.Money(precision=38, scale=18), nullable=False
+        ),
         sa.Column("distinct_value", sqlmodel.sql.sqltypes.AutoString(length=500), nullable=True),
-        sa.Column("cost", creditgate.money.Money(precision=38, scale=18), nullable=False),
+        sa.Column("cost", creditgate.values.money.Money(precision=38, scale=18), nullable=False),
         sa.Column("price_index", sa.Integer(), nullable=True),
         sa.Column("plan_version", sa.Integer(), nullable=True),
         sa.Column("hold_id", sqlmodel.sql.sqltypes.AutoString(length=40), nullable=True),
@@ -183,21 +217,23 @@ def upgrade() -> None:
     with op.batch_alter_table("customers", schema=None) as batch_op:
         batch_op.add_column(
             sa.Column(
-                "period_anchor", creditgate.sqltypes.UTCDateTime(timezone=True), nullable=True
+                "period_anchor", creditgate.infra.sqltypes.UTCDateTime(timezone=True), nullable=True
             )
         )
     op.execute("UPDATE customers SET period_anchor = created_at")
     with op.batch_alter_table("customers", schema=None) as batch_op:
         batch_op.alter_column(
             "period_anchor",
-            existing_type=creditgate.sqltypes.UTCDateTime(timezone=True),
+            existing_type=creditgate.infra.sqltypes.UTCDateTime(timezone=True),
             nullable=False,
         )
 
     with op.batch_alter_table("wallets", schema=None) as batch_op:
         batch_op.add_column(
             sa.Column(
-                "recharge_threshold", creditgate.money.Money(precision=38, scale=18), nullable=True
+                "recharge_threshold",
+                creditgate.values.money.Money(precision=38, scale=18),
+                nullable=True,
             )
         )
 
@@ -208,7 +244,7 @@ def upgrade() -> None:
         sa.column("name", sa.String),
         sa.column("currency", sa.String),
         sa.column("definition", sa.JSON),
-        sa.column("created_at", creditgate.sqltypes.UTCDateTime()),
+        sa.column("created_at", creditgate.infra.sqltypes.UTCDateTime()),
     )
     op.bulk_insert(
         plans,

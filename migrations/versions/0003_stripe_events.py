@@ -11,8 +11,8 @@ import sqlalchemy as sa
 import sqlmodel.sql.sqltypes
 from alembic import op
 
-import creditgate.money
-import creditgate.sqltypes
+import creditgate.infra.sqltypes
+import creditgate.values.money
 
 revision: str = "0003"
 down_revision: str | None = "0002"
@@ -25,10 +25,16 @@ def upgrade() -> None:
         "stripe_events",
         sa.Column("id", sqlmodel.sql.sqltypes.AutoString(length=255), nullable=False),
         sa.Column("type", sqlmodel.sql.sqltypes.AutoString(length=100), nullable=False),
-        sa.Column("created_at", creditgate.sqltypes.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("received_at", creditgate.sqltypes.UTCDateTime(timezone=True), nullable=False),
+        sa.Column(
+            "created_at", creditgate.infra.sqltypes.UTCDateTime(timezone=True), nullable=False
+        ),
+        sa.Column(
+            "received_at", creditgate.infra.sqltypes.UTCDateTime(timezone=True), nullable=False
+        ),
         sa.Column("payload", sa.JSON(), nullable=False),
-        sa.Column("handled_at", creditgate.sqltypes.UTCDateTime(timezone=True), nullable=True),
+        sa.Column(
+            "handled_at", creditgate.infra.sqltypes.UTCDateTime(timezone=True), nullable=True
+        ),
         sa.PrimaryKeyConstraint("id"),
     )
 

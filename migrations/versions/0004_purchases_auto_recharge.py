@@ -11,8 +11,8 @@ import sqlalchemy as sa
 import sqlmodel.sql.sqltypes
 from alembic import op
 
-import creditgate.money
-import creditgate.sqltypes
+import creditgate.infra.sqltypes
+import creditgate.values.money
 
 revision: str = "0004"
 down_revision: str | None = "0003"
@@ -20,8 +20,8 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 AutoString = sqlmodel.sql.sqltypes.AutoString
-UTCDateTime = creditgate.sqltypes.UTCDateTime
-Money = creditgate.money.Money
+UTCDateTime = creditgate.infra.sqltypes.UTCDateTime
+Money = creditgate.values.money.Money
 
 
 def upgrade() -> None:

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 import sqlmodel.sql.sqltypes
 from alembic import op
 
-import creditgate.sqltypes
+import creditgate.infra.sqltypes
 
 revision: str = "0006"
 down_revision: str | None = "0005"
@@ -19,7 +19,7 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 AutoString = sqlmodel.sql.sqltypes.AutoString
-UTCDateTime = creditgate.sqltypes.UTCDateTime
+UTCDateTime = creditgate.infra.sqltypes.UTCDateTime
 BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
 

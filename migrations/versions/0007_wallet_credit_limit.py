@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-import creditgate.money
+import creditgate.values.money
 
 revision: str = "0007"
 down_revision: str | None = "0006"
@@ -20,7 +20,7 @@ depends_on: str | Sequence[str] | None = None
 
 def upgrade() -> None:
     with op.batch_alter_table("wallets") as batch:
-        batch.add_column(sa.Column("credit_limit", creditgate.money.Money(), nullable=True))
+        batch.add_column(sa.Column("credit_limit", creditgate.values.money.Money(), nullable=True))
     # Every wallet so far is prepaid: entitled only above zero.
     op.execute(sa.text("UPDATE wallets SET credit_limit = 0"))
 

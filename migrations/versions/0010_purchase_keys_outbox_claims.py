@@ -17,7 +17,7 @@ import sqlalchemy as sa
 import sqlmodel.sql.sqltypes
 from alembic import op
 
-import creditgate.sqltypes
+import creditgate.infra.sqltypes
 
 revision: str = "0010"
 down_revision: str | None = "0009"
@@ -25,7 +25,7 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 AutoString = sqlmodel.sql.sqltypes.AutoString
-UTCDateTime = creditgate.sqltypes.UTCDateTime
+UTCDateTime = creditgate.infra.sqltypes.UTCDateTime
 
 
 def upgrade() -> None:

@@ -4,7 +4,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from creditgate.checker import check
+from creditgate.checks.ledger import check
 from tests.api.plans import (
     balance,
     cad_plan,

@@ -4,7 +4,7 @@ import asyncio
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
-from creditgate.checker import check
+from creditgate.checks.ledger import check
 from tests.api.plans import (
     balance,
     create_plan,

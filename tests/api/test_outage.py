@@ -16,12 +16,11 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from api.main import create_app
-from creditgate import customers
-from creditgate.db import Database
-from creditgate.ledger import reads
+from creditgate.devtools.migrate import upgrade
+from creditgate.infra.db import Database
+from creditgate.infra.settings import Settings
+from creditgate.ledger import customers, reads
 from creditgate.ledger.batcher import IngestBatcher
-from creditgate.migrate import upgrade
-from creditgate.settings import Settings
 from tests.api.plans import design_plan
 from tests.api.test_stripe_webhook import signed
 from tests.support.ports import free_port

@@ -19,21 +19,21 @@ from sqlalchemy import text
 from sqlmodel import col, select
 
 from api.main import create_app
-from creditgate.customers import register_customer
-from creditgate.db import Database
+from creditgate.devtools.migrate import upgrade
+from creditgate.infra.db import Database
+from creditgate.infra.settings import Settings
 from creditgate.ledger import service
+from creditgate.ledger.customers import register_customer
 from creditgate.ledger.grants import GrantSpec
 from creditgate.ledger.tables import GrantRow
 from creditgate.ledger.usage import EventIn
-from creditgate.migrate import upgrade
 from creditgate.models import Customer, Grant, Hold, LedgerEntry, OutboxMessage, Wallet
-from creditgate.plans import create_plan
+from creditgate.plans.catalog import create_plan
 from creditgate.pricing.plan import Meter, PlanDefinition, Price
-from creditgate.settings import Settings
 from tests.support.ports import free_port
 
-# A plan code of its own: ``creditgate.plans`` caches definitions per (code, version) for the
-# whole process, so no other suite may define a different plan under the same code.
+# A plan code of its own: ``creditgate.plans.catalog`` caches definitions per (code, version)
+# for the whole process, so no other suite may define a different plan under the same code.
 PLAN_CODE = "ledger_test"
 CALL_PRICE = Decimal("0.01")  # per `api_call` event
 TOKEN_PRICE = Decimal("0.001")  # per token (`tokens` events, sum of `count`)

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from sqlmodel import col, func, select
 
-from creditgate.checker import check
+from creditgate.checks.ledger import check
 from creditgate.ledger import service
 from creditgate.ledger.batcher import IngestBatcher
 from creditgate.ledger.usage import EventIn, UsageResult

@@ -10,13 +10,13 @@ from decimal import Decimal
 import pytest
 from sqlmodel import col, func, select
 
-from creditgate.checker import check
-from creditgate.customers import register_customer
+from creditgate.checks.ledger import check
 from creditgate.ledger import service
+from creditgate.ledger.customers import register_customer
 from creditgate.ledger.errors import InsufficientFunds, LedgerError, NotFound
 from creditgate.ledger.usage import EventIn
 from creditgate.models import CustomerStatus, LedgerEntry, UsageEvent
-from creditgate.plans import create_plan
+from creditgate.plans.catalog import create_plan
 from creditgate.pricing.plan import Meter, PlanDefinition, Price, Tier
 from tests.ledger.support import Ledger, utcnow
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from sqlmodel import col, select
 
-from creditgate.checker import Violation, check
+from creditgate.checks.ledger import Violation, check
 from creditgate.ledger import service
 from creditgate.models import Grant, Hold, LedgerEntry, UsageEvent, Wallet
 from tests.ledger.support import Ledger, utcnow

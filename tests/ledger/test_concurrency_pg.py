@@ -12,7 +12,7 @@ from sqlalchemy import text
 from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from creditgate.checker import check
+from creditgate.checks.ledger import check
 from creditgate.ledger import service
 from creditgate.ledger.errors import InsufficientFunds
 from creditgate.ledger.tables import HoldRow

@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from creditgate.checker import check
+from creditgate.checks.ledger import check
 from creditgate.ledger import service
 from creditgate.ledger.errors import InsufficientFunds
 from creditgate.ledger.usage import EventIn

@@ -10,7 +10,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel import func, select
 
-from creditgate.checker import check
+from creditgate.checks.ledger import check
 from creditgate.ledger import service
 from creditgate.models import Hold
 from tests.ledger.support import Ledger, serve_api

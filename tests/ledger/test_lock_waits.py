@@ -10,7 +10,7 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import text
 
-from creditgate.checker import check
+from creditgate.checks.ledger import check
 from creditgate.ledger import service
 from creditgate.ledger.batcher import IngestBatcher
 from creditgate.ledger.errors import Busy

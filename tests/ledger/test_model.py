@@ -28,12 +28,12 @@ from hypothesis.stateful import (
 )
 from sqlmodel import col, select
 
-from creditgate.checker import check
-from creditgate.db import Database
+from creditgate.checks.ledger import check
+from creditgate.devtools.migrate import upgrade
+from creditgate.infra.db import Database
 from creditgate.ledger import service
 from creditgate.ledger.errors import InsufficientFunds
 from creditgate.ledger.usage import EventIn
-from creditgate.migrate import upgrade
 from creditgate.models import Grant, Hold
 from tests.ledger.support import CALL_PRICE, TOKEN_PRICE, Ledger, make_ledger, utcnow
 

@@ -4,10 +4,10 @@ never fails other clients' requests that share its group commit."""
 import asyncio
 from decimal import Decimal
 
-from creditgate.checker import check
+from creditgate.checks.ledger import check
 from creditgate.ledger.batcher import IngestBatcher
 from creditgate.ledger.usage import EventIn
-from creditgate.plans import create_plan
+from creditgate.plans.catalog import create_plan
 from creditgate.pricing.plan import Meter, PlanDefinition, Price
 from tests.ledger.support import Ledger, serve_api
 

@@ -2,8 +2,8 @@
 
 from typing import Any
 
-from creditgate.checker import check
-from creditgate.payment_checker import check_payments
+from creditgate.checks.ledger import check
+from creditgate.checks.payments import check_payments
 from tests.api.plans import balance
 from tests.support.stack import Stack
 from tests.support.waiting import eventually

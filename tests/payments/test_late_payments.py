@@ -9,8 +9,8 @@ import asyncio
 import uuid
 from decimal import Decimal
 
-from creditgate.checker import check
-from creditgate.payment_checker import check_payments
+from creditgate.checks.ledger import check
+from creditgate.checks.payments import check_payments
 from messages.purchase import PaymentPolicy, PurchaseRequest
 from tests.api.plans import ledger, signup
 from tests.payments.support import (

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from temporalio.common import WorkflowIDConflictPolicy
 
-from creditgate.customers import get_customer
+from creditgate.ledger.customers import get_customer
 from messages.customer import CustomerProfile, CustomerWorkflowInput
 from messages.purchase import PurchaseRequest
 from tests.payments.support import VISA, assert_invariants, card, get_purchase, succeeded_intents

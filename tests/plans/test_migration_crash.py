@@ -16,7 +16,7 @@ from typing import Any
 
 from temporalio.common import WorkflowIDConflictPolicy
 
-from creditgate.plan_migrations import migration_workflow_id, new_migration_id
+from creditgate.plans.migrations import migration_workflow_id, new_migration_id
 from messages.plan_migration import MigrationProgress, PlanMigrationInput
 from tests.api.plans import create_plan, design_plan, plan_code
 from tests.payments.test_worker_crash import worker_process

@@ -5,8 +5,8 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from creditgate import plan_migrations
 from creditgate.models import PlanMigration
+from creditgate.plans import migrations as plan_migrations
 from tests.api.plans import create_plan, design_plan, plan_code
 from tests.plans.support import (
     bulk_customers,

@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from creditgate.ledger import tables as t
 from creditgate.pricing.plan import PlanDefinition
-from creditgate.statements.rating import SAMPLE_COLUMNS, Sample, rate_period, recorded_samples
+from creditgate.statements.period_usage import SAMPLE_COLUMNS, Sample, rate_period, recorded_samples
 from tests.api.plans import create_plan, design_plan, iso, plan_code, send, signup, tokens
 from tests.api.plans import event as usage_event
 from tests.plans.support import new_version

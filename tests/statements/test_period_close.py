@@ -8,14 +8,14 @@ from typing import Any
 
 from temporalio.service import RPCError
 
-from creditgate import plans
-from creditgate.checker import check
+from creditgate.checks.ledger import check
+from creditgate.checks.payments import check_payments
 from creditgate.ledger import service
 from creditgate.ledger.grants import GrantSpec
 from creditgate.ledger.usage import EventIn
 from creditgate.models import Statement
-from creditgate.payment_checker import check_payments
 from creditgate.payments import store as payments
+from creditgate.plans import catalog as plans
 from creditgate.pricing.plan import PlanDefinition
 from creditgate.statements import store
 from messages.customer import CustomerState

@@ -5,8 +5,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from creditgate.periods import expiry_after, period_bounds, period_index, period_start
 from creditgate.pricing.plan import Period
+from creditgate.statements.periods import expiry_after, period_bounds, period_index, period_start
 from messages.period import BillingState
 from tests.support.skipping import CLOSE_MARGIN, until_period_closes
 

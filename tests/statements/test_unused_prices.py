@@ -7,14 +7,14 @@ from decimal import Decimal
 
 import pytest
 
-from creditgate.checker import check
+from creditgate.checks.ledger import check
 from creditgate.ledger import service
 from creditgate.ledger.usage import EventIn
-from creditgate.periods import period_bounds
-from creditgate.plans import create_plan
+from creditgate.plans.catalog import create_plan
 from creditgate.pricing.plan import PlanDefinition
 from creditgate.statements.close import PeriodToClose, close_period, preview_period
-from creditgate.statements.rating import rate_period
+from creditgate.statements.period_usage import rate_period
+from creditgate.statements.periods import period_bounds
 from tests.ledger.support import Ledger, make_ledger, utcnow
 
 D = Decimal

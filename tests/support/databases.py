@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from creditgate.migrate import upgrade
+from creditgate.devtools.migrate import upgrade
 from tests.support.postgres import PostgresCluster
 
 DATABASES = ("sqlite", "postgres")

@@ -16,13 +16,13 @@ from temporalio.api.testservice.v1 import SleepRequest
 from temporalio.client import Client, WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
-from creditgate import customers
-from creditgate.customers import CustomerWithWallet
-from creditgate.db import Database
-from creditgate.periods import period_start
+from creditgate.infra.db import Database
+from creditgate.infra.settings import Settings
+from creditgate.ledger import customers
+from creditgate.ledger.customers import CustomerWithWallet
+from creditgate.payments.stripe_gateway import StripeGateway
 from creditgate.pricing.plan import Period
-from creditgate.settings import Settings
-from creditgate.stripe_gateway import StripeGateway
+from creditgate.statements.periods import period_start
 from messages.customer import CustomerProfile, CustomerWorkflowInput
 from messages.period import BillingState
 from tests.support.localstripe import LocalStripe

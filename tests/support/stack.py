@@ -21,9 +21,9 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from api.main import create_app
-from creditgate.db import Database
-from creditgate.settings import Settings
-from creditgate.stripe_gateway import StripeGateway
+from creditgate.infra.db import Database
+from creditgate.infra.settings import Settings
+from creditgate.payments.stripe_gateway import StripeGateway
 from tests.support.databases import migrated_url
 from tests.support.localstripe import LocalStripe
 from tests.support.ports import free_port

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from temporalio.testing import WorkflowEnvironment
 
-from creditgate.migrate import upgrade
+from creditgate.devtools.migrate import upgrade
 from tests.support.ports import free_port
 from tests.support.stack import TEMPORAL_BIN
 from tests.support.waiting import eventually

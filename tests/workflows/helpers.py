@@ -7,10 +7,9 @@ from decimal import Decimal
 from sqlmodel import col, select
 from temporalio.client import WorkflowHandle
 
-from creditgate import customers
-from creditgate.customers import CustomerWithWallet
-from creditgate.db import Database
-from creditgate.ledger import service
+from creditgate.infra.db import Database
+from creditgate.ledger import customers, service
+from creditgate.ledger.customers import CustomerWithWallet
 from creditgate.ledger.grants import GrantOutcome, GrantSpec
 from creditgate.models import Customer, OutboxMessage
 from messages.customer import CustomerState

@@ -11,10 +11,10 @@ from sqlmodel import col, select
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowHandle
 
-from creditgate import plans
 from creditgate.ledger import service
 from creditgate.ledger.usage import EventIn
 from creditgate.models import CustomerStatus, Grant, LedgerEntry
+from creditgate.plans import catalog as plans
 from creditgate.pricing.plan import Meter, PlanDefinition, Price
 from messages.customer import CustomerState
 from tests.support.stack import Stack

@@ -14,11 +14,10 @@ import pytest
 from sqlmodel import text, update
 from temporalio.api.enums.v1 import EventType
 
-from creditgate import customers
-from creditgate.checker import check
-from creditgate.cli import main
-from creditgate.db import Database
-from creditgate.ledger import service
+from creditgate.checks.ledger import check
+from creditgate.devtools.cli import main
+from creditgate.infra.db import Database
+from creditgate.ledger import customers, service
 from creditgate.models import Hold, OutboxMessage
 from tests.support.stack import Stack
 from tests.support.waiting import eventually

@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 
 import httpx
 
-from creditgate.settings import Settings
+from creditgate.infra.settings import Settings
 
 T = TypeVar("T")
 VISA = "4242424242424242"

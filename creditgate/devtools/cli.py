@@ -5,7 +5,7 @@ import sys
 
 from pydantic import ValidationError
 
-from creditgate.settings import Settings
+from creditgate.infra.settings import Settings
 
 
 def _settings() -> Settings:
@@ -33,18 +33,18 @@ def main(argv: list[str] | None = None) -> int:
 
     settings = _settings()
     if args.command == "dev":
-        from creditgate.devstack import run_dev
+        from creditgate.devtools.devstack import run_dev
 
         return run_dev(settings)
     if args.command == "migrate":
-        from creditgate.migrate import upgrade
+        from creditgate.devtools.migrate import upgrade
 
         upgrade(settings.database_url)
         return 0
     if args.command == "check":
         return _check(settings)
     if args.command == "demo":
-        from creditgate.demo import run_demo
+        from creditgate.devtools.demo import run_demo
 
         return run_demo(settings)
     if args.command == "outbox":
@@ -58,10 +58,10 @@ def _check(settings: Settings) -> int:
 
     import stripe
 
-    from creditgate.checker import check
-    from creditgate.db import Database
-    from creditgate.payment_checker import check_payments
-    from creditgate.stripe_gateway import StripeGateway
+    from creditgate.checks.ledger import check
+    from creditgate.checks.payments import check_payments
+    from creditgate.infra.db import Database
+    from creditgate.payments.stripe_gateway import StripeGateway
 
     async def run() -> int:
         db = Database(settings.database_url)
@@ -104,8 +104,8 @@ def _add_outbox_parser(commands: "argparse._SubParsersAction[argparse.ArgumentPa
 def _outbox_retry(settings: Settings, row_id: int | None) -> int:
     import asyncio
 
-    from creditgate import outbox
-    from creditgate.db import Database
+    from creditgate.infra.db import Database
+    from creditgate.ledger import outbox
 
     async def run() -> int:
         db = Database(settings.database_url)

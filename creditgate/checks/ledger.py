@@ -17,8 +17,8 @@ from sqlalchemy import func
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from creditgate import outbox
-from creditgate.db import Database
+from creditgate.infra.db import Database
+from creditgate.ledger import outbox
 from creditgate.models import Customer, Grant, Hold, LedgerEntry, UsageEvent, Wallet
 
 ZERO = Decimal(0)

@@ -4,7 +4,7 @@ from dataclasses import dataclass
 
 import stripe
 
-from creditgate.settings import Settings
+from creditgate.infra.settings import Settings
 
 
 @dataclass(frozen=True)

@@ -11,10 +11,10 @@ from sqlalchemy import update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlmodel import col
 
-from creditgate.db import Database
-from creditgate.db_errors import refused_data
-from creditgate.identifiers import storable_json
+from creditgate.infra.db import Database
+from creditgate.infra.db_errors import refused_data
 from creditgate.models import StripeEvent
+from creditgate.values.identifiers import storable_json
 
 # Stripe's own default: a signature older than this is refused (replays).
 TOLERANCE_SECONDS = 300

@@ -14,11 +14,11 @@ from decimal import Decimal
 from sqlalchemy import func
 from sqlmodel import col, select
 
-from creditgate.checker import Violation
-from creditgate.db import Database
+from creditgate.checks.ledger import Violation
+from creditgate.infra.db import Database
 from creditgate.models import AutoRecharge, Customer, Grant, LedgerEntry, Purchase
+from creditgate.payments.stripe_gateway import StripeGateway
 from creditgate.pricing.currency import to_minor_units
-from creditgate.stripe_gateway import StripeGateway
 
 PAID_SOURCES = ("purchase", "recharge", "invoice")
 USAGE_KINDS = ("debit", "true_up")

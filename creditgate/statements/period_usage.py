@@ -8,9 +8,9 @@ from decimal import Decimal
 from typing import Any
 
 from creditgate.ledger import tables as t
-from creditgate.money import to_str
 from creditgate.pricing import rating
 from creditgate.pricing.plan import PlanDefinition
+from creditgate.values.money import to_str
 
 ZERO = Decimal(0)
 

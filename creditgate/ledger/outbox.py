@@ -3,7 +3,7 @@ puts back for the relay (``worker/relay.py`` dead-letters a row whose workflow i
 
 from sqlmodel import col, select, update
 
-from creditgate.db import Database
+from creditgate.infra.db import Database
 from creditgate.models import OutboxMessage
 
 

@@ -22,11 +22,11 @@ from sqlmodel import col
 from sqlmodel import select as sm_select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from creditgate import plans
-from creditgate.db import Database
+from creditgate.infra.db import Database
 from creditgate.ledger import tables as t
 from creditgate.ledger.errors import Conflict, LedgerError, NotFound
 from creditgate.models import PlanMigration, PlanMigrationMove
+from creditgate.plans import catalog as plans
 
 Effective = Literal["now", "next_period"]
 EFFECTIVE: tuple[str, ...] = ("now", "next_period")

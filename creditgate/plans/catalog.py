@@ -6,7 +6,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from creditgate.db import Database
+from creditgate.infra.db import Database
 from creditgate.ledger.errors import Conflict, LedgerError, NotFound
 from creditgate.models import Plan
 from creditgate.pricing.currency import minor_unit_exponent

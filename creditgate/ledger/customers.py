@@ -7,9 +7,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from creditgate.db import Database
+from creditgate.infra.db import Database
 from creditgate.models import Customer, Wallet
-from creditgate.plans import latest_version
+from creditgate.plans.catalog import latest_version
 from creditgate.pricing.plan import PlanDefinition
 
 

@@ -8,9 +8,9 @@ amounts are rounded up only here, when charging (invariant 1).
 from dataclasses import dataclass
 from decimal import ROUND_DOWN, Decimal
 
-from creditgate.money import normalize
 from creditgate.pricing.currency import minor_unit_exponent, to_minor_units
 from creditgate.pricing.plan import PlanDefinition
+from creditgate.values.money import normalize
 
 # Stripe's minimum charge amounts (https://docs.stripe.com/currencies#minimum-and-maximum-charge-amounts).
 STRIPE_MINIMUM_CHARGE: dict[str, Decimal] = {

@@ -23,8 +23,8 @@ from typing import IO
 
 from sqlalchemy.engine import make_url
 
-from creditgate.migrate import upgrade
-from creditgate.settings import DATA_DIR, DEV_API_KEY, Settings
+from creditgate.devtools.migrate import upgrade
+from creditgate.infra.settings import DATA_DIR, DEV_API_KEY, Settings
 
 SEARCH_ATTRIBUTES = {
     "CreditgateCustomerId": "Keyword",

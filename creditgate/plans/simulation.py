@@ -17,13 +17,13 @@ from typing import Any
 
 from sqlalchemy import select
 
-from creditgate import plans
-from creditgate.db import Database
+from creditgate.infra.db import Database
 from creditgate.ledger import tables as t
 from creditgate.ledger.errors import LedgerError
+from creditgate.plans import catalog as plans
 from creditgate.pricing import rating
 from creditgate.pricing.plan import PlanDefinition
-from creditgate.statements.rating import SAMPLE_COLUMNS, Sample, rate_period, recorded_samples
+from creditgate.statements.period_usage import SAMPLE_COLUMNS, Sample, rate_period, recorded_samples
 
 ZERO = Decimal(0)
 MAX_WINDOW = timedelta(days=366)

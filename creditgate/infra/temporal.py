@@ -6,7 +6,7 @@ import logging
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 
-from creditgate.settings import Settings
+from creditgate.infra.settings import Settings
 
 log = logging.getLogger("creditgate.temporal")
 

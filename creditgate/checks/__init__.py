@@ -1,0 +1,1 @@
+"""Invariant checkers behind ``creditgate check``: the ledger and the payments."""

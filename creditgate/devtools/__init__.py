@@ -1,0 +1,1 @@
+"""Developer tools: the ``creditgate`` command, the local stack, the demo, migrations."""

@@ -1,0 +1,1 @@
+"""Infrastructure: settings, database engine and column types, the Temporal client."""

@@ -1,0 +1,1 @@
+"""Plans: the versioned catalogue, migrations of customers between versions, simulations."""

@@ -1,0 +1,1 @@
+"""Value types shared by every layer: exact money and the identifiers the API accepts."""
