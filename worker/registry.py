@@ -7,6 +7,7 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from activities.customers import CustomerActivities
+from activities.events import EventActivities
 from activities.ledger import LedgerActivities
 from activities.payments import PaymentActivities
 from activities.periods import PeriodActivities
@@ -39,7 +40,9 @@ def activities(
     ledger = LedgerActivities(db)
     payments = PaymentActivities(db, stripe)
     migrations = PlanMigrationActivities(db)
+    events = EventActivities(db)
     return [
+        events.record_event,
         customer.create_stripe_customer,
         customer.register_customer,
         ledger.expire_grants,

@@ -1,6 +1,7 @@
 """SQLModel tables. Importing this package registers every table on ``SQLModel.metadata``."""
 
 from creditgate.models.customer import Customer, CustomerStatus, Wallet
+from creditgate.models.event import CustomerEvent
 from creditgate.models.ledger import (
     Grant,
     Hold,
@@ -18,6 +19,7 @@ from creditgate.models.stripe_event import StripeEvent
 __all__ = [
     "AutoRecharge",
     "Customer",
+    "CustomerEvent",
     "CustomerStatus",
     "Grant",
     "Hold",

@@ -36,6 +36,8 @@ class Customer(CustomerBase, table=True):
     payment_method: str | None = Field(default=None, max_length=100)
     # Billing periods are anchored here (signup time unless migrated).
     period_anchor: datetime = timestamp_field()
+    # The sequence number of the customer's last event (``customer_events``).
+    last_event_sequence: int = 0
     created_at: datetime = timestamp_field()
 
 

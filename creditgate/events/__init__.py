@@ -1,0 +1,1 @@
+"""Outbound events: the per-customer event stream the product is told about."""

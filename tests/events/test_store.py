@@ -1,0 +1,76 @@
+"""The event stream's store: gap-free per-customer sequences, one event per business key."""
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+
+import pytest
+
+from creditgate.events import store
+from creditgate.infra.db import Database
+from creditgate.ledger import customers
+
+
+@pytest.fixture
+async def db(db_url: str) -> AsyncIterator[Database]:
+    database = Database(db_url)
+    yield database
+    await database.dispose()
+
+
+async def sign_up(db: Database, external_id: str) -> None:
+    await customers.register_customer(
+        db,
+        external_id=external_id,
+        name="Jane Doe",
+        email="jane@example.com",
+        plan="default",
+        stripe_customer_id=f"cus_{external_id}",
+        workflow_id=f"customer-{external_id}",
+    )
+
+
+async def test_concurrent_writers_get_gap_free_sequences_per_customer(db: Database) -> None:
+    await sign_up(db, "alice")
+    await sign_up(db, "bob")
+    now = datetime.now(UTC)
+
+    await asyncio.gather(
+        *(
+            store.record(db, who, "grant.created", f"grant:{n}", {"n": n}, now)
+            for n in range(16)
+            for who in ("alice", "bob")
+        )
+    )
+
+    for who in ("alice", "bob"):
+        events = await store.events_after(db, who)
+        assert [e.sequence for e in events] == list(range(1, 17))
+        assert sorted(e.data["n"] for e in events) == list(range(16))
+        assert {e.external_id for e in events} == {who}
+
+
+async def test_the_same_key_recorded_again_is_the_same_event(db: Database) -> None:
+    await sign_up(db, "carol")
+    now = datetime.now(UTC)
+
+    first = await store.record(db, "carol", "purchase.succeeded", "purchase:p1", {"a": 1}, now)
+    again = await asyncio.gather(
+        *(
+            store.record(db, "carol", "purchase.succeeded", "purchase:p1", {"a": 1}, now)
+            for _ in range(8)
+        )
+    )
+    later = await store.record(db, "carol", "purchase.succeeded", "purchase:p2", {"a": 2}, now)
+
+    assert {e.event_id for e in again} == {first.event_id}
+    assert [e.sequence for e in await store.events_after(db, "carol")] == [1, 2]
+    assert later.sequence == 2
+    assert [e.event_id for e in await store.events_after(db, "carol", after_sequence=1)] == [
+        later.event_id
+    ]
+
+
+async def test_an_unknown_customer_records_nothing(db: Database) -> None:
+    with pytest.raises(store.UnknownCustomer):
+        await store.record(db, "nobody", "grant.created", "k", {}, datetime.now(UTC))
