@@ -106,7 +106,9 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--json", metavar="PATH", help="also write the figures as JSON")
     parser.add_argument(
-        "--markdown", metavar="PATH", help="also write the table as Markdown (for the README)"
+        "--markdown",
+        metavar="PATH",
+        help="also write the table as Markdown (for docs/performance.md)",
     )
     parser.add_argument(
         "--check",
