@@ -1,7 +1,6 @@
 """The API under test: ``uvicorn api.main:app`` processes, each its own process group and port,
 plus their RSS and CPU."""
 
-import contextlib
 import json
 import os
 import signal
@@ -13,9 +12,9 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
-from types import TracebackType
 from typing import Self
 
+from creditgate.devtools.managed import Managed, ManagedProcess, send
 from tests.support.ports import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -25,9 +24,14 @@ SAMPLE_INTERVAL = 0.2
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
-class ApiServer:
+class ApiServer(ManagedProcess):
     """One uvicorn process. Start with ``with ApiServer(...) as api:``; its whole process group
     dies on exit."""
+
+    name = "the API"
+    ready_timeout = READY_TIMEOUT
+    stop_timeout = STOP_TIMEOUT
+    own_group = True
 
     def __init__(
         self,
@@ -37,6 +41,7 @@ class ApiServer:
         app: str = "api.main:app",
         ready_path: str = "/openapi.json",
     ) -> None:
+        super().__init__()
         self.app = app
         self.ready_path = ready_path
         self.database_url = database_url
@@ -45,7 +50,6 @@ class ApiServer:
         self.port = 0
         # Nothing listens here: proves the hot path never needs Temporal.
         self.temporal_address = f"127.0.0.1:{free_port()}"
-        self.proc: subprocess.Popen[bytes] | None = None
         self._log_dir = tempfile.TemporaryDirectory(prefix="creditgate-bench-api-")
         self.log_path = Path(self._log_dir.name) / "api.log"
         self._sampler: threading.Thread | None = None
@@ -56,7 +60,7 @@ class ApiServer:
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self) -> Self:
+    def launch(self) -> subprocess.Popen[bytes]:
         self.port = free_port()
         env = dict(os.environ)
         env.update(
@@ -73,26 +77,20 @@ class ApiServer:
             "--loop", "uvloop", "--http", "httptools",
         ]  # fmt: skip
         with self.log_path.open("wb") as log:
-            self.proc = subprocess.Popen(
+            return subprocess.Popen(
                 cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
             )
-        self._wait_ready()
-        return self
 
-    def _wait_ready(self) -> None:
-        deadline = time.monotonic() + READY_TIMEOUT
-        while True:
-            assert self.proc is not None
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"the API exited ({self.proc.returncode}):\n{self.log_text()}")
-            try:
-                self.get(self.ready_path)
-                return
-            except (OSError, urllib.error.URLError):
-                pass
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"the API did not answer within {READY_TIMEOUT}s")
-            time.sleep(0.1)
+    def ready(self) -> bool:
+        try:
+            self.get(self.ready_path)
+        except (OSError, urllib.error.URLError):
+            return False
+        return True
+
+    def exited(self) -> str | None:
+        problem = super().exited()
+        return None if problem is None else f"{problem}:\n{self.log_text()}"
 
     def log_text(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
@@ -119,7 +117,7 @@ class ApiServer:
 
     # -- processes ---------------------------------------------------------------------------
     def worker_pids(self) -> list[int]:
-        return [] if self.proc is None else [self.proc.pid]
+        return [] if self.process is None else [self.process.pid]
 
     def rss_kb(self) -> int:
         return sum(_rss_kb(pid) for pid in self.worker_pids())
@@ -158,38 +156,12 @@ class ApiServer:
         if self._sampler is not None:
             self._sampler.join(timeout=2)
             self._sampler = None
-        proc, self.proc = self.proc, None
-        if proc is not None and proc.poll() is None:
-            _signal_group(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=STOP_TIMEOUT)
-            except subprocess.TimeoutExpired:
-                _signal_group(proc.pid, signal.SIGKILL)
-                proc.wait(timeout=STOP_TIMEOUT)
-        if proc is not None:
+        process = self.process
+        self.stop_process()
+        if process is not None:
             # Workers left behind by a master that died first.
-            _signal_group(proc.pid, signal.SIGKILL)
+            send(process, signal.SIGKILL, group=True)
         self._log_dir.cleanup()
-
-    def __enter__(self) -> Self:
-        try:
-            return self.start()
-        except BaseException:
-            self.stop()
-            raise
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-
-def _signal_group(pgid: int, sig: signal.Signals) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pgid, sig)
 
 
 def _stat_fields(pid: int) -> list[str]:
@@ -219,7 +191,7 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
 
 
-class ApiGroup:
+class ApiGroup(Managed):
     """``processes`` API processes, each its own ``uvicorn`` on its own port: several API
     instances, as behind a load balancer. wrk splits its threads between the ports
     (``run_wrk(ports=...)``), so every process serves the same number of connections. Under
@@ -265,18 +237,11 @@ class ApiGroup:
     def wait_idle(self, busy_below: float = 0.1, window: float = 0.5) -> float:
         return sum(s.wait_idle(busy_below / len(self.servers), window) for s in self.servers)
 
+    def start(self) -> Self:
+        for server in self.servers:
+            server.start()
+        return self
+
     def stop(self) -> None:
         for server in self.servers:
             server.stop()
-
-    def __enter__(self) -> Self:
-        try:
-            for server in self.servers:
-                server.start()
-        except BaseException:
-            self.stop()
-            raise
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        self.stop()

@@ -13,10 +13,8 @@ from typing import Any
 import httpx
 
 from chaos.client import RetryingClient
+from creditgate.devtools.demo import DECLINES_CHARGES, TOKEN_PRICE, VISA, card_form, token_plan
 
-VISA = "4242424242424242"
-# Attaches to the customer; every charge is declined (the PaymentIntent really fails).
-DECLINES_CHARGES = "4000000000000341"
 PURCHASE_AMOUNT = "2.00"
 SEED_CREDITS = "5.00"
 RECHARGE_THRESHOLD = "3.00"
@@ -28,7 +26,6 @@ EVENTS_PER_BATCH = 5
 # start when a fault wants one in flight. The others share a steady stream of cheap events
 # and buy credits.
 TOKENS = {True: 20, False: 10}
-TOKEN_PRICE = Decimal("0.001")
 SIGNUP_PENDING_PAUSE = 1.0
 
 
@@ -85,35 +82,13 @@ class Load:
 
     # -- setup -----------------------------------------------------------------------------
     async def create_plan(self) -> None:
-        body = {
-            "code": self.plan,
-            "name": "Chaos tokens",
-            "currency": "USD",
-            "meters": [
-                {
-                    "code": "tokens",
-                    "event_type": "tokens",
-                    "aggregation": "sum",
-                    "value_property": "count",
-                }
-            ],
-            "prices": [{"meter": "tokens", "model": "per_unit", "unit_amount": "0.001"}],
-        }
+        body = token_plan(self.plan, "Chaos tokens")
         response = await self.api.request("POST", "/v1/plans", json=body)
         if response.status_code != 201:
             raise LoadError(f"plan: {response.status_code} {response.text[:300]}")
 
     async def card(self, number: str) -> str:
-        response = await self.stripe.post(
-            "/v1/payment_methods",
-            data={
-                "type": "card",
-                "card[number]": number,
-                "card[exp_month]": "12",
-                "card[exp_year]": "2034",
-                "card[cvc]": "123",
-            },
-        )
+        response = await self.stripe.post("/v1/payment_methods", data=card_form(number))
         response.raise_for_status()
         return str(response.json()["id"])
 

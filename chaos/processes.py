@@ -13,10 +13,10 @@ import sys
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import TracebackType
 from typing import Self
 
-from creditgate.devtools.devstack import Child, DevStack, port_busy, wait_until
+from creditgate.devtools.devstack import Child, DevStack
+from creditgate.devtools.managed import Managed, ManagedProcess, port_busy, wait_until
 from creditgate.devtools.migrate import upgrade
 from creditgate.infra.settings import Settings
 from tests.support.ports import free_port
@@ -58,8 +58,34 @@ def chaos_environment(settings: Settings, stripe_base: str) -> dict[str, str]:
     }
 
 
+class ProxyProcess(ManagedProcess):
+    """``chaos.stripe_proxy`` in front of localstripe, logging into ``log_path``."""
+
+    name = "the Stripe proxy"
+    ready_timeout = 30.0
+    stop_timeout = KILL_WAIT_SECONDS
+    own_group = True
+
+    def __init__(self, upstream: str, port: int, log_path: Path) -> None:
+        super().__init__()
+        self.upstream, self.port, self.log_path = upstream, port, log_path
+
+    def launch(self) -> subprocess.Popen[bytes]:
+        with self.log_path.open("ab") as log:
+            return subprocess.Popen(
+                [sys.executable, "-m", "chaos.stripe_proxy", self.upstream, str(self.port)],
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+
+    def ready(self) -> bool:
+        return port_busy("127.0.0.1", self.port)
+
+
 @dataclass
-class Processes:
+class Processes(Managed):
     """``with Processes() as p:`` starts everything; ``kill(name)`` / ``restart(name)``."""
 
     workdir: Path = field(
@@ -68,7 +94,7 @@ class Processes:
     postgres: PostgresCluster = field(default_factory=PostgresCluster)
     settings: Settings | None = None
     stack: DevStack | None = None
-    proxy: subprocess.Popen[bytes] | None = None
+    proxy: ProxyProcess | None = None
     proxy_port: int = 0
     kills: dict[str, int] = field(default_factory=dict)
 
@@ -125,50 +151,15 @@ class Processes:
         return self.settings.stripe_api_base
 
     def _start_proxy(self) -> None:
-        log = open(self.workdir / "logs" / "stripe-proxy.log", "ab")  # noqa: SIM115
-        self.proxy = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "chaos.stripe_proxy",
-                self.localstripe_base,
-                str(self.proxy_port),
-            ],
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        log.close()
-        wait_until(
-            lambda: port_busy("127.0.0.1", self.proxy_port),
-            30,
-            "the Stripe proxy",
-            lambda: None if self.proxy is None or self.proxy.poll() is None else "it exited",
-        )
+        log = self.workdir / "logs" / "stripe-proxy.log"
+        self.proxy = ProxyProcess(self.localstripe_base, self.proxy_port, log).start()
 
     def stop(self) -> None:
         if self.stack is not None:
             self.stack.stop()
-        if self.proxy is not None and self.proxy.poll() is None:
-            os.killpg(self.proxy.pid, signal.SIGTERM)
-            self.proxy.wait(timeout=KILL_WAIT_SECONDS)
+        if self.proxy is not None:
+            self.proxy.stop()
         self.postgres.stop()
-
-    def __enter__(self) -> Self:
-        try:
-            return self.start()
-        except BaseException:
-            self.stop()
-            raise
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     # -- faults --------------------------------------------------------------------------
     def _child(self, name: str) -> Child:

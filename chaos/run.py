@@ -16,7 +16,7 @@ from chaos.faults import Faults
 from chaos.load import Load
 from chaos.processes import Processes, chaos_environment
 from chaos.webhooks import Abuse
-from creditgate.devtools.devstack import DevStackError
+from creditgate.devtools.managed import ProcessError
 from creditgate.infra.db import Database
 from creditgate.models import Purchase
 from creditgate.payments.stripe_gateway import StripeGateway
@@ -126,7 +126,7 @@ async def run(processes: Processes, size: Size) -> Outcome:
         streams.append(asyncio.create_task(load.recharge_stream(stop)))
         try:
             mid_flight = await inject(faults, load, size)
-        except DevStackError as err:
+        except ProcessError as err:
             stop.set()
             await asyncio.gather(*streams, return_exceptions=True)
             failure = Check("every component restarted and kept running", False, str(err))

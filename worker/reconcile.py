@@ -9,8 +9,8 @@ reports succeeded. The same pass purges purchase idempotency keys past their kee
 """
 
 import asyncio
-import contextlib
 import logging
+from dataclasses import KW_ONLY, dataclass
 from datetime import UTC, datetime, timedelta
 
 from sqlmodel import col, or_, select
@@ -20,41 +20,31 @@ from creditgate.infra.db import Database
 from creditgate.models import Purchase
 from creditgate.payments import idempotency, late
 from creditgate.payments.stripe_gateway import StripeGateway
+from worker.loop import repeat
 
 log = logging.getLogger("creditgate.reconcile")
 
 
+@dataclass
 class Reconciler:
-    def __init__(
-        self,
-        db: Database,
-        client: Client,
-        stripe: StripeGateway,
-        task_queue: str,
-        *,
-        interval: float = 300.0,
-        window: timedelta = timedelta(days=30),
-        pending_grace: timedelta = timedelta(hours=1),
-    ) -> None:
-        self.db = db
-        self.client = client
-        self.stripe = stripe
-        self.task_queue = task_queue
-        self.interval = interval
-        self.window = window
-        self.pending_grace = pending_grace
+    db: Database
+    client: Client
+    stripe: StripeGateway
+    task_queue: str
+    _: KW_ONLY
+    interval: float = 300.0
+    window: timedelta = timedelta(days=30)
+    pending_grace: timedelta = timedelta(hours=1)
 
     async def run(self, stop: asyncio.Event) -> None:
-        while not stop.is_set():
-            try:
-                settled = await self.reconcile_once()
-                if settled:
-                    log.warning("reconciliation found %d succeeded payments ungranted", settled)
-                await idempotency.purge(self.db, datetime.now(UTC))
-            except Exception:
-                log.exception("reconciliation pass failed; retrying")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), self.interval)
+        await repeat(stop, self._pass, self.interval, log, "reconciliation pass")
+
+    async def _pass(self) -> bool:
+        settled = await self.reconcile_once()
+        if settled:
+            log.warning("reconciliation found %d succeeded payments ungranted", settled)
+        await idempotency.purge(self.db, datetime.now(UTC))
+        return False
 
     async def reconcile_once(self) -> int:
         """One pass; returns how many succeeded PaymentIntents were sent to be granted."""

@@ -20,7 +20,6 @@ Each loop also releases expired holds (``sweep_expired_holds``) about once a sec
 """
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Sequence
@@ -37,6 +36,7 @@ from creditgate.infra.db import Database
 from creditgate.ledger.service import sweep_expired_holds
 from creditgate.models import OutboxMessage
 from messages.customer import LedgerNotice
+from worker.loop import repeat
 from workflows.customer import CustomerWorkflow
 
 log = logging.getLogger("creditgate.relay")
@@ -82,18 +82,14 @@ class OutboxRelay:
     async def run(self, stop: asyncio.Event) -> None:
         """Relay and sweep until ``stop`` is set."""
         log.info("outbox relay started")
-        while not stop.is_set():
-            sent = 0
-            try:
-                sent = await self.relay_once()
-            except Exception:
-                log.exception("outbox relay pass failed; retrying")
-            await self._sweep_if_due()
-            if sent >= self.batch_size:
-                continue  # more rows are probably waiting
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), self.poll_interval)
+        await repeat(stop, self._pass, self.poll_interval, log, "outbox relay pass")
         log.info("outbox relay stopped")
+
+    async def _pass(self) -> bool:
+        """Sweep if due, relay one batch; True when a full batch went (more are probably
+        waiting)."""
+        await self._sweep_if_due()  # logs its own failures
+        return await self.relay_once() >= self.batch_size
 
     async def relay_once(self) -> int:
         """Send one batch of unsent rows; returns how many were signalled and marked sent."""

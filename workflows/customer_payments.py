@@ -7,16 +7,15 @@ from datetime import timedelta
 from decimal import Decimal
 
 from temporalio import workflow
-from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import (
     ActivityError,
     ApplicationError,
     WorkflowAlreadyStartedError,
 )
-from temporalio.workflow import ParentClosePolicy
 
 from workflows import search_attributes as sa
 from workflows.activity_calls import call
+from workflows.customer_children import start_child
 from workflows.customer_log import record, remember
 from workflows.purchase import PurchaseWorkflow, declined_reason, purchase_workflow_id
 from workflows.recharge import RechargeWorkflow, recharge_workflow_id
@@ -54,7 +53,8 @@ async def start_purchase(state: CustomerState, request: PurchaseRequest) -> tupl
         _trim(state.purchase_requests)
         payment_method = request.payment_method or state.payment_method
         assert state.stripe_customer_id is not None
-        await workflow.start_child_workflow(
+        await start_child(
+            state,
             PurchaseWorkflow.run,
             PurchaseInput(
                 purchase_id=purchase_id,
@@ -69,15 +69,10 @@ async def start_purchase(state: CustomerState, request: PurchaseRequest) -> tupl
                 idempotency_key=f"cg-purchase-{workflow.uuid4()}",
                 policy=request.policy,
             ),
-            id=purchase_workflow_id(purchase_id),
-            # Purchases outlive this run when it continues as new.
-            parent_close_policy=ParentClosePolicy.ABANDON,
+            workflow_id=purchase_workflow_id(purchase_id),
             run_timeout=CHILD_RUN_TIMEOUT,
-        )
-        record(
-            state,
-            "purchase",
-            f"purchase {purchase_id}: {request.amount:f} {request.currency} "
+            kind="purchase",
+            note=f"purchase {purchase_id}: {request.amount:f} {request.currency} "
             f"for {request.credits:f} credits",
         )
     return purchase_id, created
@@ -225,9 +220,9 @@ async def start_recharge(state: CustomerState) -> None:
     ar.wanted = False
     assert state.stripe_customer_id is not None and ar.payment_method is not None
     recharge_id = f"rch_{workflow.uuid4().hex[:24]}"
-    workflow_id = recharge_workflow_id(state.profile.external_id)
     try:
-        await workflow.start_child_workflow(
+        await start_child(
+            state,
             RechargeWorkflow.run,
             RechargeInput(
                 recharge_id=recharge_id,
@@ -238,17 +233,16 @@ async def start_recharge(state: CustomerState) -> None:
                 recharge_to=ar.recharge_to,
                 retry_delays=ar.retry_delays,
             ),
-            id=workflow_id,
-            parent_close_policy=ParentClosePolicy.ABANDON,
-            id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
+            workflow_id=recharge_workflow_id(state.profile.external_id),
             run_timeout=CHILD_RUN_TIMEOUT,
+            kind="recharge_started",
+            note=f"auto-recharge {recharge_id} started",
         )
     except WorkflowAlreadyStartedError:
         # One is running already (its finish signal clears ``in_flight``).
         ar.in_flight = "running"
         return
     ar.in_flight = recharge_id
-    record(state, "recharge_started", f"auto-recharge {recharge_id} started")
 
 
 async def on_recharge_finished(state: CustomerState, outcome: RechargeOutcome) -> None:

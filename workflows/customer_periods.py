@@ -5,10 +5,10 @@ continues as new."""
 from datetime import datetime, timedelta
 
 from temporalio import workflow
-from temporalio.workflow import ParentClosePolicy
 
 from workflows import search_attributes as sa
 from workflows.activity_calls import call
+from workflows.customer_children import start_child
 from workflows.customer_log import record, remember
 from workflows.period_close import PeriodCloseWorkflow, period_workflow_id
 
@@ -65,7 +65,8 @@ async def start_period_close(state: CustomerState) -> None:
         return
     index = billing.next_index
     start, end = period_bounds(billing, index)
-    await workflow.start_child_workflow(
+    await start_child(
+        state,
         PeriodCloseWorkflow.run,
         PeriodCloseInput(
             external_id=state.profile.external_id,
@@ -74,13 +75,13 @@ async def start_period_close(state: CustomerState) -> None:
             period_end=end,
             grace_seconds=billing.grace_seconds,
         ),
-        id=period_workflow_id(state.profile.external_id, index),
-        parent_close_policy=ParentClosePolicy.ABANDON,
+        workflow_id=period_workflow_id(state.profile.external_id, index),
         run_timeout=CHILD_RUN_TIMEOUT,
+        kind="period_ended",
+        note=f"period {index} ended {end.isoformat()}; closing",
     )
     billing.closing = index
     billing.next_index = index + 1
-    record(state, "period_ended", f"period {index} ended {end.isoformat()}; closing")
 
 
 def on_period_closed(state: CustomerState, closed: PeriodClosed) -> bool:

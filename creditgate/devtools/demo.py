@@ -21,9 +21,42 @@ from creditgate.infra.settings import Settings
 T = TypeVar("T")
 VISA = "4242424242424242"
 DECLINED_AT_ATTACH = "4000000000000002"
+# Attaches to the customer; every charge is declined (the PaymentIntent really fails).
 DECLINES_CHARGES = "4000000000000341"
 STEPS = 10
 PERIOD_SECONDS = 75
+TOKEN_PRICE = Decimal("0.001")
+# The one meter of ``token_plan``: the sum of the usage events' ``count``.
+TOKENS_METER = {
+    "code": "tokens",
+    "event_type": "tokens",
+    "aggregation": "sum",
+    "value_property": "count",
+}
+
+
+def token_plan(code: str, name: str, **settings: Any) -> dict[str, Any]:
+    """A plan body with ``TOKENS_METER`` at ``TOKEN_PRICE`` USD per token; ``settings`` adds
+    e.g. ``period`` and ``grace_seconds``."""
+    return {
+        "code": code,
+        "name": name,
+        "currency": "USD",
+        **settings,
+        "meters": [TOKENS_METER],
+        "prices": [{"meter": "tokens", "model": "per_unit", "unit_amount": str(TOKEN_PRICE)}],
+    }
+
+
+def card_form(number: str) -> dict[str, str]:
+    """The form that makes a test card (``POST /v1/payment_methods``), as Stripe.js would."""
+    return {
+        "type": "card",
+        "card[number]": number,
+        "card[exp_month]": "12",
+        "card[exp_year]": "2034",
+        "card[cvc]": "123",
+    }
 
 
 class DemoFailed(Exception):
@@ -93,20 +126,20 @@ class Demo:
         return response.json()
 
     def card(self, number: str) -> str:
-        response = self.stripe.post(
-            "/v1/payment_methods",
-            data={
-                "type": "card",
-                "card[number]": number,
-                "card[exp_month]": "12",
-                "card[exp_year]": "2034",
-                "card[cvc]": "123",
-            },
-        )
+        response = self.stripe.post("/v1/payment_methods", data=card_form(number))
         if response.status_code != 200:
             raise DemoFailed(f"localstripe refused a test card: {response.text[:200]}")
         pm: str = response.json()["id"]
         return pm
+
+    def buy(self, card_number: str, expect: int) -> Any:
+        """Buy 5.00 USD of credits with a new test card."""
+        return self.call(
+            "POST",
+            f"/v1/customers/{self.customer}/purchases",
+            expect,
+            json={"amount": "5.00", "payment_method": self.card(card_number)},
+        )
 
     def tokens(self, event_id: str, count: int) -> dict[str, Any]:
         return {
@@ -144,22 +177,12 @@ class Demo:
 
     def plan_with_token_pricing(self) -> None:
         self.title("A plan: tokens at 0.001 USD each, billed in 75-second periods")
-        body = {
-            "code": self.plan,
-            "name": "Demo tokens",
-            "currency": "USD",
-            "period": {"every": PERIOD_SECONDS, "unit": "second"},
-            "grace_seconds": 2,
-            "meters": [
-                {
-                    "code": "tokens",
-                    "event_type": "tokens",
-                    "aggregation": "sum",
-                    "value_property": "count",
-                }
-            ],
-            "prices": [{"meter": "tokens", "model": "per_unit", "unit_amount": "0.001"}],
-        }
+        body = token_plan(
+            self.plan,
+            "Demo tokens",
+            period={"every": PERIOD_SECONDS, "unit": "second"},
+            grace_seconds=2,
+        )
         plan = self.call("POST", "/v1/plans", 201, json=body)
         self.say(f"plan {plan['code']} version {plan['version']}")
         self.look("plan", f"{self.api}/v1/plans/{self.plan}")
@@ -179,26 +202,14 @@ class Demo:
 
     def declined_purchase(self) -> None:
         self.title("A purchase with a card that declines (4000 0000 0000 0002)")
-        pm = self.card(DECLINED_AT_ATTACH)
-        error = self.call(
-            "POST",
-            f"/v1/customers/{self.customer}/purchases",
-            402,
-            json={"amount": "5.00", "payment_method": pm},
-        )["error"]
+        error = self.buy(DECLINED_AT_ATTACH, 402)["error"]
         if error["type"] != "card_declined" or self.balance()["available"] != "0":
             raise DemoFailed(f"expected a decline and no credits, got {error}")
         self.say(f"402 {error['type']}: {error['message']}; balance still 0")
 
     def paid_purchase(self) -> None:
         self.title("A paid purchase: credits only once Stripe's webhook says succeeded")
-        pm = self.card(VISA)
-        bought = self.call(
-            "POST",
-            f"/v1/customers/{self.customer}/purchases",
-            201,
-            json={"amount": "5.00", "payment_method": pm},
-        )
+        bought = self.buy(VISA, 201)
         self.say(
             f"purchase {bought['id']} is {bought['status']} "
             f"(PaymentIntent {bought['payment_intent']})"

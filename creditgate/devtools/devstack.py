@@ -23,6 +23,7 @@ from typing import IO
 
 from sqlalchemy.engine import make_url
 
+from creditgate.devtools.managed import ProcessError, port_busy, reap, send, wait_until
 from creditgate.devtools.migrate import upgrade
 from creditgate.infra.settings import DATA_DIR, DEV_API_KEY, Settings
 
@@ -40,7 +41,7 @@ PRIVATE_TMP_SCRIPT = 'mount --bind "$0" /tmp && exec "$@"'
 PR_SET_PDEATHSIG = 1
 
 
-class DevStackError(RuntimeError):
+class DevStackError(ProcessError):
     pass
 
 
@@ -48,13 +49,6 @@ def _die_with_parent() -> None:
     # Children get SIGTERM if `creditgate dev` itself is killed, so nothing is left behind.
     with contextlib.suppress(OSError):
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
-
-
-def port_busy(host: str, port: int) -> bool:
-    """Something accepts connections on ``host:port``."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.settimeout(0.5)
-        return sock.connect_ex((host, port)) == 0
 
 
 def port_taken(host: str, port: int) -> bool:
@@ -68,22 +62,6 @@ def port_taken(host: str, port: int) -> bool:
         except OSError:
             return True
     return False
-
-
-def wait_until(
-    check: Callable[[], bool],
-    timeout: float,
-    what: str,
-    failed: Callable[[], str | None] = lambda: None,
-) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        if problem := failed():
-            raise DevStackError(f"{problem} while waiting for {what}")
-        time.sleep(0.2)
-    raise DevStackError(f"timed out after {timeout:.0f}s waiting for {what}")
 
 
 def _host_port(address: str, default_port: int) -> tuple[str, int]:
@@ -355,14 +333,10 @@ class DevStack:
     def stop(self) -> None:
         for child in reversed(self.children):
             if child.process.poll() is None:
-                child.process.send_signal(signal.SIGTERM)
+                send(child.process, signal.SIGTERM)
         deadline = time.monotonic() + 15
         for child in reversed(self.children):
-            try:
-                child.process.wait(timeout=max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                child.process.kill()
-                child.process.wait()
+            reap(child.process, max(0.1, deadline - time.monotonic()))
             if child.log:
                 child.log.close()
         self.save_localstripe()
@@ -385,7 +359,7 @@ def run_dev(settings: Settings) -> int:
         stack.start()
         print(stack.banner(), flush=True)
         status = stack.watch(lambda: stopping)
-    except DevStackError as err:
+    except ProcessError as err:
         print(f"creditgate dev: {err}", file=sys.stderr, flush=True)
         status = 2
     finally:

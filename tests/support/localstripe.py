@@ -6,30 +6,35 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from types import TracebackType
 from typing import Self
 
 import httpx
 
-from .ports import free_port, wait_for_port
+from creditgate.devtools.managed import ManagedProcess, ProcessError, port_busy
+
+from .ports import free_port
 
 HOST = "127.0.0.1"
 START_TIMEOUT = 30.0
 STOP_TIMEOUT = 10.0
 
 
-class LocalStripe:
+class LocalStripe(ManagedProcess):
     """``with LocalStripe() as stripe: ... stripe.base_url``; ``str(stripe)`` is the base URL.
 
     Each start is ``--from-scratch`` (localstripe still pickles its store to
     ``/tmp/localstripe.pickle`` after every write; we never load it).
     """
 
+    name = "localstripe"
+    stop_timeout = STOP_TIMEOUT
+
     def __init__(self, port: int | None = None) -> None:
+        super().__init__()
         self._fixed_port = port
         self.port = 0
-        self.process: subprocess.Popen[bytes] | None = None
         self.log_path: Path | None = None
+        self._log_fd = -1
 
     @property
     def base_url(self) -> str:
@@ -40,42 +45,39 @@ class LocalStripe:
     def __str__(self) -> str:
         return self.base_url
 
-    def start(self, timeout: float = START_TIMEOUT) -> Self:
+    def start(self, timeout: float | None = START_TIMEOUT) -> Self:
         if self.process is not None:
             return self
-        log_fd, log_name = tempfile.mkstemp(prefix="localstripe-", suffix=".log")
+        self._log_fd, log_name = tempfile.mkstemp(prefix="localstripe-", suffix=".log")
         self.log_path = Path(log_name)
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + (timeout or START_TIMEOUT)
         try:
             while True:  # free_port() is racy: on a lost race the process exits; try another port
-                port = self._fixed_port or free_port()
-                process = subprocess.Popen(
-                    [sys.executable, "-m", "localstripe", "--port", str(port), "--from-scratch"],
-                    stdin=subprocess.DEVNULL, stdout=log_fd, stderr=subprocess.STDOUT,
-                )  # fmt: skip
-                if self._wait_listening(process, port, deadline):
-                    self.process, self.port = process, port
-                    return self
-                if self._fixed_port or time.monotonic() >= deadline:
-                    _terminate(process)
-                    raise RuntimeError(f"localstripe did not start on {port}: see {log_name}")
+                try:
+                    return super().start(max(deadline - time.monotonic(), 0.01))
+                except ProcessError as err:
+                    if self._fixed_port or time.monotonic() >= deadline:
+                        raise RuntimeError(
+                            f"localstripe did not start on {self.port}: see {log_name}"
+                        ) from err
         finally:
-            os.close(log_fd)  # the child has its own copy
+            os.close(self._log_fd)  # the child has its own copy
 
-    @staticmethod
-    def _wait_listening(process: subprocess.Popen[bytes], port: int, deadline: float) -> bool:
-        while time.monotonic() < deadline and process.poll() is None:
-            try:
-                wait_for_port(HOST, port, timeout=min(0.5, max(deadline - time.monotonic(), 0.01)))
-            except TimeoutError:
-                continue
-            return process.poll() is None
-        return False
+    def launch(self) -> subprocess.Popen[bytes]:
+        self.port = self._fixed_port or free_port()
+        return subprocess.Popen(
+            [sys.executable, "-m", "localstripe", "--port", str(self.port), "--from-scratch"],
+            stdin=subprocess.DEVNULL, stdout=self._log_fd, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+
+    def ready(self) -> bool:
+        # Someone else may listen on a port we lost the race for: ours must still be running.
+        return port_busy(HOST, self.port) and self.exited() is None
 
     def stop(self) -> None:
         if self.process is not None:
-            _terminate(self.process)
-            self.process, self.port = None, 0
+            self.stop_process()
+            self.port = 0
             if self.log_path is not None:
                 self.log_path.unlink(missing_ok=True)
 
@@ -93,25 +95,3 @@ class LocalStripe:
     def flush(self) -> None:
         """Forget every stored object (``DELETE /_config/data``)."""
         httpx.delete(f"{self.base_url}/_config/data").raise_for_status()
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-
-def _terminate(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is not None:
-        return
-    process.terminate()
-    try:
-        process.wait(timeout=STOP_TIMEOUT)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()

@@ -1,9 +1,7 @@
-"""Free TCP ports and waiting for a server to listen (deadline-based polling, no blind sleeps)."""
+"""Free TCP ports (waiting for a server to listen: ``creditgate.devtools.managed``)."""
 
 import socket
-import time
 
-POLL_INTERVAL = 0.05
 # For test servers that httpx clients pool connections to: httpx drops an idle connection after
 # 5 s, uvicorn's default also closes one after 5 s, and a request sent as the server closes gets
 # ReadError. With the server holding on longer, the client is always the one that closes.
@@ -28,21 +26,3 @@ def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
         except OSError:
             return False
     return True
-
-
-def wait_for_port(host: str, port: int, timeout: float = 30.0) -> None:
-    """Block until ``host:port`` accepts a TCP connection; ``TimeoutError`` after ``timeout`` s."""
-    deadline = time.monotonic() + timeout
-    last_error: OSError | None = None
-    while True:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            raise TimeoutError(f"{host}:{port} did not accept connections within {timeout}s") from (
-                last_error
-            )
-        try:
-            with socket.create_connection((host, port), timeout=min(1.0, remaining)):
-                return
-        except OSError as exc:
-            last_error = exc
-            time.sleep(min(POLL_INTERVAL, max(deadline - time.monotonic(), 0)))

@@ -9,8 +9,9 @@ import shutil
 import subprocess
 import tempfile
 from pathlib import Path
-from types import TracebackType
 from typing import Self
+
+from creditgate.devtools.managed import Managed
 
 from .ports import free_port
 
@@ -46,7 +47,7 @@ def find_bindir() -> Path:
     raise FileNotFoundError("no PostgreSQL server binaries (initdb) found")
 
 
-class PostgresCluster:
+class PostgresCluster(Managed):
     """``start()`` / ``stop()`` or ``with PostgresCluster() as pg:``; trust auth, user postgres."""
 
     def __init__(self, bindir: Path | None = None) -> None:
@@ -168,17 +169,6 @@ class PostgresCluster:
 
     def drop_database(self, name: str) -> None:
         self.psql(f'DROP DATABASE IF EXISTS "{_ident(name)}" WITH (FORCE)')
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
 
 def _ident(name: str) -> str:
