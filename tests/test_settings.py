@@ -79,6 +79,8 @@ def set_env(monkeypatch: pytest.MonkeyPatch, values: dict[str, str]) -> None:
         ("CREDITGATE_SIGNUP_WAIT_SECONDS", "2.5", "signup_wait_seconds", 2.5),
         ("CREDITGATE_API_KEEP_ALIVE_SECONDS", "120", "api_keep_alive_seconds", 120),
         ("CREDITGATE_INGEST_TRANSACTIONS", "2", "ingest_transactions", 2),
+        ("CREDITGATE_LOCALE", "de_DE", "locale", "de_DE"),
+        ("CREDITGATE_LOCALE", "fr-CA", "locale", "fr_CA"),
     ],
 )
 def test_each_setting_is_read_from_its_creditgate_variable(
@@ -350,6 +352,25 @@ def test_creditgate_reports_a_malformed_setting_without_a_traceback(
     assert result.returncode == 2, (result.stdout, result.stderr)
     assert "Traceback" not in result.stderr + result.stdout
     assert result.stderr.startswith("creditgate: invalid settings:")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_statements_default_to_us_english() -> None:
+    assert Settings().locale == "en_US"
+
+
+@pytest.mark.parametrize("value", ["xx_YY", "german", ""])
+def test_an_unknown_locale_is_refused(monkeypatch: pytest.MonkeyPatch, value: str) -> None:
+    monkeypatch.setenv("CREDITGATE_LOCALE", value)
+    with pytest.raises(ValidationError, match="unknown locale"):
+        Settings()
+
+
+def test_creditgate_refuses_to_start_with_an_unknown_locale(tmp_path: Path) -> None:
+    result = run_creditgate("dev", tmp_path, CREDITGATE_LOCALE="xx_YY")
+    assert result.returncode == 2, (result.stdout, result.stderr)
+    assert "Traceback" not in result.stderr + result.stdout
+    assert result.stderr.startswith("creditgate: invalid settings: CREDITGATE_LOCALE: unknown")
     assert list(tmp_path.iterdir()) == []
 
 

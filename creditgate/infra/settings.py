@@ -8,8 +8,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BeforeValidator, Field, NonNegativeInt, model_validator
+from pydantic import BeforeValidator, Field, NonNegativeInt, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from creditgate.values.display import DEFAULT_LOCALE, parse_locale
 
 DATA_DIR = Path(".creditgate")
 DEV_API_KEY = "cg_dev_key"
@@ -79,6 +81,13 @@ class Settings(BaseSettings):
     dunning_retry_delays: Delays = [86400, 259200]
     # How long POST .../purchases and PUT .../auto-recharge wait for the workflow's answer.
     payment_wait_seconds: float = Field(default=30.0, gt=0)
+    # How statements (HTML and PDF) write amounts and dates: a CLDR locale such as de_DE.
+    locale: str = DEFAULT_LOCALE
+
+    @field_validator("locale")
+    @classmethod
+    def _known_locale(cls, value: str) -> str:
+        return str(parse_locale(value))
 
     @model_validator(mode="after")
     def _refuse_empty_secrets(self) -> "Settings":

@@ -7,7 +7,7 @@ workflow ids are fake strings ("cus_test_1", "customer-led_...") that nothing ev
 import asyncio
 import uuid
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -233,14 +233,18 @@ async def migrated_ledger(url: str, customers: int = 1, **db_kwargs: Any) -> Asy
 API_KEY = "ledger-test-key"
 
 
-@asynccontextmanager
-async def serve_api(ledger: Ledger) -> AsyncIterator[httpx.AsyncClient]:
+def serve_api(ledger: Ledger) -> AbstractAsyncContextManager[httpx.AsyncClient]:
     """The API on a real HTTP port over ``ledger``'s database (no Temporal: the routes the
     ledger answers never need it); a client with the API key."""
-    settings = Settings(api_key=API_KEY, database_url=ledger.db.url)
+    return serve_database(ledger.db)
+
+
+@asynccontextmanager
+async def serve_database(db: Database, **settings: Any) -> AsyncIterator[httpx.AsyncClient]:
+    """The API over ``db`` without Temporal, with ``settings`` beyond the defaults."""
     server = uvicorn.Server(
         uvicorn.Config(
-            create_app(settings=settings, db=ledger.db),
+            create_app(settings=Settings(api_key=API_KEY, database_url=db.url, **settings), db=db),
             host="127.0.0.1",
             port=free_port(),
             log_level="warning",

@@ -98,7 +98,7 @@ async def test_a_declining_card_runs_dunning_and_ends_in_cut_off(
     balance = (await stack.http.get(f"/v1/customers/{who}/balance")).json()
     assert (balance["debt"], balance["entitled"]) == ("6", False)
     html = await stack.http.get(f"/v1/customers/{who}/statements/1/html")
-    assert html.status_code == 200 and "Amount due: 6" in html.text
+    assert html.status_code == 200 and '<p class="due">$6.00</p>' in html.text
     await assert_invariants(stack)
 
 
