@@ -1,11 +1,14 @@
-"""Bearer API-key check for every ``/v1`` route, as ASGI middleware.
+"""Bearer API keys for every ``/v1`` route, as ASGI middleware, and what each scope allows.
 
 A middleware rather than a FastAPI dependency: it runs before routing and body parsing, so a
 request without a valid key costs almost nothing, and the hot path resolves no dependency.
+The key from settings is the bootstrap admin key and needs no lookup; an issued key is looked
+up on every request (one indexed read), so a revocation holds at once in every process.
 """
 
+import re
 import secrets
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from fastapi import FastAPI
@@ -14,29 +17,67 @@ from pydantic import BaseModel
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api.errors import error_response
+from creditgate.access import keys
+from creditgate.access.keys import BOOTSTRAP_NAME, Principal
+from creditgate.infra.db import Database
+from creditgate.models import KeyScope
 
 PROTECTED_PREFIX = "/v1/"
 SCHEME = "ApiKey"
 
+# What an ``ingest`` key may call: usage events and holds.
+_INGEST = re.compile(r"/v1/events|/v1/customers/[^/]+/holds|/v1/holds/.+")
+# What only an admin may read: the keys themselves and the audit log.
+_ADMIN_ONLY = re.compile(r"/v1/(api-keys|audit-log)(/.*)?")
+_READ_METHODS = frozenset({"GET", "HEAD"})
+
+
+def permits(scope: KeyScope, method: str, path: str) -> bool:
+    if scope is KeyScope.admin:
+        return True
+    if scope is KeyScope.ingest:
+        return _INGEST.fullmatch(path) is not None
+    return method in _READ_METHODS and _ADMIN_ONLY.fullmatch(path) is None
+
+
+def bearer(scope: Scope) -> bytes:
+    for name, value in scope["headers"]:
+        if name == b"authorization":
+            kind, _, token = value.partition(b" ")
+            return token.strip() if kind.lower() == b"bearer" else b""
+    return b""
+
 
 class ApiKey:
-    """The API key every ``/v1`` request must send as ``Authorization: Bearer <key>``."""
+    """Resolves ``Authorization: Bearer <key>`` to the principal the request acts for."""
 
-    def __init__(self, api_key: str) -> None:
+    def __init__(self, api_key: str, db: Callable[[], Database] | None = None) -> None:
         # An empty key would match a request that sends none; settings refuse it too.
         if not api_key.strip():
             raise ValueError("the API key is empty")
         self.expected = api_key.encode()
+        self.bootstrap = Principal(name=BOOTSTRAP_NAME, scope=KeyScope.admin)
+        self.db = db
 
-    def allows(self, scope: Scope) -> bool:
-        supplied = b""
-        for name, value in scope["headers"]:
-            if name == b"authorization":
-                scheme, _, token = value.partition(b" ")
-                if scheme.lower() == b"bearer":
-                    supplied = token.strip()
-                break
-        return secrets.compare_digest(supplied, self.expected)
+    async def principal(self, scope: Scope) -> Principal | None:
+        supplied = bearer(scope)
+        if secrets.compare_digest(supplied, self.expected):
+            return self.bootstrap
+        if self.db is None or not supplied.startswith(keys.KEY_PREFIX.encode()):
+            return None
+        try:
+            token = supplied.decode("ascii")
+        except UnicodeDecodeError:
+            return None
+        return await keys.lookup(self.db(), token)
+
+    async def allows(self, scope: Scope) -> bool:
+        """A key whose scope permits this request; it is kept in ``scope["state"]``."""
+        found = await self.principal(scope)
+        if found is None or not permits(found.scope, scope["method"], scope["path"]):
+            return False
+        scope.setdefault("state", {})["principal"] = found
+        return True
 
 
 class ApiKeyAuth:
@@ -50,21 +91,29 @@ class ApiKeyAuth:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope.get("path", "")
-        if (
-            scope["type"] == "http"
-            and path.startswith(PROTECTED_PREFIX)
-            and path not in self.public
-            and not self.api_key.allows(scope)
-        ):
+        if scope["type"] != "http" or not path.startswith(PROTECTED_PREFIX) or path in self.public:
+            await self.app(scope, receive, send)
+            return
+        found = await self.api_key.principal(scope)
+        if found is None:
             response = error_response(
                 401,
                 "unauthorized",
                 "missing or invalid API key (send Authorization: Bearer <key>)",
                 headers={"WWW-Authenticate": "Bearer"},
             )
-            await response(scope, receive, send)
+        elif not permits(found.scope, scope["method"], path):
+            response = error_response(
+                403,
+                "forbidden",
+                f"the key {found.name!r} has scope {found.scope.value!r}, which does not "
+                f"allow {scope['method']} {path}",
+            )
+        else:
+            scope.setdefault("state", {})["principal"] = found
+            await self.app(scope, receive, send)
             return
-        await self.app(scope, receive, send)
+        await response(scope, receive, send)
 
 
 def document_security(

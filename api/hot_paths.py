@@ -48,12 +48,12 @@ class HotPaths:
             return False
         path, method = scope["path"], scope["method"]
         if path == EVENTS_PATH and method == "POST":
-            if not (self.api_key.allows(scope) and _sent_json(scope, self.max_body)):
+            if not (_sent_json(scope, self.max_body) and await self.api_key.allows(scope)):
                 return False
             await self._events(scope, receive, send)
             return True
         if method == "GET" and (found := _BALANCE_PATH.fullmatch(path)):
-            if not self.api_key.allows(scope):
+            if not await self.api_key.allows(scope):
                 return False
             await self._balance(scope, receive, send, found[1])
             return True

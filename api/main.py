@@ -13,12 +13,14 @@ from starlette.types import Receive, Scope, Send
 from temporalio.client import Client
 
 from api import errors
+from api.audit import AuditTrail
 from api.auth import ApiKey, ApiKeyAuth, document_security
 from api.body_limit import ContentLengthLimit
 from api.deps import TemporalConnection
 from api.hot_paths import HotPaths
 from api.ledger_schemas import EventBatch
 from api.routes import (
+    access,
     customers,
     health,
     ledger,
@@ -102,8 +104,9 @@ def create_app(
         max_body_size=2 * MAX_BODY_BYTES,
     )
     errors.install(app)
-    api_key = ApiKey(settings.api_key)
+    api_key = ApiKey(settings.api_key, lambda: app.state.db)
     app.hot_paths = HotPaths(app, app.routed, api_key, MAX_BODY_BYTES)
+    app.add_middleware(AuditTrail, db=lambda: app.state.db)
     app.add_middleware(ContentLengthLimit, max_bytes=MAX_BODY_BYTES)
     app.add_middleware(ApiKeyAuth, api_key=api_key, public={stripe_webhook.PATH})
     app.add_exception_handler(LedgerError, _ledger_error)
@@ -116,6 +119,7 @@ def create_app(
     v1.include_router(ledger.router)
     v1.include_router(payments.router)
     v1.include_router(statements.router)
+    v1.include_router(access.router)
     app.include_router(v1)
     app.include_router(stripe_webhook.router)
     app.include_router(health.router)

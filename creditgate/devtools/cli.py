@@ -5,6 +5,7 @@ import sys
 
 from pydantic import ValidationError
 
+from creditgate.devtools import keys_cli
 from creditgate.infra.settings import Settings
 
 
@@ -29,6 +30,7 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("check", help="verify the ledger invariants; non-zero exit on violations")
     commands.add_parser("demo", help="narrate a customer's whole lifecycle against `make run`")
     _add_outbox_parser(commands)
+    keys_cli.add_parser(commands)
     args = parser.parse_args(argv)
 
     settings = _settings()
@@ -47,6 +49,8 @@ def main(argv: list[str] | None = None) -> int:
         from creditgate.devtools.demo import run_demo
 
         return run_demo(settings)
+    if args.command == "keys":
+        return keys_cli.run(settings, args)
     if args.command == "outbox":
         return _outbox_retry(settings, args.id)
     parser.error(f"unknown command {args.command}")

@@ -1,5 +1,6 @@
 """SQLModel tables. Importing this package registers every table on ``SQLModel.metadata``."""
 
+from creditgate.models.access import ApiKeyRecord, AuditEntry, KeyScope
 from creditgate.models.customer import Customer, CustomerStatus, Wallet
 from creditgate.models.event import CustomerEvent
 from creditgate.models.ledger import (
@@ -17,12 +18,15 @@ from creditgate.models.statement import Statement
 from creditgate.models.stripe_event import StripeEvent
 
 __all__ = [
+    "ApiKeyRecord",
+    "AuditEntry",
     "AutoRecharge",
     "Customer",
     "CustomerEvent",
     "CustomerStatus",
     "Grant",
     "Hold",
+    "KeyScope",
     "LedgerEntry",
     "OutboxMessage",
     "Plan",

@@ -1,0 +1,1 @@
+"""Who may call the API: scoped API keys, and the audit log of every change."""
