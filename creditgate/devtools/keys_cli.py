@@ -33,15 +33,13 @@ async def _run(settings: Settings, args: argparse.Namespace) -> int:
         if args.action == "create":
             record, key = await keys.create(db, args.name, KeyScope(args.scope))
             await _audit(db, actor, "keys create", record.id, {"name": args.name})
-            print(f"{record.id}  {record.name}  {str(record.scope)}")
+            print(f"{record.id}  {record.name}  {record.scope!s}")
             print(f"key (shown once, keep it secret): {key}")
             return 0
         if args.action == "list":
             for record in await keys.list_keys(db):
                 state = f"revoked {record.revoked_at:%Y-%m-%d %H:%M}" if record.revoked_at else ""
-                print(
-                    f"{record.id}  {record.prefix}…  {str(record.scope):6}  {record.name}  {state}"
-                )
+                print(f"{record.id}  {record.prefix}…  {record.scope!s:6}  {record.name}  {state}")
             return 0
         try:
             record = await keys.revoke(db, args.id)
