@@ -234,13 +234,17 @@ API_KEY = "ledger-test-key"
 
 
 @asynccontextmanager
-async def serve_api(ledger: Ledger) -> AsyncIterator[httpx.AsyncClient]:
+async def serve_api(ledger: Ledger, hot_paths: bool = True) -> AsyncIterator[httpx.AsyncClient]:
     """The API on a real HTTP port over ``ledger``'s database (no Temporal: the routes the
-    ledger answers never need it); a client with the API key."""
+    ledger answers never need it); a client with the API key. ``hot_paths=False`` serves
+    every request through FastAPI's routes (``api.hot_paths`` off)."""
     settings = Settings(api_key=API_KEY, database_url=ledger.db.url)
+    app = create_app(settings=settings, db=ledger.db)
+    if not hot_paths:
+        app.hot_paths = None
     server = uvicorn.Server(
         uvicorn.Config(
-            create_app(settings=settings, db=ledger.db),
+            app,
             host="127.0.0.1",
             port=free_port(),
             log_level="warning",
