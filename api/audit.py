@@ -15,6 +15,7 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api.auth import route_path
 from creditgate.access import audit
 from creditgate.access.keys import Principal
 from creditgate.infra.db import Database
@@ -56,7 +57,7 @@ class AuditTrail:
             await self.app(scope, receive, send)
             return
         rid = request_id(scope)
-        path: str = scope["path"]
+        path = route_path(scope)
         audited = (
             scope["method"] in _CHANGES
             and path.startswith("/v1/")
@@ -83,7 +84,7 @@ class AuditTrail:
     async def _record(self, scope: Scope, rid: str, status: int, body: bytes) -> None:
         principal: Principal | None = scope.get("state", {}).get("principal")
         route = scope.get("route")
-        template = getattr(route, "path", None) or scope["path"]
+        template = getattr(route, "path", None) or route_path(scope)
         if not template.startswith("/v1/"):
             # The route's path within the included ``/v1`` router.
             template = "/v1" + template
@@ -91,7 +92,7 @@ class AuditTrail:
             self.db(),
             actor=principal.name if principal else "anonymous",
             action=f"{scope['method']} {template}",
-            target=scope["path"],
+            target=route_path(scope),
             status=status,
             request_id=rid,
             details=_details(body),

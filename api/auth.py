@@ -40,6 +40,14 @@ def permits(scope: KeyScope, method: str, path: str) -> bool:
     return method in _READ_METHODS and _ADMIN_ONLY.fullmatch(path) is None
 
 
+def route_path(scope: Scope) -> str:
+    """The path the routes see: without the ``root_path`` the app is mounted under (ASGI puts
+    it in front of ``path``), so ``/billing/v1/...`` is checked as ``/v1/...``."""
+    path: str = scope.get("path", "")
+    root: str = scope.get("root_path", "")
+    return path[len(root) :] if root and path.startswith(root) else path
+
+
 def bearer(scope: Scope) -> bytes:
     for name, value in scope["headers"]:
         if name == b"authorization":
@@ -74,7 +82,7 @@ class ApiKey:
     async def allows(self, scope: Scope) -> bool:
         """A key whose scope permits this request; it is kept in ``scope["state"]``."""
         found = await self.principal(scope)
-        if found is None or not permits(found.scope, scope["method"], scope["path"]):
+        if found is None or not permits(found.scope, scope["method"], route_path(scope)):
             return False
         scope.setdefault("state", {})["principal"] = found
         return True
@@ -90,8 +98,11 @@ class ApiKeyAuth:
         self.public = frozenset(public)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        path = scope.get("path", "")
-        if scope["type"] != "http" or not path.startswith(PROTECTED_PREFIX) or path in self.public:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path = route_path(scope)
+        if not path.startswith(PROTECTED_PREFIX) or path in self.public:
             await self.app(scope, receive, send)
             return
         found = await self.api_key.principal(scope)

@@ -1,4 +1,4 @@
-"""Request dependencies: settings, database, Temporal client, API-key auth."""
+"""Request dependencies: settings, database, Temporal client, the customer a path names."""
 
 import asyncio
 from collections.abc import AsyncIterator
@@ -12,6 +12,8 @@ from api.errors import ApiError
 from creditgate.infra.db import Database
 from creditgate.infra.settings import Settings
 from creditgate.infra.temporal import connect
+from creditgate.ledger.customers import CustomerWithWallet, get_customer
+from creditgate.values.identifiers import ExternalId
 
 
 class TemporalConnection:
@@ -59,3 +61,24 @@ SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 DbDep = Annotated[Database, Depends(get_db)]
 SessionDep = Annotated[AsyncSession, Depends(get_session)]
 TemporalDep = Annotated[Client, Depends(get_temporal)]
+
+
+def customer_not_found(external_id: str) -> ApiError:
+    return ApiError(404, "not_found", f"no customer with external_id {external_id!r}")
+
+
+async def get_customer_or_404(external_id: ExternalId, db: DbDep) -> CustomerWithWallet:
+    """The customer (with its wallet) of the path's ``{external_id}``, read in a session of
+    its own that is closed before the route runs (a route that then waits on Temporal holds
+    no database connection). Being a dependency, it runs before the route's body and query
+    are validated: an unknown customer is a 404 whatever else is wrong."""
+    async with db.session() as session:
+        stored = await get_customer(session, external_id)
+    if stored is None:
+        raise customer_not_found(external_id)
+    return stored
+
+
+# Routes with it take ``{external_id}`` from it (declaring the path parameter again would
+# report an invalid id twice).
+CustomerDep = Annotated[CustomerWithWallet, Depends(get_customer_or_404)]

@@ -9,6 +9,8 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from temporalio.service import RPCError, RPCStatusCode
 
+from api.media import NOT_JSON, sent_json
+
 log = logging.getLogger("creditgate.api")
 
 # Every 503 is an outage the client may retry (ids and idempotency keys make retries safe);
@@ -56,6 +58,9 @@ class ApiError(Exception):
         self.message = message
         self.extra = extra
 
+    def response(self) -> JSONResponse:
+        return error_response(self.status, self.type, self.message, self.headers, **self.extra)
+
 
 def error_response(
     status: int, type: str, message: str, headers: dict[str, str] | None = None, **extra: Any
@@ -77,14 +82,7 @@ def _describe(errors: list[dict[str, Any]]) -> str:
 
 async def _api_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ApiError)
-    return error_response(exc.status, exc.type, exc.message, headers=exc.headers, **exc.extra)
-
-
-def sent_json(request: Request) -> bool:
-    media = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
-    return media == "application/json" or (
-        media.startswith("application/") and media.endswith("+json")
-    )
+    return exc.response()
 
 
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
@@ -92,11 +90,9 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     errors = list(exc.errors())
     if any(e.get("type") == "json_invalid" for e in errors):
         return error_response(400, "invalid_json", "request body is not valid JSON")
-    if not sent_json(request) and any(tuple(e.get("loc", ())) == ("body",) for e in errors):
+    if not sent_json(request.scope) and any(tuple(e.get("loc", ())) == ("body",) for e in errors):
         # FastAPI only parses JSON sent as JSON; say so instead of "not a valid object".
-        return error_response(
-            415, "unsupported_media_type", "send the body as JSON (Content-Type: application/json)"
-        )
+        return error_response(415, "unsupported_media_type", NOT_JSON)
     fields = [
         {"loc": [str(p) for p in e.get("loc", ())], "message": e.get("msg", "")} for e in errors
     ]

@@ -19,17 +19,18 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.auth import ApiKey
-from api.errors import error_response
-from api.ledger_schemas import EventBatch
-from api.routes.ledger import balance_json, results_json
-from creditgate.ledger import reads
+from api.body_limit import too_large
+from api.media import json_media
+from api.routes.ledger import balance_body, events_body
+from api.schemas.ledger import EventBatch
 from creditgate.ledger.usage import unstorable
+from creditgate.values.identifiers import EXTERNAL_ID_MAX_LENGTH, EXTERNAL_ID_PATTERN
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
 
 EVENTS_PATH = "/v1/events"
-_BALANCE_PATH = re.compile(r"/v1/customers/([A-Za-z0-9][A-Za-z0-9._:@+-]{0,199})/balance")
+_BALANCE_PATH = re.compile(f"/v1/customers/({EXTERNAL_ID_PATTERN})/balance")
 _JSON_HEADERS = [(b"content-type", b"application/json")]
 
 
@@ -53,7 +54,7 @@ class HotPaths:
             await self._events(scope, receive, send)
             return True
         if method == "GET" and (found := _BALANCE_PATH.fullmatch(path)):
-            if not await self.api_key.allows(scope):
+            if len(found[1]) > EXTERNAL_ID_MAX_LENGTH or not await self.api_key.allows(scope):
                 return False
             await self._balance(scope, receive, send, found[1])
             return True
@@ -64,8 +65,7 @@ class HotPaths:
         if body is None:  # the client went away
             return
         if len(body) > self.max_body:  # sent without Content-Length
-            message = f"request body is larger than {self.max_body} bytes"
-            await error_response(413, "payload_too_large", message)(scope, receive, send)
+            await too_large(self.max_body)(scope, receive, send)
             return
         try:
             events = EventBatch.model_validate_json(body).events
@@ -76,23 +76,19 @@ class HotPaths:
             await self.routed(scope, _replay(body, receive), send)
             return
         try:
-            results = await self.app.state.ingest.submit(events)
+            answer = await events_body(self.app.state.ingest, events)
         except Exception as exc:
             await self._handled(scope, receive, send, exc)
             return
-        await _send_json(send, 200, results_json(results))
+        await _send_json(send, 200, answer)
 
     async def _balance(self, scope: Scope, receive: Receive, send: Send, external_id: str) -> None:
         try:
-            found = await reads.balance(self.app.state.db, external_id)
-        except Exception as exc:
+            answer = await balance_body(self.app.state.db, external_id)
+        except Exception as exc:  # an unknown customer's 404 too
             await self._handled(scope, receive, send, exc)
             return
-        if found is None:
-            message = f"no customer with external_id {external_id!r}"
-            await error_response(404, "not_found", message)(scope, receive, send)
-            return
-        await _send_json(send, 200, balance_json(*found))
+        await _send_json(send, 200, answer)
 
     async def _handled(self, scope: Scope, receive: Receive, send: Send, exc: Exception) -> None:
         """Answer with the app's handler for ``exc`` (an outage is a 503; anything without
@@ -109,17 +105,16 @@ class HotPaths:
 
 
 def _sent_json(scope: Scope, max_body: int) -> bool:
-    """A JSON body, of a declared length within ``max_body`` if declared."""
-    json = False
+    """A JSON body (the first ``Content-Type`` decides, as for the route), of a declared
+    length within ``max_body`` if declared."""
+    json: bool | None = None
     for name, value in scope["headers"]:
         if name == b"content-type":
-            media = value.split(b";", 1)[0].strip().lower()
-            json = media == b"application/json" or (
-                media.startswith(b"application/") and media.endswith(b"+json")
-            )
+            if json is None:
+                json = json_media(value)
         elif name == b"content-length" and not (value.isdigit() and int(value) <= max_body):
             return False
-    return json
+    return bool(json)
 
 
 async def _read_body(receive: Receive, max_body: int) -> bytes | None:

@@ -18,7 +18,6 @@ from api.auth import ApiKey, ApiKeyAuth, document_security
 from api.body_limit import ContentLengthLimit
 from api.deps import TemporalConnection
 from api.hot_paths import HotPaths
-from api.ledger_schemas import EventBatch
 from api.routes import (
     access,
     customers,
@@ -30,6 +29,7 @@ from api.routes import (
     statements,
     stripe_webhook,
 )
+from api.schemas.ledger import EventBatch
 from creditgate import __version__
 from creditgate.infra.db import Database
 from creditgate.infra.settings import Settings, get_settings
@@ -57,7 +57,8 @@ async def _database_unavailable(_: Request, exc: Exception) -> JSONResponse:
 
 class CreditgateApi(FastAPI):
     """FastAPI, with the ordinary case of the two hot routes answered ahead of its
-    middleware stack (``api.hot_paths``); everything else goes through it as usual."""
+    middleware stack (``api.hot_paths``); everything else goes through it as usual.
+    With ``hot_paths`` None, every request does (the routes answer as the hot path would)."""
 
     hot_paths: HotPaths | None = None
 

@@ -5,7 +5,9 @@ from typing import Annotated
 from fastapi import APIRouter, Query, status
 from pydantic import AwareDatetime
 
-from api.access_schemas import (
+from api.deps import DbDep
+from api.errors import ApiError
+from api.schemas.access import (
     ApiKeyCreate,
     ApiKeyCreated,
     ApiKeyPublic,
@@ -13,9 +15,7 @@ from api.access_schemas import (
     AuditPage,
     KeyIdPath,
 )
-from api.deps import DbDep
-from api.errors import ApiError
-from api.schemas import ERRORS
+from api.schemas.common import ERRORS
 from creditgate.access import audit, keys
 from creditgate.models import KeyScope
 

@@ -1,3 +1,5 @@
+"""Customers: signup (it starts the customer's ``CustomerWorkflow``) and reading one."""
+
 import asyncio
 import contextlib
 import uuid
@@ -12,13 +14,13 @@ from temporalio.client import (
 from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.service import RPCError
 
-from api.deps import DbDep, SessionDep, SettingsDep, TemporalDep
+from api.deps import CustomerDep, DbDep, SessionDep, SettingsDep, TemporalDep
 from api.errors import ApiError
-from api.schemas import ERRORS, CustomerCreate, CustomerPending, CustomerPublic
+from api.schemas.common import ERRORS
+from api.schemas.customers import CustomerCreate, CustomerPending, CustomerPublic
 from creditgate.ledger import reads
 from creditgate.ledger.customers import get_customer
 from creditgate.plans.catalog import latest_version
-from creditgate.values.identifiers import ExternalId
 from messages.customer import CustomerProfile, CustomerWorkflowInput, SignupResult
 from workflows.customer import CustomerWorkflow, customer_workflow_id
 
@@ -120,8 +122,5 @@ async def _sign_up_once(
 
 
 @router.get("/{external_id}", response_model=CustomerPublic)
-async def read_customer(external_id: ExternalId, session: SessionDep) -> CustomerPublic:
-    stored = await get_customer(session, external_id)
-    if stored is None:
-        raise ApiError(404, "not_found", f"no customer with external_id {external_id!r}")
+async def read_customer(stored: CustomerDep, session: SessionDep) -> CustomerPublic:
     return CustomerPublic.of(await reads.with_expiry(session, stored))

@@ -9,9 +9,11 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 from pydantic_core import to_json
 
-from api.deps import DbDep, SessionDep
-from api.errors import ApiError, sent_json
-from api.ledger_schemas import (
+from api.deps import CustomerDep, DbDep, SessionDep, customer_not_found
+from api.errors import ApiError
+from api.media import NOT_JSON, sent_json
+from api.schemas.common import ERROR_CONTENT, ERRORS, HoldIdPath
+from api.schemas.ledger import (
     BalancePublic,
     EventBatch,
     EventBatchResult,
@@ -24,13 +26,13 @@ from api.ledger_schemas import (
     UsageLine,
     UsageSummary,
 )
-from api.schemas import ERROR_CONTENT, ERRORS, HoldIdPath
+from creditgate.infra.db import Database
 from creditgate.ledger import reads, service
-from creditgate.ledger.customers import CustomerWithWallet, get_customer
+from creditgate.ledger.batcher import IngestBatcher
 from creditgate.ledger.grants import GrantSpec
 from creditgate.ledger.holds import HoldRequest
 from creditgate.ledger.tables import GrantRow
-from creditgate.ledger.usage import UsageResult, unstorable
+from creditgate.ledger.usage import EventIn, UsageResult, unstorable
 from creditgate.models import Customer, Hold
 from creditgate.plans import catalog as plans
 from creditgate.statements.periods import period_bounds
@@ -38,14 +40,8 @@ from creditgate.values.identifiers import ExternalId
 from creditgate.values.money import cached_str, to_str
 
 router = APIRouter(tags=["usage and balance"], responses=ERRORS)
+JSON = "application/json"
 EVENT_BATCH_REF = "#/components/schemas/EventBatch"
-
-
-async def _customer(session: SessionDep, external_id: str) -> CustomerWithWallet:
-    stored = await get_customer(session, external_id)
-    if stored is None:
-        raise ApiError(404, "not_found", f"no customer with external_id {external_id!r}")
-    return stored
 
 
 @router.post(
@@ -69,9 +65,16 @@ async def record_events(request: Request) -> Response:
     anywhere in ``properties``) is a 422; an event whose cost would not fit the ledger is
     ``rejected``. A 503 ``ledger_busy`` wrote nothing: send the request again.
     """
+    # ``api.hot_paths`` answers an accepted batch before it gets here and hands this route
+    # the batches it refuses; this route answers every batch where the hot path does not
+    # run (the app served under a root path, ``CreditgateApi.hot_paths`` None).
     body = await _event_batch(request)
-    results = await request.app.state.ingest.submit(body.events)
-    return Response(results_json(results), media_type="application/json")
+    return Response(await events_body(request.app.state.ingest, body.events), media_type=JSON)
+
+
+async def events_body(ingest: IngestBatcher, events: list[EventIn]) -> bytes:
+    """The events debited, as ``EventBatchResult`` JSON (the route's and the hot path's)."""
+    return results_json(await ingest.submit(events))
 
 
 def results_json(results: list[UsageResult]) -> bytes:
@@ -93,10 +96,8 @@ def results_json(results: list[UsageResult]) -> bytes:
 async def _event_batch(request: Request) -> EventBatch:
     """The body, parsed and validated by pydantic-core in one pass from the raw bytes (the
     hot path; FastAPI would decode the JSON to Python objects first and validate those)."""
-    if not sent_json(request):
-        raise ApiError(
-            415, "unsupported_media_type", "send the body as JSON (Content-Type: application/json)"
-        )
+    if not sent_json(request.scope):
+        raise ApiError(415, "unsupported_media_type", NOT_JSON)
     body = await request.body()
     try:
         batch = EventBatch.model_validate_json(body)
@@ -111,10 +112,16 @@ async def _event_batch(request: Request) -> EventBatch:
 @router.get("/customers/{external_id}/balance", response_model=BalancePublic)
 async def read_balance(external_id: ExternalId, request: Request) -> Response:
     """Available, held, debt and entitlement, with the active grants in burn-down order."""
-    found = await reads.balance(request.app.state.db, external_id)
+    # Answered by ``api.hot_paths`` unless the hot path does not run (as for events).
+    return Response(await balance_body(request.app.state.db, external_id), media_type=JSON)
+
+
+async def balance_body(db: Database, external_id: str) -> bytes:
+    """The customer's ``BalancePublic`` JSON (the route's and the hot path's); 404 if none."""
+    found = await reads.balance(db, external_id)
     if found is None:
-        raise ApiError(404, "not_found", f"no customer with external_id {external_id!r}")
-    return Response(balance_json(*found), media_type="application/json")
+        raise customer_not_found(external_id)
+    return balance_json(*found)
 
 
 def balance_json(wallet: reads.WalletView, grants: list[GrantRow]) -> bytes:
@@ -251,13 +258,12 @@ async def read_hold(hold_id: HoldIdPath, session: SessionDep) -> HoldPublic:
 
 @router.get("/customers/{external_id}/ledger", response_model=LedgerPage)
 async def read_ledger(
-    external_id: ExternalId,
+    stored: CustomerDep,
     session: SessionDep,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     starting_after: Annotated[int | None, Query(ge=1, le=2**63 - 1)] = None,
 ) -> LedgerPage:
     """Ledger entries, newest first; pass the last id as ``starting_after`` for the next page."""
-    stored = await _customer(session, external_id)
     assert stored.customer.id is not None
     entries, has_more = await reads.ledger_page(session, stored.customer.id, limit, starting_after)
     return LedgerPage(
@@ -269,14 +275,13 @@ async def read_ledger(
 
 @router.get("/customers/{external_id}/usage", response_model=UsageSummary)
 async def read_usage(
-    external_id: ExternalId,
+    stored: CustomerDep,
     session: SessionDep,
     start: Annotated[datetime | None, Query(alias="from")] = None,
     end: Annotated[datetime | None, Query(alias="to")] = None,
     group_by: Annotated[list[str] | None, Query()] = None,
 ) -> UsageSummary:
     """Aggregated usage and real-time cost per meter and dimension (default: this period)."""
-    stored = await _customer(session, external_id)
     customer = stored.customer
     plan = await plans.definition(session, customer.plan_code, customer.plan_version or 1)
     now = datetime.now(UTC)
@@ -287,7 +292,7 @@ async def read_usage(
         raise ApiError(422, "validation_error", "`to` must be after `from`")
     groups = await reads.usage_summary(session, stored, plan, start, end, group_by)
     return UsageSummary(
-        customer=external_id,
+        customer=customer.external_id,
         currency=stored.wallet.currency,
         start=start,
         end=end,

@@ -15,9 +15,10 @@ from temporalio.client import (
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
-from api.deps import DbDep, SettingsDep, TemporalDep
+from api.deps import CustomerDep, DbDep, SettingsDep, TemporalDep
 from api.errors import ApiError
-from api.payment_schemas import (
+from api.schemas.common import ERROR_CONTENT, ERRORS, PurchaseIdPath
+from api.schemas.payments import (
     AutoRechargePublic,
     AutoRechargeSet,
     PaymentMethodPublic,
@@ -25,10 +26,8 @@ from api.payment_schemas import (
     PurchaseCreate,
     PurchasePublic,
 )
-from api.schemas import ERROR_CONTENT, ERRORS, PurchaseIdPath
 from creditgate.infra.db import Database
 from creditgate.infra.settings import Settings
-from creditgate.ledger.customers import get_customer
 from creditgate.models import Customer
 from creditgate.payments import charges, idempotency, store
 from creditgate.plans import catalog as plans
@@ -67,14 +66,9 @@ def payment_policy(settings: Settings, plan: PlanDefinition) -> PaymentPolicy:
     )
 
 
-async def _customer_and_plan(db: Database, external_id: str) -> tuple[Customer, PlanDefinition]:
+async def _plan_of(db: Database, customer: Customer) -> PlanDefinition:
     async with db.session() as session:
-        stored = await get_customer(session, external_id)
-        if stored is None:
-            raise ApiError(404, "not_found", f"no customer with external_id {external_id!r}")
-        customer = stored.customer
-        plan = await plans.definition(session, customer.plan_code, customer.plan_version or 1)
-    return customer, plan
+        return await plans.definition(session, customer.plan_code, customer.plan_version or 1)
 
 
 async def _update(settings: Settings, call: Awaitable[T]) -> T:
@@ -122,7 +116,7 @@ async def _update(settings: Settings, call: Awaitable[T]) -> T:
     },
 )
 async def create_purchase(
-    external_id: ExternalId,
+    stored: CustomerDep,
     body: PurchaseCreate,
     response: Response,
     db: DbDep,
@@ -136,7 +130,8 @@ async def create_purchase(
     purchase is ``pending``. An ``Idempotency-Key`` is kept for at least 30 days, bound to
     the body: a repeat answers with the same purchase, another body with the same key is a
     422 ``idempotency_error``."""
-    customer, plan = await _customer_and_plan(db, external_id)
+    customer = stored.customer
+    plan = await _plan_of(db, customer)
     assert customer.id is not None
     if idempotency_key is not None:
         made = await _claim_key(db, customer.id, idempotency_key, body)
@@ -234,25 +229,22 @@ async def read_purchase(purchase_id: PurchaseIdPath, db: DbDep) -> PurchasePubli
 
 
 @router.get("/customers/{external_id}/purchases", response_model=list[PurchasePublic])
-async def list_purchases(external_id: ExternalId, db: DbDep) -> list[PurchasePublic]:
+async def list_purchases(stored: CustomerDep, db: DbDep) -> list[PurchasePublic]:
     """The customer's purchases and auto-recharge attempts, newest first (last 100)."""
-    customer, _plan = await _customer_and_plan(db, external_id)
-    assert customer.id is not None
-    return [PurchasePublic.of(p) for p in await store.list_purchases(db, customer.id)]
+    assert stored.customer.id is not None
+    return [PurchasePublic.of(p) for p in await store.list_purchases(db, stored.customer.id)]
 
 
 @router.put("/customers/{external_id}/payment-method", response_model=PaymentMethodPublic)
 async def set_payment_method(
-    external_id: ExternalId,
+    stored: CustomerDep,
     body: PaymentMethodSet,
-    db: DbDep,
     settings: SettingsDep,
     client: TemporalDep,
 ) -> PaymentMethodPublic:
     """Attach a card to the customer's Stripe customer and save it for off-session charges
     (auto-recharge, arrears). 402 when Stripe declines it."""
-    customer, _plan = await _customer_and_plan(db, external_id)
-    handle = client.get_workflow_handle(customer.workflow_id)
+    handle = client.get_workflow_handle(stored.customer.workflow_id)
     saved = await _update(
         settings,
         handle.execute_update(
@@ -265,7 +257,7 @@ async def set_payment_method(
 
 @router.put("/customers/{external_id}/auto-recharge", response_model=AutoRechargePublic)
 async def configure_auto_recharge(
-    external_id: ExternalId,
+    stored: CustomerDep,
     body: AutoRechargeSet,
     db: DbDep,
     settings: SettingsDep,
@@ -276,9 +268,8 @@ async def configure_auto_recharge(
     currency's minor unit, at least Stripe's minimum charge). Declines are retried on a
     schedule; after the last, auto-recharge turns itself off (``status: failed``, with the
     reason) until this PUT enables it again — which, below the threshold, recharges at once."""
-    customer, plan = await _customer_and_plan(db, external_id)
-    policy = payment_policy(settings, plan)
-    handle = client.get_workflow_handle(customer.workflow_id)
+    policy = payment_policy(settings, await _plan_of(db, stored.customer))
+    handle = client.get_workflow_handle(stored.customer.workflow_id)
     await _update(
         settings,
         handle.execute_update(
@@ -292,7 +283,7 @@ async def configure_auto_recharge(
             ),
         ),
     )
-    return await read_auto_recharge(external_id, db)
+    return await read_auto_recharge(stored.customer.external_id, db)
 
 
 @router.get("/customers/{external_id}/auto-recharge", response_model=AutoRechargePublic)

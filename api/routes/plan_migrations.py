@@ -1,99 +1,25 @@
 """Plan lifecycle: migrate a plan's customers between versions, simulate a version on usage."""
 
-from datetime import datetime
-from typing import Annotated, Literal
-
 from fastapi import APIRouter, status
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from temporalio.service import RPCError
 
 from api.deps import DbDep, SessionDep, SettingsDep, TemporalDep
 from api.errors import ApiError
-from api.schemas import ERROR_CONTENT, ERRORS, MigrationIdPath, PlanCode
-from creditgate.models import PlanMigration
+from api.schemas.common import ERROR_CONTENT, ERRORS, MigrationIdPath, PlanCode
+from api.schemas.plan_migrations import (
+    CustomerSimulationPublic,
+    MigrationCreate,
+    MigrationPublic,
+    SimulationCreate,
+    SimulationPublic,
+    SimulationTotals,
+)
 from creditgate.plans import migrations as plan_migrations
 from creditgate.plans import simulation as plan_simulation
-from creditgate.values.money import MoneyStr
 from messages.plan_migration import PlanMigrationInput
 from workflows.plan_migration import PlanMigrationWorkflow
 
 router = APIRouter(prefix="/plans", tags=["plans"], responses=ERRORS)
-
-Version = Annotated[int, Field(ge=1, le=2**31 - 1)]
-
-
-class MigrationCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
-
-    from_version: Version
-    to_version: Version
-    effective: Literal["now", "next_period"] = "now"
-
-
-class MigrationPublic(BaseModel):
-    id: str
-    plan: str
-    from_version: int
-    to_version: int
-    effective: str
-    status: Literal["running", "completed", "failed"]
-    total: int
-    moved: int
-    workflow_id: str
-    error: str | None
-    created_at: datetime
-    completed_at: datetime | None
-
-    @classmethod
-    def of(cls, row: PlanMigration) -> "MigrationPublic":
-        return cls(
-            id=row.id,
-            plan=row.plan_code,
-            from_version=row.from_version,
-            to_version=row.to_version,
-            effective=row.effective,
-            status=row.status,
-            total=row.total,
-            moved=row.moved,
-            workflow_id=row.workflow_id,
-            error=row.error,
-            created_at=row.created_at,
-            completed_at=row.completed_at,
-        )
-
-
-class SimulationCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
-
-    version: Annotated[Version, Field(strict=True)]
-    start: Annotated[AwareDatetime, Field(alias="from")]
-    end: Annotated[AwareDatetime, Field(alias="to")]
-
-
-class CustomerSimulationPublic(BaseModel):
-    external_id: str
-    current_version: int
-    current_amount: MoneyStr
-    simulated_amount: MoneyStr
-    difference: MoneyStr
-    events: int
-    unmeasured_events: int
-
-
-class SimulationTotals(BaseModel):
-    current: MoneyStr
-    simulated: MoneyStr
-    difference: MoneyStr
-
-
-class SimulationPublic(BaseModel):
-    plan: str
-    version: int
-    unit: str
-    start: Annotated[datetime, Field(serialization_alias="from")]
-    end: Annotated[datetime, Field(serialization_alias="to")]
-    customers: list[CustomerSimulationPublic]
-    totals: SimulationTotals
 
 
 @router.post(

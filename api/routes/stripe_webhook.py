@@ -5,25 +5,18 @@ from functools import partial
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Request
-from pydantic import BaseModel
 from temporalio.service import RPCError, RPCStatusCode
 
 from api import stripe_routing
 from api.deps import DbDep, SettingsDep, get_temporal
 from api.errors import ApiError
-from api.schemas import ERRORS
+from api.schemas.common import ERRORS
+from api.schemas.stripe_webhook import WebhookAck
 from creditgate.payments import stripe_events
 
 log = logging.getLogger("creditgate.api")
 router = APIRouter(tags=["stripe"], responses=ERRORS)
 PATH = "/v1/stripe/webhook"
-
-
-class WebhookAck(BaseModel):
-    received: bool = True
-    id: str
-    type: str
-    duplicate: bool
 
 
 @router.post(PATH, response_model=WebhookAck)

@@ -48,7 +48,7 @@ class EventIn:
     cost against that hold."""
 
     # The annotations are the API's rules: ``POST /v1/events`` validates bodies straight
-    # into this class (``api.ledger_schemas.EventBatch``).
+    # into this class (``api.schemas.ledger.EventBatch``).
     __pydantic_config__ = ConfigDict(extra="forbid")
 
     id: EventId

@@ -18,9 +18,14 @@ STORABLE = r"^[^\x00]*$"
 _UNSTORABLE = re.compile(r"[\x00\ud800-\udfff]")
 
 # External ids end up in workflow ids and URLs: keep them to a safe, readable alphabet.
+# (``api.hot_paths`` matches them in the balance URL with the same pattern and length.)
+EXTERNAL_ID_PATTERN = r"[A-Za-z0-9][A-Za-z0-9._:@+-]*"
+EXTERNAL_ID_MAX_LENGTH = 200
 ExternalId = Annotated[
     str,
-    StringConstraints(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:@+-]*$"),
+    StringConstraints(
+        min_length=1, max_length=EXTERNAL_ID_MAX_LENGTH, pattern=f"^{EXTERNAL_ID_PATTERN}$"
+    ),
 ]
 # Events are checked for NUL and non-finite numbers after parsing, once per request
 # (``creditgate.ledger.usage.unstorable``): a pattern per field cost more than the rest of

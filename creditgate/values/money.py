@@ -88,7 +88,7 @@ cached_str = lru_cache(maxsize=4096)(to_str)
 
 
 # Amounts in JSON are decimal strings; inputs may be strings or ints (floats are refused
-# by the API models, see ``api.schemas``).
+# by the API models, see ``api.schemas.amounts``).
 MoneyStr = Annotated[Decimal, PlainSerializer(to_str, return_type=str, when_used="json")]
 
 

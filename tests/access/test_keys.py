@@ -9,7 +9,9 @@ from datetime import UTC, datetime
 import httpx
 import pytest
 
+from api.main import create_app
 from creditgate.infra.db import Database
+from creditgate.infra.settings import Settings
 from tests.ledger.support import Ledger, serve_api
 
 
@@ -148,3 +150,15 @@ async def test_revoking_an_unknown_or_malformed_key_id_is_a_4xx(http: httpx.Asyn
 
     assert unknown.status_code == 404 and unknown.json()["error"]["type"] == "not_found"
     assert malformed.status_code == 422
+
+
+@pytest.mark.parametrize("root_path", ["/billing", "/a/b"])
+async def test_an_app_under_a_root_path_still_asks_for_a_key(root_path: str) -> None:
+    app = create_app(settings=Settings(api_key="root-path-test-key"))
+    transport = httpx.ASGITransport(app=app, root_path=root_path)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        customer = await client.get(f"{root_path}/v1/customers/nobody")
+        events = await client.post(f"{root_path}/v1/events", json={"events": []})
+
+    assert (customer.status_code, events.status_code) == (401, 401)
+    assert customer.json()["error"]["type"] == "unauthorized"

@@ -99,6 +99,20 @@ async def test_unknown_customer_is_a_404(stack: Stack, unique_id: str) -> None:
     assert unique_id in response.json()["error"]["message"]
 
 
+async def test_an_unknown_customer_is_a_404_whatever_else_is_wrong(
+    stack: Stack, unique_id: str
+) -> None:
+    for method, path, body in [
+        ("POST", f"/v1/customers/{unique_id}/purchases", {"amount": 5}),
+        ("PUT", f"/v1/customers/{unique_id}/auto-recharge", {"enabled": "yes"}),
+        ("GET", f"/v1/customers/{unique_id}/ledger?limit=0", None),
+        ("GET", f"/v1/customers/{unique_id}/statements/0", None),
+    ]:
+        response = await stack.http.request(method, path, json=body)
+        assert_error(response, 404, "not_found")
+        assert response.json()["error"]["message"] == f"no customer with external_id {unique_id!r}"
+
+
 async def test_unknown_route_and_wrong_method_are_json_errors(stack: Stack) -> None:
     assert_error(await stack.http.get("/v1/no-such-thing"), 404, "not_found")
     assert_error(await stack.http.delete("/v1/customers"), 405, "method_not_allowed")

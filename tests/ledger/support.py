@@ -233,18 +233,26 @@ async def migrated_ledger(url: str, customers: int = 1, **db_kwargs: Any) -> Asy
 API_KEY = "ledger-test-key"
 
 
-def serve_api(ledger: Ledger) -> AbstractAsyncContextManager[httpx.AsyncClient]:
+def serve_api(
+    ledger: Ledger, hot_paths: bool = True
+) -> AbstractAsyncContextManager[httpx.AsyncClient]:
     """The API on a real HTTP port over ``ledger``'s database (no Temporal: the routes the
-    ledger answers never need it); a client with the API key."""
-    return serve_database(ledger.db)
+    ledger answers never need it); a client with the API key. ``hot_paths=False`` serves
+    every request through FastAPI's routes (``api.hot_paths`` off)."""
+    return serve_database(ledger.db, hot_paths=hot_paths)
 
 
 @asynccontextmanager
-async def serve_database(db: Database, **settings: Any) -> AsyncIterator[httpx.AsyncClient]:
+async def serve_database(
+    db: Database, hot_paths: bool = True, **settings: Any
+) -> AsyncIterator[httpx.AsyncClient]:
     """The API over ``db`` without Temporal, with ``settings`` beyond the defaults."""
+    app = create_app(settings=Settings(api_key=API_KEY, database_url=db.url, **settings), db=db)
+    if not hot_paths:
+        app.hot_paths = None
     server = uvicorn.Server(
         uvicorn.Config(
-            create_app(settings=Settings(api_key=API_KEY, database_url=db.url, **settings), db=db),
+            app,
             host="127.0.0.1",
             port=free_port(),
             log_level="warning",

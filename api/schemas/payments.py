@@ -5,8 +5,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, StringConstraints, model_validator
 
-from api.amounts import AmountIn, PositiveAmountIn
-from api.ledger_schemas import Body, UtcDatetime
+from api.schemas.amounts import AmountIn, PositiveAmountIn
+from api.schemas.common import RequestBody, UtcDatetime
 from creditgate.models import AutoRecharge, Purchase
 from creditgate.values.money import MoneyStr
 
@@ -15,7 +15,7 @@ PaymentMethodId = Annotated[
 ]
 
 
-class PurchaseCreate(Body):
+class PurchaseCreate(RequestBody):
     """Exactly one of ``amount`` (money to pay) or ``credits`` (what to buy)."""
 
     amount: PositiveAmountIn | None = None
@@ -64,7 +64,7 @@ class PurchasePublic(BaseModel):
         )
 
 
-class PaymentMethodSet(Body):
+class PaymentMethodSet(RequestBody):
     payment_method: PaymentMethodId
 
 
@@ -72,7 +72,7 @@ class PaymentMethodPublic(BaseModel):
     payment_method: str
 
 
-class AutoRechargeSet(Body):
+class AutoRechargeSet(RequestBody):
     enabled: bool
     threshold: AmountIn
     recharge_to: PositiveAmountIn

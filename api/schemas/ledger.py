@@ -1,11 +1,12 @@
 """Bodies of the ledger routes: events, holds, grants, balance, ledger, usage."""
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, Field, StringConstraints
 
-from api.amounts import PositiveAmountIn
+from api.schemas.amounts import PositiveAmountIn
+from api.schemas.common import RequestBody, UtcDatetime
 from creditgate.ledger.tables import GrantRow, HoldRow
 from creditgate.ledger.usage import EventIn
 from creditgate.models import Grant, Hold, LedgerEntry
@@ -17,22 +18,7 @@ Text = Annotated[str, StringConstraints(max_length=500, pattern=STORABLE)]
 IdempotencyKey = Annotated[str, StringConstraints(min_length=1, max_length=196, pattern=STORABLE)]
 
 
-def to_utc(value: datetime) -> datetime:
-    """The instant in UTC (stored that way); refuses one UTC cannot hold (e.g. year 0)."""
-    try:
-        return value.astimezone(UTC)
-    except OverflowError:
-        raise ValueError("datetime is out of range once converted to UTC") from None
-
-
-UtcDatetime = Annotated[AwareDatetime, AfterValidator(to_utc)]
-
-
-class Body(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class EventBatch(Body):
+class EventBatch(RequestBody):
     # Validated straight into the ledger's ``EventIn`` (a dataclass): a model per event plus
     # a copy into the ledger's type cost twice the CPU.
     events: Annotated[list[EventIn], Field(min_length=1, max_length=1000)]
@@ -50,7 +36,7 @@ class EventBatchResult(BaseModel):
     results: list[EventResultOut]
 
 
-class HoldCreate(Body):
+class HoldCreate(RequestBody):
     """Either an ``amount`` or an example event (``event_type`` + ``properties``) to price."""
 
     amount: PositiveAmountIn | None = None
@@ -84,7 +70,7 @@ class HoldPublic(BaseModel):
         )
 
 
-class GrantCreate(Body):
+class GrantCreate(RequestBody):
     amount: PositiveAmountIn
     priority: Annotated[int, Field(ge=0, le=1000)] = 10
     expires_at: UtcDatetime | None = None

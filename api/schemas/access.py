@@ -5,7 +5,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, StringConstraints
 
-from api.schemas import StrictModel
+from api.schemas.common import RequestBody
 from creditgate.models import ApiKeyRecord, AuditEntry, KeyScope
 from creditgate.values.identifiers import STORABLE
 
@@ -15,7 +15,7 @@ KeyIdPath = Annotated[
 ]
 
 
-class ApiKeyCreate(StrictModel):
+class ApiKeyCreate(RequestBody):
     name: KeyName
     scope: Literal["admin", "ingest", "read"]
 
