@@ -1,22 +1,17 @@
 """Purchases, the saved card and auto-recharge: each is an update on ``CustomerWorkflow``."""
 
-import asyncio
-import uuid
-from collections.abc import Awaitable
-from datetime import UTC, datetime
-from typing import Annotated, TypeVar
+from typing import Annotated
 
 from fastapi import APIRouter, Header, Response, status
-from temporalio.client import (
-    Client,
-    WorkflowUpdateFailedError,
-    WorkflowUpdateRPCTimeoutOrCancelledError,
-)
-from temporalio.exceptions import ApplicationError
-from temporalio.service import RPCError, RPCStatusCode
 
 from api.deps import DbDep, SettingsDep, TemporalDep
 from api.errors import ApiError
+from api.payment_calls import (
+    customer_and_plan,
+    save_card,
+    set_auto_recharge,
+    start_purchase,
+)
 from api.payment_schemas import (
     AutoRechargePublic,
     AutoRechargeSet,
@@ -27,79 +22,10 @@ from api.payment_schemas import (
 )
 from api.schemas import ERROR_CONTENT, ERRORS, PurchaseIdPath
 from creditgate.infra.db import Database
-from creditgate.infra.settings import Settings
-from creditgate.ledger.customers import get_customer
-from creditgate.models import Customer
-from creditgate.payments import charges, idempotency, store
-from creditgate.plans import catalog as plans
-from creditgate.pricing.plan import PlanDefinition
-from creditgate.statements.periods import expiry_after
+from creditgate.payments import idempotency, store
 from creditgate.values.identifiers import ExternalId
-from creditgate.values.money import MAX_AMOUNT
-from messages.customer import PaymentMethodRequest
-from messages.purchase import PaymentPolicy, PurchaseAnswer, PurchaseRequest
-from messages.recharge import AutoRechargeRequest
-from workflows.customer import CustomerWorkflow
 
 router = APIRouter(tags=["payments"], responses=ERRORS)
-T = TypeVar("T")
-CARD_DECLINED = "CardDeclined"
-
-
-def payment_policy(settings: Settings, plan: PlanDefinition) -> PaymentPolicy:
-    """The schedules from the settings; the bounds are Stripe's for the plan's currency."""
-    try:
-        least, most = charges.charge_bounds(plan.currency)
-    except ValueError:
-        raise ApiError(
-            422,
-            "validation_error",
-            f"the plan's currency {plan.currency!r} is not one Stripe can charge",
-        ) from None
-    return PaymentPolicy(
-        purchase_min=least,
-        purchase_max=most,
-        recharge_max=charges.recharge_limit(plan),
-        poll_seconds=settings.purchase_poll_seconds,
-        poll_max_seconds=settings.purchase_poll_max_seconds,
-        timeout_seconds=settings.purchase_timeout_seconds,
-        retry_delays=settings.recharge_retry_delays,
-    )
-
-
-async def _customer_and_plan(db: Database, external_id: str) -> tuple[Customer, PlanDefinition]:
-    async with db.session() as session:
-        stored = await get_customer(session, external_id)
-        if stored is None:
-            raise ApiError(404, "not_found", f"no customer with external_id {external_id!r}")
-        customer = stored.customer
-        plan = await plans.definition(session, customer.plan_code, customer.plan_version or 1)
-    return customer, plan
-
-
-async def _update(settings: Settings, call: Awaitable[T]) -> T:
-    """Run a workflow update; its refusals become 4xx answers."""
-    try:
-        return await asyncio.wait_for(call, timeout=settings.payment_wait_seconds)
-    except WorkflowUpdateFailedError as err:
-        cause: BaseException | None = err.cause
-        while cause is not None and not isinstance(cause, ApplicationError):
-            cause = getattr(cause, "cause", None)
-        message = cause.message if isinstance(cause, ApplicationError) else str(err)
-        if isinstance(cause, ApplicationError) and cause.type == CARD_DECLINED:
-            raise ApiError(402, "card_declined", message) from None
-        raise ApiError(422, "validation_error", message) from None
-    except RPCError as err:
-        if err.status == RPCStatusCode.NOT_FOUND:
-            raise ApiError(409, "conflict", "the customer's workflow is not running") from None
-        raise ApiError(503, "temporal_unavailable", f"Temporal: {err.message}") from None
-    except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError):
-        raise ApiError(
-            503,
-            "payment_timeout",
-            "no answer from the customer's workflow in time; retry with the same "
-            "Idempotency-Key to get the same purchase",
-        ) from None
 
 
 @router.post(
@@ -136,14 +62,14 @@ async def create_purchase(
     purchase is ``pending``. An ``Idempotency-Key`` is kept for at least 30 days, bound to
     the body: a repeat answers with the same purchase, another body with the same key is a
     422 ``idempotency_error``."""
-    customer, plan = await _customer_and_plan(db, external_id)
+    customer, plan = await customer_and_plan(db, external_id)
     assert customer.id is not None
     if idempotency_key is not None:
         made = await _claim_key(db, customer.id, idempotency_key, body)
         if made is not None:
             return await _answer(db, made, response, created=False)
     try:
-        answer = await _purchase(body, customer, plan, settings, client, idempotency_key)
+        answer = await start_purchase(body, customer, plan, settings, client, idempotency_key)
     except ApiError as err:
         if idempotency_key is not None and err.status in (409, 422):
             await idempotency.release(db, customer.id, idempotency_key)  # nothing was made
@@ -151,44 +77,6 @@ async def create_purchase(
     if idempotency_key is not None:
         await idempotency.bind(db, customer.id, idempotency_key, answer.purchase.id)
     return await _answer(db, answer.purchase.id, response, answer.created)
-
-
-async def _purchase(
-    body: PurchaseCreate,
-    customer: Customer,
-    plan: PlanDefinition,
-    settings: Settings,
-    client: Client,
-    idempotency_key: str | None,
-) -> PurchaseAnswer:
-    """Price the purchase under the customer's plan and ask the customer workflow for it."""
-    policy = payment_policy(settings, plan)
-    try:
-        charge = (
-            charges.for_amount(body.amount, plan)
-            if body.amount is not None
-            else charges.for_credits(body.credits, plan)  # type: ignore[arg-type]
-        )
-    except charges.AmountError as err:
-        raise ApiError(422, "validation_error", str(err)) from None
-    if charge.credits >= MAX_AMOUNT:
-        raise ApiError(422, "validation_error", f"{charge.credits:f} credits is too many at once")
-    expires_at = body.expires_at
-    if expires_at is None and plan.credit_lifetime is not None:
-        expires_at = expiry_after(datetime.now(UTC), plan.credit_lifetime)
-    if expires_at is not None and expires_at <= datetime.now(UTC):
-        raise ApiError(422, "validation_error", "expires_at must be in the future")
-    request = PurchaseRequest(
-        request_id=idempotency_key or str(uuid.uuid4()),
-        amount=charge.amount,
-        currency=charge.currency,
-        credits=charge.credits,
-        payment_method=body.payment_method,
-        expires_at=expires_at,
-        policy=policy,
-    )
-    handle = client.get_workflow_handle(customer.workflow_id)
-    return await _update(settings, handle.execute_update(CustomerWorkflow.purchase, request))
 
 
 async def _claim_key(db: Database, customer_id: int, key: str, body: PurchaseCreate) -> str | None:
@@ -236,7 +124,7 @@ async def read_purchase(purchase_id: PurchaseIdPath, db: DbDep) -> PurchasePubli
 @router.get("/customers/{external_id}/purchases", response_model=list[PurchasePublic])
 async def list_purchases(external_id: ExternalId, db: DbDep) -> list[PurchasePublic]:
     """The customer's purchases and auto-recharge attempts, newest first (last 100)."""
-    customer, _plan = await _customer_and_plan(db, external_id)
+    customer, _plan = await customer_and_plan(db, external_id)
     assert customer.id is not None
     return [PurchasePublic.of(p) for p in await store.list_purchases(db, customer.id)]
 
@@ -251,15 +139,8 @@ async def set_payment_method(
 ) -> PaymentMethodPublic:
     """Attach a card to the customer's Stripe customer and save it for off-session charges
     (auto-recharge, arrears). 402 when Stripe declines it."""
-    customer, _plan = await _customer_and_plan(db, external_id)
-    handle = client.get_workflow_handle(customer.workflow_id)
-    saved = await _update(
-        settings,
-        handle.execute_update(
-            CustomerWorkflow.set_payment_method,
-            PaymentMethodRequest(payment_method=body.payment_method),
-        ),
-    )
+    customer, _plan = await customer_and_plan(db, external_id)
+    saved = await save_card(settings, client, customer, body.payment_method)
     return PaymentMethodPublic(payment_method=saved)
 
 
@@ -276,21 +157,16 @@ async def configure_auto_recharge(
     currency's minor unit, at least Stripe's minimum charge). Declines are retried on a
     schedule; after the last, auto-recharge turns itself off (``status: failed``, with the
     reason) until this PUT enables it again — which, below the threshold, recharges at once."""
-    customer, plan = await _customer_and_plan(db, external_id)
-    policy = payment_policy(settings, plan)
-    handle = client.get_workflow_handle(customer.workflow_id)
-    await _update(
+    customer, plan = await customer_and_plan(db, external_id)
+    await set_auto_recharge(
         settings,
-        handle.execute_update(
-            CustomerWorkflow.configure_auto_recharge,
-            AutoRechargeRequest(
-                enabled=body.enabled,
-                threshold=body.threshold,
-                recharge_to=body.recharge_to,
-                payment_method=body.payment_method,
-                policy=policy,
-            ),
-        ),
+        client,
+        customer,
+        plan,
+        enabled=body.enabled,
+        threshold=body.threshold,
+        recharge_to=body.recharge_to,
+        payment_method=body.payment_method,
     )
     return await read_auto_recharge(external_id, db)
 

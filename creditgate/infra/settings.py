@@ -21,6 +21,11 @@ STRIPE_BASE = "https://api.stripe.com"
 # in base64, or `openssl rand -hex 16`).
 PRODUCTION_API_KEY_MIN_LENGTH = 32
 WEBHOOK_SECRET_PREFIX = "whsec_"
+DEV_PORTAL_SECRET = "creditgate-dev-portal-secret"
+DEV_STRIPE_PUBLISHABLE_KEY = "pk_test_creditgate_dev"
+STRIPE_JS_URL = "https://js.stripe.com/v3/"
+# Where the API serves its Stripe.js stand-in while Stripe is localstripe (api/portal/standin.py).
+STANDIN_STRIPE_JS_PATH = "/portal/stripe-standin/v3.js"
 
 
 def _comma_separated(value: object) -> object:
@@ -79,6 +84,15 @@ class Settings(BaseSettings):
     dunning_retry_delays: Delays = [86400, 259200]
     # How long POST .../purchases and PUT .../auto-recharge wait for the workflow's answer.
     payment_wait_seconds: float = Field(default=30.0, gt=0)
+    # Signs customer portal links and session cookies (production: 32 characters or more).
+    portal_secret: str = Field(default=DEV_PORTAL_SECRET, repr=False)
+    # A portal link works this long after it is made; the session it opens lasts longer.
+    portal_link_minutes: float = Field(default=10.0, gt=0, le=24 * 60)
+    portal_session_minutes: float = Field(default=60.0, gt=0, le=7 * 24 * 60)
+    # Stripe.js in the portal: the publishable key, and where the script comes from (unset:
+    # the API's own stand-in while Stripe is localstripe, else js.stripe.com).
+    stripe_publishable_key: str = DEV_STRIPE_PUBLISHABLE_KEY
+    stripe_js_url: str = ""
 
     @model_validator(mode="after")
     def _refuse_empty_secrets(self) -> "Settings":
@@ -86,7 +100,7 @@ class Settings(BaseSettings):
         # empty webhook secret lets anyone sign Stripe events.
         empty = [
             f"CREDITGATE_{name.upper()} is empty"
-            for name in ("api_key", "stripe_api_key", "stripe_webhook_secret")
+            for name in ("api_key", "stripe_api_key", "stripe_webhook_secret", "portal_secret")
             if not getattr(self, name).strip()
         ]
         if empty:
@@ -99,6 +113,8 @@ class Settings(BaseSettings):
             self.stripe_api_base = (
                 LOCALSTRIPE_BASE if self.stripe_api_key == DEV_STRIPE_API_KEY else STRIPE_BASE
             )
+        if not self.stripe_js_url:
+            self.stripe_js_url = STANDIN_STRIPE_JS_PATH if self.uses_localstripe else STRIPE_JS_URL
         return self
 
     @model_validator(mode="after")
@@ -121,6 +137,14 @@ class Settings(BaseSettings):
                 f"CREDITGATE_STRIPE_WEBHOOK_SECRET is not a Stripe signing secret "
                 f"({WEBHOOK_SECRET_PREFIX}...)"
             )
+        if self.portal_secret == DEV_PORTAL_SECRET:
+            problems.append("CREDITGATE_PORTAL_SECRET is the development placeholder")
+        elif len(self.portal_secret) < PRODUCTION_API_KEY_MIN_LENGTH:
+            problems.append(
+                f"CREDITGATE_PORTAL_SECRET is shorter than {PRODUCTION_API_KEY_MIN_LENGTH} characters"
+            )
+        if self.stripe_publishable_key == DEV_STRIPE_PUBLISHABLE_KEY:
+            problems.append("CREDITGATE_STRIPE_PUBLISHABLE_KEY is the development placeholder")
         if self.uses_localstripe:
             problems.append("CREDITGATE_STRIPE_API_BASE points at localstripe")
         if self.database_url.startswith("sqlite"):
