@@ -73,9 +73,8 @@ async def create_purchase(
 ) -> PortalPurchaseStatus:
     """A purchase to pay by card with Stripe.js (its ``client_secret``); the same rules as
     ``POST /v1/customers/{id}/purchases``."""
-    answer = await start_purchase(
-        PurchaseCreate(amount=body.amount), account.customer, account.plan, settings, client, None
-    )
+    wanted = PurchaseCreate.model_validate({"amount": f"{body.amount:f}"})
+    answer = await start_purchase(wanted, account.customer, account.plan, settings, client, None)
     stored = await store.get_purchase(db, answer.purchase.id)
     assert stored is not None
     return _status(PurchasePublic.of(stored))
