@@ -16,7 +16,7 @@ from creditgate.ledger.customers import get_customer
 from creditgate.statements.periods import period_bounds, period_start
 
 MAX_DAYS = 62  # two monthly periods
-CHART_WIDTH, CHART_HEIGHT, BAR_GAP = 640, 200, 2
+CHART_WIDTH, CHART_HEIGHT, BAR_GAP, MAX_BAR = 640, 200, 2, 40
 
 
 @dataclass
@@ -42,7 +42,7 @@ class Bar:
 def bars(days: list[Day]) -> list[Bar]:
     """Bars scaled to the chart: the day with the highest cost fills its height."""
     top = max((d.total for d in days), default=Decimal(0)) or Decimal(1)
-    width = CHART_WIDTH / max(len(days), 1)
+    width = min(CHART_WIDTH / max(len(days), 1), MAX_BAR + BAR_GAP)
     return [
         Bar(
             x=i * width + BAR_GAP / 2,

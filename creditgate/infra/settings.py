@@ -28,6 +28,10 @@ STRIPE_JS_URL = "https://js.stripe.com/v3/"
 STANDIN_STRIPE_JS_PATH = "/portal/stripe-standin/v3.js"
 
 
+def _too_short(variable: str) -> str:
+    return f"{variable} is shorter than {PRODUCTION_API_KEY_MIN_LENGTH} characters"
+
+
 def _comma_separated(value: object) -> object:
     return [part for part in value.split(",") if part.strip()] if isinstance(value, str) else value
 
@@ -127,9 +131,7 @@ class Settings(BaseSettings):
         if self.stripe_api_key == DEV_STRIPE_API_KEY:
             problems.append("CREDITGATE_STRIPE_API_KEY is the development placeholder")
         elif len(self.api_key) < PRODUCTION_API_KEY_MIN_LENGTH:
-            problems.append(
-                f"CREDITGATE_API_KEY is shorter than {PRODUCTION_API_KEY_MIN_LENGTH} characters"
-            )
+            problems.append(_too_short("CREDITGATE_API_KEY"))
         if self.stripe_webhook_secret == DEV_STRIPE_WEBHOOK_SECRET:
             problems.append("CREDITGATE_STRIPE_WEBHOOK_SECRET is the development placeholder")
         elif not self.stripe_webhook_secret.startswith(WEBHOOK_SECRET_PREFIX):
@@ -140,9 +142,7 @@ class Settings(BaseSettings):
         if self.portal_secret == DEV_PORTAL_SECRET:
             problems.append("CREDITGATE_PORTAL_SECRET is the development placeholder")
         elif len(self.portal_secret) < PRODUCTION_API_KEY_MIN_LENGTH:
-            problems.append(
-                f"CREDITGATE_PORTAL_SECRET is shorter than {PRODUCTION_API_KEY_MIN_LENGTH} characters"
-            )
+            problems.append(_too_short("CREDITGATE_PORTAL_SECRET"))
         if self.stripe_publishable_key == DEV_STRIPE_PUBLISHABLE_KEY:
             problems.append("CREDITGATE_STRIPE_PUBLISHABLE_KEY is the development placeholder")
         if self.uses_localstripe:

@@ -73,6 +73,7 @@ class Browser:
         # The whole page, not only the window: resize to the document's height first.
         height = self.driver.execute_script("return document.documentElement.scrollHeight")
         self.driver.set_window_size(1000, max(int(height), 600))
+        self.driver.execute_script("window.scrollTo(0, 0)")
         self.driver.save_screenshot(str(path))
         return path
 
