@@ -1,5 +1,7 @@
 """The saved card (a SetupIntent confirmed with Stripe.js) and auto-recharge settings."""
 
+from typing import Any
+
 from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel, ValidationError
@@ -44,6 +46,12 @@ async def _card_page(
         publishable_key=settings.stripe_publishable_key,
         **context,
     )
+
+
+def _problem(error: Any) -> str:
+    field = ".".join(str(part) for part in error["loc"]).replace("_", " ")
+    message = str(error["msg"]).removeprefix("Value error, ")
+    return f"{field}: {message}" if field else message
 
 
 @portal.get("/card", response_class=HTMLResponse, name="card")
@@ -99,7 +107,7 @@ async def auto_recharge(
             recharge_to=wanted.recharge_to,
         )
     except ValidationError as err:
-        problems = "; ".join(e["msg"].removeprefix("Value error, ") for e in err.errors())
+        problems = "; ".join(_problem(e) for e in err.errors())
         return await _card_page(request, account, db, settings, error=problems, fields=fields)
     except ApiError as err:
         return await _card_page(request, account, db, settings, error=err.message, fields=fields)

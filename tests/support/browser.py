@@ -5,6 +5,7 @@ the test's event loop) keeps answering. Chromium and its driver are Debian's ``c
 ``chromium-driver`` (.ci/run installs them); without them the browser tests fail, saying so.
 """
 
+import base64
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -68,14 +69,30 @@ class Browser:
         return found[0]
 
     def screenshot(self, name: str) -> Path:
+        """The whole page (beyond the window), as ``ARTIFACTS/<name>.png``."""
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         path = ARTIFACTS / f"{name}.png"
-        # The whole page, not only the window: resize to the document's height first.
-        height = self.driver.execute_script("return document.documentElement.scrollHeight")
-        self.driver.set_window_size(1000, max(int(height), 600))
-        self.driver.execute_script("window.scrollTo(0, 0)")
-        self.driver.save_screenshot(str(path))
+        size = self.driver.execute_cdp_cmd("Page.getLayoutMetrics", {})["cssContentSize"]
+        clip = {"x": 0, "y": 0, "width": size["width"], "height": size["height"], "scale": 1}
+        shot = self.driver.execute_cdp_cmd(
+            "Page.captureScreenshot", {"captureBeyondViewport": True, "clip": clip}
+        )
+        path.write_bytes(base64.b64decode(shot["data"]))
         return path
+
+    def on_a_phone(self, name: str) -> bool:
+        """A screenshot at a phone's width; whether the page fits it without sideways
+        scrolling."""
+        self.driver.set_window_size(390, 844)
+        try:
+            self.screenshot(name)
+            return bool(
+                self.driver.execute_script(
+                    "return document.documentElement.scrollWidth <= window.innerWidth"
+                )
+            )
+        finally:
+            self.driver.set_window_size(1000, 900)
 
     def blocking_violations(self) -> list[dict[str, Any]]:
         """axe-core's serious and critical findings on the current page."""

@@ -4,6 +4,9 @@
   const { stripe, card } = portal.card(form.dataset.key);
   const button = form.querySelector("button[type=submit]");
   let pending = null; // a purchase whose card was declined: pay it again with another card
+  form.elements.other.addEventListener("input", () => {
+    form.querySelector('input[name="amount"][value="other"]').checked = true;
+  });
 
   function chosenAmount() {
     const picked = form.querySelector('input[name="amount"]:checked');

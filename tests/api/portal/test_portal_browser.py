@@ -63,10 +63,12 @@ async def test_buying_credits_pays_by_card_and_shows_a_decline(
     assert await step(browser.text, "#available") == "$5.00"
     assert "Active." in await step(browser.text, "#account-status")
     await step(check_page, browser, "overview")
+    assert await step(browser.on_a_phone, "overview-phone")
 
     await step(browser.click, 'a[href="/portal/buy"]')
     await step(enter_card, browser, VISA)  # 20.00 is the amount chosen by default
     await step(check_page, browser, "buy")
+    assert await step(browser.on_a_phone, "buy-phone")
     await step(browser.click, "#buy-form button[type=submit]")
     assert await step(browser.wait_for, "#status", "data-kind", STATUS_DONE) == "success"
     assert "20 USD added" in await step(browser.text, "#status")
@@ -169,6 +171,7 @@ async def test_usage_and_statements_pages(stack: Stack, browser: Browser, unique
     assert "tokens" in usage and "$1.50" in usage
     assert await step(browser.exists, "svg rect")
     await step(check_page, browser, "usage")
+    assert await step(browser.on_a_phone, "usage-phone")
 
     await step(browser.click, 'a[href="/portal/statements"]')
     await step(check_page, browser, "statements")

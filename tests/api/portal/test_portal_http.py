@@ -8,8 +8,9 @@ from itsdangerous import URLSafeTimedSerializer
 from api.portal.sessions import COOKIE, SESSION_SALT
 from tests.api.plans import grant, signup
 from tests.api.portal.support import browser_client, link_made_ago, open_portal, portal_link
-from tests.payments.support import VISA, card, purchase
+from tests.payments.support import DECLINES_CHARGES, VISA, card, purchase
 from tests.support.stack import Stack
+from tests.support.waiting import eventually
 
 
 async def test_a_link_needs_the_api_key_and_lasts_ten_minutes(stack: Stack, unique_id: str) -> None:
@@ -112,3 +113,31 @@ async def test_a_post_without_the_csrf_token_changes_nothing(stack: Stack, uniqu
     listed = await stack.http.get(f"/v1/customers/{unique_id}/purchases")
     assert listed.json() == []
     assert (await stack.http.get(f"/v1/customers/{unique_id}/auto-recharge")).status_code == 404
+
+
+async def test_the_overview_says_when_auto_recharge_turned_itself_off(
+    stack: Stack, unique_id: str
+) -> None:
+    await signup(stack, unique_id)
+    saved = await stack.http.put(
+        f"/v1/customers/{unique_id}/payment-method",
+        json={"payment_method": await card(stack, DECLINES_CHARGES)},
+    )
+    assert saved.status_code == 200, saved.text
+    enabled = await stack.http.put(
+        f"/v1/customers/{unique_id}/auto-recharge",
+        json={"enabled": True, "threshold": "5.00", "recharge_to": "25.00"},
+    )
+    assert enabled.status_code == 200, enabled.text
+    await eventually(
+        lambda: stack.http.get(f"/v1/customers/{unique_id}/auto-recharge"),
+        lambda r: r.json()["status"] == "failed",
+        timeout=60,
+        what="auto-recharge to give up after its declined attempts",
+    )
+    async with open_portal(stack, unique_id) as browser:
+        overview = await browser.get("/portal/")
+    assert "Auto-recharge turned itself off" in overview.text
+    assert "Your card was declined." in overview.text
+    assert 'href="/portal/card">Fix my card</a>' in overview.text
+    assert "Paused." in overview.text  # no credits: cut off
