@@ -12,6 +12,7 @@ from api.deps import DbDep, SettingsDep
 from api.ledger_schemas import Body
 from api.payment_calls import customer_and_plan
 from api.portal import sessions
+from api.portal.views import PAGE_HEADERS
 from api.schemas import ERRORS
 from creditgate.values.identifiers import ExternalId
 
@@ -52,6 +53,8 @@ async def open_portal(
     request: Request, settings: SettingsDep, token: Annotated[str, Query(max_length=4000)] = ""
 ) -> RedirectResponse:
     session = sessions.open_link(settings, token)
-    response = RedirectResponse(request.url_for("overview").path, status_code=303)
+    response = RedirectResponse(
+        request.url_for("overview").path, status_code=303, headers=PAGE_HEADERS
+    )
     sessions.set_cookie(settings, request, response, session)
     return response

@@ -21,6 +21,14 @@ TEMPLATES = Jinja2Templates(directory=Path(__file__).resolve().parent.parent / "
 TEMPLATES.env.filters["money"] = money  # to be replaced by the shared Babel filter
 
 
+# Billing pages: never cached, never framed by another site, no link token in a Referer.
+PAGE_HEADERS = {
+    "Cache-Control": "no-store",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "same-origin",
+}
+
+
 @dataclass(frozen=True)
 class Account:
     session: sessions.PortalSession
@@ -68,12 +76,14 @@ PostedDep = Annotated[Account, Depends(posted)]
 def page(
     request: Request, template: str, account: Account | None, status: int = 200, **context: Any
 ) -> HTMLResponse:
-    return TEMPLATES.TemplateResponse(
+    response = TEMPLATES.TemplateResponse(
         request,
         f"portal/{template}",
         {"account": account, "unit": account.unit if account else "", **context},
         status_code=status,
     )
+    response.headers.update(PAGE_HEADERS)
+    return response
 
 
 async def _refused(request: Request, exc: Exception) -> Response:

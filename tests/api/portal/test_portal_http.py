@@ -48,6 +48,9 @@ async def test_opening_a_link_sets_a_scoped_session_cookie_and_shows_the_balance
         overview = await browser.get("/portal/")
     assert overview.status_code == 200
     assert "$12.50" in overview.text and "Active." in overview.text
+    # Billing pages are not kept in caches nor shown inside another site's frame.
+    assert overview.headers["cache-control"] == "no-store"
+    assert overview.headers["x-frame-options"] == "DENY"
 
 
 async def test_an_expired_or_altered_link_is_refused_with_a_page_saying_so(
