@@ -17,6 +17,7 @@ from tests.api.portal.support import link_made_ago, portal_link
 from tests.support.browser import Browser
 from tests.support.stack import Stack
 from tests.support.waiting import eventually
+from tests.workflows.helpers import workflow
 
 # One database is enough here: the pages read through the ledger's functions, which the rest
 # of the suite runs on both.
@@ -164,6 +165,8 @@ async def test_usage_and_statements_pages(stack: Stack, browser: Browser, unique
         what="the first statement",
     )
     number = statements.json()["data"][-1]["number"]
+    # Its periods would keep closing for the rest of the session.
+    await workflow(stack, unique_id).terminate("test over")
 
     await sign_in(stack, browser, unique_id)
     await step(browser.click, 'a[href="/portal/usage"]')
