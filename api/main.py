@@ -18,6 +18,7 @@ from api.auth import ApiKey, ApiKeyAuth, document_security
 from api.body_limit import ContentLengthLimit
 from api.deps import TemporalConnection
 from api.hot_paths import HotPaths
+from api.portal import routes as portal
 from api.routes import (
     access,
     customers,
@@ -121,7 +122,9 @@ def create_app(
     v1.include_router(payments.router)
     v1.include_router(statements.router)
     v1.include_router(access.router)
+    v1.include_router(portal.router)
     app.include_router(v1)
+    portal.install(app, settings)
     app.include_router(stripe_webhook.router)
     app.include_router(health.router)
     document_security(app, extra_schemas=[EventBatch], public={stripe_webhook.PATH})

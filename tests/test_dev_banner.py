@@ -33,3 +33,11 @@ def test_a_configured_api_key_is_not_printed() -> None:
     assert "0123456789abcdef" not in shown
     # The example still works in a shell that has the variable set.
     assert '-H "Authorization: Bearer $CREDITGATE_API_KEY"' in shown
+
+
+def test_it_says_how_to_open_the_customer_portal() -> None:
+    shown = banner()
+    assert "/v1/customers/user_demo/portal-sessions" in shown
+    assert "works for 10 minutes" in shown and "4242 4242 4242 4242" in shown
+    # With a real Stripe there is no test card to suggest.
+    assert "4242" not in banner(stripe_api_key="sk_live_51Habcdef")

@@ -28,6 +28,8 @@ PRODUCTION = {
     "CREDITGATE_DATABASE_URL": "postgresql://creditgate:secret@db.internal:5432/creditgate",
     "CREDITGATE_STRIPE_API_KEY": "sk_live_51Habcdef",
     "CREDITGATE_STRIPE_WEBHOOK_SECRET": "whsec_9b8a7c6d5e",
+    "CREDITGATE_PORTAL_SECRET": "portal_5e1d0c9b8a7f6e5d4c3b2a1f0e9d8c7b",
+    "CREDITGATE_STRIPE_PUBLISHABLE_KEY": "pk_live_51Habcdef",
 }
 
 
@@ -205,6 +207,8 @@ def test_production_accepts_a_configuration_without_development_defaults(
         ("CREDITGATE_STRIPE_API_BASE", "http://127.0.0.1:12111"),
         ("CREDITGATE_DATABASE_URL", "sqlite:///.creditgate/creditgate.db"),
         ("CREDITGATE_DATABASE_URL", "sqlite:////var/lib/creditgate.db"),
+        ("CREDITGATE_PORTAL_SECRET", "creditgate-dev-portal-secret"),
+        ("CREDITGATE_STRIPE_PUBLISHABLE_KEY", "pk_test_creditgate_dev"),
     ],
 )
 def test_production_refuses_each_development_default_by_name(
@@ -234,11 +238,17 @@ def test_production_with_no_configuration_names_every_problem(
         "CREDITGATE_STRIPE_WEBHOOK_SECRET",
         "CREDITGATE_STRIPE_API_BASE",
         "CREDITGATE_DATABASE_URL",
+        "CREDITGATE_PORTAL_SECRET",
     ):
         assert variable in str(raised.value)
 
 
-SECRETS = ("CREDITGATE_API_KEY", "CREDITGATE_STRIPE_API_KEY", "CREDITGATE_STRIPE_WEBHOOK_SECRET")
+SECRETS = (
+    "CREDITGATE_API_KEY",
+    "CREDITGATE_STRIPE_API_KEY",
+    "CREDITGATE_STRIPE_WEBHOOK_SECRET",
+    "CREDITGATE_PORTAL_SECRET",
+)
 
 
 @pytest.mark.parametrize("mode", ["development", "production"])
@@ -262,6 +272,7 @@ def test_an_empty_key_or_secret_is_refused_in_every_mode(
         ("CREDITGATE_API_KEY", "x" * 31, "shorter than 32 characters"),
         ("CREDITGATE_STRIPE_WEBHOOK_SECRET", "9b8a7c6d5e4f3a2b1c", "not a Stripe signing secret"),
         ("CREDITGATE_STRIPE_WEBHOOK_SECRET", "sk_live_51Habcdef", "not a Stripe signing secret"),
+        ("CREDITGATE_PORTAL_SECRET", "p" * 31, "shorter than 32 characters"),
     ],
 )
 def test_production_refuses_a_short_api_key_or_a_webhook_secret_without_whsec(

@@ -1,22 +1,12 @@
 """Purchases, the saved card and auto-recharge: each is an update on ``CustomerWorkflow``."""
 
-import asyncio
-import uuid
-from collections.abc import Awaitable
-from datetime import UTC, datetime
-from typing import Annotated, TypeVar
+from typing import Annotated
 
 from fastapi import APIRouter, Header, Response, status
-from temporalio.client import (
-    Client,
-    WorkflowUpdateFailedError,
-    WorkflowUpdateRPCTimeoutOrCancelledError,
-)
-from temporalio.exceptions import ApplicationError
-from temporalio.service import RPCError, RPCStatusCode
 
 from api.deps import CustomerDep, DbDep, SettingsDep, TemporalDep
 from api.errors import ApiError
+from api.payment_calls import plan_of, save_card, set_auto_recharge, start_purchase
 from api.schemas.common import ERROR_CONTENT, ERRORS, PurchaseIdPath
 from api.schemas.payments import (
     AutoRechargePublic,
@@ -27,73 +17,10 @@ from api.schemas.payments import (
     PurchasePublic,
 )
 from creditgate.infra.db import Database
-from creditgate.infra.settings import Settings
-from creditgate.models import Customer
-from creditgate.payments import charges, idempotency, store
-from creditgate.plans import catalog as plans
-from creditgate.pricing.plan import PlanDefinition
-from creditgate.statements.periods import expiry_after
+from creditgate.payments import idempotency, store
 from creditgate.values.identifiers import ExternalId
-from creditgate.values.money import MAX_AMOUNT
-from messages.customer import PaymentMethodRequest
-from messages.purchase import PaymentPolicy, PurchaseAnswer, PurchaseRequest
-from messages.recharge import AutoRechargeRequest
-from workflows.customer import CustomerWorkflow
 
 router = APIRouter(tags=["payments"], responses=ERRORS)
-T = TypeVar("T")
-CARD_DECLINED = "CardDeclined"
-
-
-def payment_policy(settings: Settings, plan: PlanDefinition) -> PaymentPolicy:
-    """The schedules from the settings; the bounds are Stripe's for the plan's currency."""
-    try:
-        least, most = charges.charge_bounds(plan.currency)
-    except ValueError:
-        raise ApiError(
-            422,
-            "validation_error",
-            f"the plan's currency {plan.currency!r} is not one Stripe can charge",
-        ) from None
-    return PaymentPolicy(
-        purchase_min=least,
-        purchase_max=most,
-        recharge_max=charges.recharge_limit(plan),
-        poll_seconds=settings.purchase_poll_seconds,
-        poll_max_seconds=settings.purchase_poll_max_seconds,
-        timeout_seconds=settings.purchase_timeout_seconds,
-        retry_delays=settings.recharge_retry_delays,
-    )
-
-
-async def _plan_of(db: Database, customer: Customer) -> PlanDefinition:
-    async with db.session() as session:
-        return await plans.definition(session, customer.plan_code, customer.plan_version or 1)
-
-
-async def _update(settings: Settings, call: Awaitable[T]) -> T:
-    """Run a workflow update; its refusals become 4xx answers."""
-    try:
-        return await asyncio.wait_for(call, timeout=settings.payment_wait_seconds)
-    except WorkflowUpdateFailedError as err:
-        cause: BaseException | None = err.cause
-        while cause is not None and not isinstance(cause, ApplicationError):
-            cause = getattr(cause, "cause", None)
-        message = cause.message if isinstance(cause, ApplicationError) else str(err)
-        if isinstance(cause, ApplicationError) and cause.type == CARD_DECLINED:
-            raise ApiError(402, "card_declined", message) from None
-        raise ApiError(422, "validation_error", message) from None
-    except RPCError as err:
-        if err.status == RPCStatusCode.NOT_FOUND:
-            raise ApiError(409, "conflict", "the customer's workflow is not running") from None
-        raise ApiError(503, "temporal_unavailable", f"Temporal: {err.message}") from None
-    except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError):
-        raise ApiError(
-            503,
-            "payment_timeout",
-            "no answer from the customer's workflow in time; retry with the same "
-            "Idempotency-Key to get the same purchase",
-        ) from None
 
 
 @router.post(
@@ -131,14 +58,14 @@ async def create_purchase(
     the body: a repeat answers with the same purchase, another body with the same key is a
     422 ``idempotency_error``."""
     customer = stored.customer
-    plan = await _plan_of(db, customer)
+    plan = await plan_of(db, customer)
     assert customer.id is not None
     if idempotency_key is not None:
         made = await _claim_key(db, customer.id, idempotency_key, body)
         if made is not None:
             return await _answer(db, made, response, created=False)
     try:
-        answer = await _purchase(body, customer, plan, settings, client, idempotency_key)
+        answer = await start_purchase(body, customer, plan, settings, client, idempotency_key)
     except ApiError as err:
         if idempotency_key is not None and err.status in (409, 422):
             await idempotency.release(db, customer.id, idempotency_key)  # nothing was made
@@ -146,44 +73,6 @@ async def create_purchase(
     if idempotency_key is not None:
         await idempotency.bind(db, customer.id, idempotency_key, answer.purchase.id)
     return await _answer(db, answer.purchase.id, response, answer.created)
-
-
-async def _purchase(
-    body: PurchaseCreate,
-    customer: Customer,
-    plan: PlanDefinition,
-    settings: Settings,
-    client: Client,
-    idempotency_key: str | None,
-) -> PurchaseAnswer:
-    """Price the purchase under the customer's plan and ask the customer workflow for it."""
-    policy = payment_policy(settings, plan)
-    try:
-        charge = (
-            charges.for_amount(body.amount, plan)
-            if body.amount is not None
-            else charges.for_credits(body.credits, plan)  # type: ignore[arg-type]
-        )
-    except charges.AmountError as err:
-        raise ApiError(422, "validation_error", str(err)) from None
-    if charge.credits >= MAX_AMOUNT:
-        raise ApiError(422, "validation_error", f"{charge.credits:f} credits is too many at once")
-    expires_at = body.expires_at
-    if expires_at is None and plan.credit_lifetime is not None:
-        expires_at = expiry_after(datetime.now(UTC), plan.credit_lifetime)
-    if expires_at is not None and expires_at <= datetime.now(UTC):
-        raise ApiError(422, "validation_error", "expires_at must be in the future")
-    request = PurchaseRequest(
-        request_id=idempotency_key or str(uuid.uuid4()),
-        amount=charge.amount,
-        currency=charge.currency,
-        credits=charge.credits,
-        payment_method=body.payment_method,
-        expires_at=expires_at,
-        policy=policy,
-    )
-    handle = client.get_workflow_handle(customer.workflow_id)
-    return await _update(settings, handle.execute_update(CustomerWorkflow.purchase, request))
 
 
 async def _claim_key(db: Database, customer_id: int, key: str, body: PurchaseCreate) -> str | None:
@@ -244,14 +133,7 @@ async def set_payment_method(
 ) -> PaymentMethodPublic:
     """Attach a card to the customer's Stripe customer and save it for off-session charges
     (auto-recharge, arrears). 402 when Stripe declines it."""
-    handle = client.get_workflow_handle(stored.customer.workflow_id)
-    saved = await _update(
-        settings,
-        handle.execute_update(
-            CustomerWorkflow.set_payment_method,
-            PaymentMethodRequest(payment_method=body.payment_method),
-        ),
-    )
+    saved = await save_card(settings, client, stored.customer, body.payment_method)
     return PaymentMethodPublic(payment_method=saved)
 
 
@@ -268,22 +150,18 @@ async def configure_auto_recharge(
     currency's minor unit, at least Stripe's minimum charge). Declines are retried on a
     schedule; after the last, auto-recharge turns itself off (``status: failed``, with the
     reason) until this PUT enables it again — which, below the threshold, recharges at once."""
-    policy = payment_policy(settings, await _plan_of(db, stored.customer))
-    handle = client.get_workflow_handle(stored.customer.workflow_id)
-    await _update(
+    customer = stored.customer
+    await set_auto_recharge(
         settings,
-        handle.execute_update(
-            CustomerWorkflow.configure_auto_recharge,
-            AutoRechargeRequest(
-                enabled=body.enabled,
-                threshold=body.threshold,
-                recharge_to=body.recharge_to,
-                payment_method=body.payment_method,
-                policy=policy,
-            ),
-        ),
+        client,
+        customer,
+        await plan_of(db, customer),
+        enabled=body.enabled,
+        threshold=body.threshold,
+        recharge_to=body.recharge_to,
+        payment_method=body.payment_method,
     )
-    return await read_auto_recharge(stored.customer.external_id, db)
+    return await read_auto_recharge(customer.external_id, db)
 
 
 @router.get("/customers/{external_id}/auto-recharge", response_model=AutoRechargePublic)

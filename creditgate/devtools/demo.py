@@ -173,7 +173,14 @@ class Demo:
         self.period_close()
         self.plan_version()
         self.title("Done")
+        self.portal_link()
         self.say("Every step held. Check the invariants over everything: creditgate check")
+
+    def portal_link(self) -> None:
+        link = self.call("POST", f"/v1/customers/{self.customer}/portal-sessions", 201, json={})
+        self.say("the customer's own view: balance, usage, statements, buying credits, the card")
+        until = link["expires_at"][11:19]
+        self.look(f"customer portal (the link works until {until} UTC)", link["url"])
 
     def plan_with_token_pricing(self) -> None:
         self.title("A plan: tokens at 0.001 USD each, billed in 75-second periods")

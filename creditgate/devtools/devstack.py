@@ -314,6 +314,17 @@ class DevStack:
             '       -d \'{"external_id": "user_demo", "name": "Demo", '
             '"email": "demo@example.com"}\'',
             "",
+            "Open the customer portal for a customer (the link works for "
+            f"{self.settings.portal_link_minutes:g} minutes):",
+            f"  curl -s -X POST {self.api_url()}/v1/customers/user_demo/portal-sessions \\",
+            f'       -H "Authorization: Bearer {key}"',
+            '  then open the "url" it answers in a browser'
+            + (
+                " (pay with the test card 4242 4242 4242 4242)."
+                if self.settings.uses_localstripe
+                else "."
+            ),
+            "",
             "Ctrl-C stops everything.",
         ]
         return "\n".join(lines)

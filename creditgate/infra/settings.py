@@ -23,6 +23,15 @@ STRIPE_BASE = "https://api.stripe.com"
 # in base64, or `openssl rand -hex 16`).
 PRODUCTION_API_KEY_MIN_LENGTH = 32
 WEBHOOK_SECRET_PREFIX = "whsec_"
+DEV_PORTAL_SECRET = "creditgate-dev-portal-secret"
+DEV_STRIPE_PUBLISHABLE_KEY = "pk_test_creditgate_dev"
+STRIPE_JS_URL = "https://js.stripe.com/v3/"
+# Where the API serves its Stripe.js stand-in while Stripe is localstripe (api/portal/standin.py).
+STANDIN_STRIPE_JS_PATH = "/portal/stripe-standin/v3.js"
+
+
+def _too_short(variable: str) -> str:
+    return f"{variable} is shorter than {PRODUCTION_API_KEY_MIN_LENGTH} characters"
 
 
 def _comma_separated(value: object) -> object:
@@ -89,13 +98,23 @@ class Settings(BaseSettings):
     def _known_locale(cls, value: str) -> str:
         return str(parse_locale(value))
 
+    # Signs customer portal links and session cookies (production: 32 characters or more).
+    portal_secret: str = Field(default=DEV_PORTAL_SECRET, repr=False)
+    # A portal link works this long after it is made; the session it opens lasts longer.
+    portal_link_minutes: float = Field(default=10.0, gt=0, le=24 * 60)
+    portal_session_minutes: float = Field(default=60.0, gt=0, le=7 * 24 * 60)
+    # Stripe.js in the portal: the publishable key, and where the script comes from (unset:
+    # the API's own stand-in while Stripe is localstripe, else js.stripe.com).
+    stripe_publishable_key: str = DEV_STRIPE_PUBLISHABLE_KEY
+    stripe_js_url: str = ""
+
     @model_validator(mode="after")
     def _refuse_empty_secrets(self) -> "Settings":
         # In every mode: an empty API key would let requests without one through, and an
         # empty webhook secret lets anyone sign Stripe events.
         empty = [
             f"CREDITGATE_{name.upper()} is empty"
-            for name in ("api_key", "stripe_api_key", "stripe_webhook_secret")
+            for name in ("api_key", "stripe_api_key", "stripe_webhook_secret", "portal_secret")
             if not getattr(self, name).strip()
         ]
         if empty:
@@ -108,6 +127,8 @@ class Settings(BaseSettings):
             self.stripe_api_base = (
                 LOCALSTRIPE_BASE if self.stripe_api_key == DEV_STRIPE_API_KEY else STRIPE_BASE
             )
+        if not self.stripe_js_url:
+            self.stripe_js_url = STANDIN_STRIPE_JS_PATH if self.uses_localstripe else STRIPE_JS_URL
         return self
 
     @model_validator(mode="after")
@@ -120,9 +141,7 @@ class Settings(BaseSettings):
         if self.stripe_api_key == DEV_STRIPE_API_KEY:
             problems.append("CREDITGATE_STRIPE_API_KEY is the development placeholder")
         elif len(self.api_key) < PRODUCTION_API_KEY_MIN_LENGTH:
-            problems.append(
-                f"CREDITGATE_API_KEY is shorter than {PRODUCTION_API_KEY_MIN_LENGTH} characters"
-            )
+            problems.append(_too_short("CREDITGATE_API_KEY"))
         if self.stripe_webhook_secret == DEV_STRIPE_WEBHOOK_SECRET:
             problems.append("CREDITGATE_STRIPE_WEBHOOK_SECRET is the development placeholder")
         elif not self.stripe_webhook_secret.startswith(WEBHOOK_SECRET_PREFIX):
@@ -130,6 +149,12 @@ class Settings(BaseSettings):
                 f"CREDITGATE_STRIPE_WEBHOOK_SECRET is not a Stripe signing secret "
                 f"({WEBHOOK_SECRET_PREFIX}...)"
             )
+        if self.portal_secret == DEV_PORTAL_SECRET:
+            problems.append("CREDITGATE_PORTAL_SECRET is the development placeholder")
+        elif len(self.portal_secret) < PRODUCTION_API_KEY_MIN_LENGTH:
+            problems.append(_too_short("CREDITGATE_PORTAL_SECRET"))
+        if self.stripe_publishable_key == DEV_STRIPE_PUBLISHABLE_KEY:
+            problems.append("CREDITGATE_STRIPE_PUBLISHABLE_KEY is the development placeholder")
         if self.uses_localstripe:
             problems.append("CREDITGATE_STRIPE_API_BASE points at localstripe")
         if self.database_url.startswith("sqlite"):

@@ -25,6 +25,27 @@ class PaymentIntentRef:
     failure_message: str | None = None
 
 
+@dataclass(frozen=True)
+class SetupIntentRef:
+    id: str
+    status: str
+    customer: str | None
+    payment_method: str | None
+    client_secret: str | None
+
+
+def _setup_intent(intent: stripe.SetupIntent) -> SetupIntentRef:
+    data = intent.to_dict()
+    method = data.get("payment_method")
+    return SetupIntentRef(
+        id=data["id"],
+        status=data["status"],
+        customer=data.get("customer"),
+        payment_method=method if isinstance(method, str) or method is None else method["id"],
+        client_secret=data.get("client_secret"),
+    )
+
+
 class PaymentDeclined(Exception):
     """Stripe refused the card (a business outcome, not an outage)."""
 
@@ -146,3 +167,16 @@ class StripeGateway:
             if not page.has_more or not page.data:
                 return found
             params["starting_after"] = page.data[-1].id
+
+    async def create_setup_intent(self, *, customer: str) -> SetupIntentRef:
+        """A SetupIntent for saving a card for off-session use (confirmed by Stripe.js)."""
+        params: dict[str, object] = {
+            "customer": customer,
+            "usage": "off_session",
+            "payment_method_types": ["card"],
+        }
+        intent = await self.client.v1.setup_intents.create_async(params)  # type: ignore[arg-type]
+        return _setup_intent(intent)
+
+    async def get_setup_intent(self, setup_intent: str) -> SetupIntentRef:
+        return _setup_intent(await self.client.v1.setup_intents.retrieve_async(setup_intent))
