@@ -27,6 +27,7 @@ from api.routes import (
     plans,
     statements,
     stripe_webhook,
+    webhook_endpoints,
 )
 from creditgate import __version__
 from creditgate.infra.db import Database
@@ -116,6 +117,7 @@ def create_app(
     v1.include_router(ledger.router)
     v1.include_router(payments.router)
     v1.include_router(statements.router)
+    v1.include_router(webhook_endpoints.router)
     app.include_router(v1)
     app.include_router(stripe_webhook.router)
     app.include_router(health.router)
