@@ -2,7 +2,6 @@
 library (as a customer's server would) and answers as the test tells it to."""
 
 import asyncio
-import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -99,7 +98,3 @@ async def receiver(path: str = "/hooks") -> AsyncIterator[Receiver]:
         server.should_exit = True
         await serving
 
-
-def envelope_of(received: Received) -> dict[str, Any]:
-    parsed: dict[str, Any] = json.loads(received.body)
-    return parsed
