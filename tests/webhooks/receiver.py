@@ -97,4 +97,3 @@ async def receiver(path: str = "/hooks") -> AsyncIterator[Receiver]:
     finally:
         server.should_exit = True
         await serving
-
