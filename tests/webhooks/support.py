@@ -8,22 +8,12 @@ import httpx
 
 from creditgate.events import store
 from creditgate.infra.db import Database
-from creditgate.ledger import customers
 from creditgate.models import CustomerEvent
+from tests.events.test_store import sign_up
+
+__all__ = ["create_endpoint", "deliveries", "emit", "sign_up"]
 
 TYPES = ("grant.created", "customer.cut_off", "purchase.succeeded")
-
-
-async def sign_up(db: Database, external_id: str) -> None:
-    await customers.register_customer(
-        db,
-        external_id=external_id,
-        name="Jane Doe",
-        email="jane@example.com",
-        plan="default",
-        stripe_customer_id=f"cus_{external_id}",
-        workflow_id=f"customer-{external_id}",
-    )
 
 
 async def emit(db: Database, external_id: str, count: int, start: int = 0) -> list[CustomerEvent]:

@@ -6,46 +6,35 @@ import asyncio
 import os
 import signal
 import subprocess
-import sys
 import uuid
 from collections import defaultdict
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from functools import partial
-from pathlib import Path
 from typing import Any
 
 from temporalio.testing import WorkflowEnvironment
 
 from creditgate.infra.db import Database
 from creditgate.webhooks import endpoints
+from tests.payments.test_worker_crash import worker_subprocess
 from tests.support.waiting import eventually
 from tests.webhooks.receiver import Receiver, receiver
 from tests.webhooks.support import emit, sign_up
 
-ROOT = Path(__file__).resolve().parents[2]
 
-
-@contextmanager
-def worker_process(env: WorkflowEnvironment, db_url: str, task_queue: str) -> Iterator[int]:
-    """The production worker on its own database and task queue; yields its pid."""
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("CREDITGATE_")}
-    environ |= {
-        "CREDITGATE_DATABASE_URL": db_url,
-        "CREDITGATE_TEMPORAL_ADDRESS": env.client.service_client.config.target_host,
-        "CREDITGATE_TEMPORAL_NAMESPACE": env.client.namespace,
-        "CREDITGATE_TEMPORAL_TASK_QUEUE": task_queue,
-        "CREDITGATE_WEBHOOK_RETRY_DELAYS": "1,1,1,1,1",
-    }
-    process = subprocess.Popen(
-        [sys.executable, "-m", "worker"], cwd=ROOT, env=environ, start_new_session=True
+def worker_process(
+    env: WorkflowEnvironment, db_url: str, task_queue: str
+) -> AbstractContextManager[subprocess.Popen[bytes]]:
+    """The production worker on its own database and task queue, short retry delays."""
+    return worker_subprocess(
+        {
+            "CREDITGATE_DATABASE_URL": db_url,
+            "CREDITGATE_TEMPORAL_ADDRESS": env.client.service_client.config.target_host,
+            "CREDITGATE_TEMPORAL_NAMESPACE": env.client.namespace,
+            "CREDITGATE_TEMPORAL_TASK_QUEUE": task_queue,
+            "CREDITGATE_WEBHOOK_RETRY_DELAYS": "1,1,1,1,1",
+        }
     )
-    try:
-        yield process.pid
-    finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=30)
 
 
 async def test_a_worker_killed_mid_delivery_still_delivers_every_event_in_order(
@@ -61,7 +50,8 @@ async def test_a_worker_killed_mid_delivery_still_delivers_every_event_in_order(
             endpoint = await endpoints.create(db, hook.url, ["*"], "killed worker")
             hook.secret = endpoint.secret
             killed = asyncio.Event()
-            with worker_process(temporal_env, db_url, task_queue) as pid:
+            with worker_process(temporal_env, db_url, task_queue) as process:
+                pid = process.pid
 
                 async def kill_on_the_third(event: dict[str, Any]) -> int:
                     third = event["external_id"] == first and event["sequence"] == 3
