@@ -56,7 +56,16 @@ class WebhookDispatcher:
         fanned = await dispatch.fan_out(self.db)
         kicks = await dispatch.kicks(self.db)
         for kick in kicks:
-            await self._signal(kick)
+            try:
+                await self._signal(kick)
+            except Exception:
+                # Marked still: the next pass signals it again; the other streams go on.
+                log.exception(
+                    "could not signal the webhook workflow of %s for %s",
+                    kick.endpoint_id,
+                    kick.external_id,
+                )
+                continue
             await dispatch.kicked(self.db, kick.rows)
         return fanned > 0 or bool(kicks)
 
