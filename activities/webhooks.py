@@ -1,5 +1,6 @@
 """Webhook delivery's I/O: which event goes next, and one signed HTTP attempt."""
 
+import asyncio
 import json
 import logging
 from datetime import UTC, datetime
@@ -22,6 +23,7 @@ from messages.webhooks import (
 )
 
 log = logging.getLogger("creditgate.webhooks")
+JSON = "application/json"
 
 
 class WebhookActivities:
@@ -65,14 +67,17 @@ class WebhookActivities:
 
     async def _post(self, url: str, body: str, headers: dict[str, str]) -> deliveries.Outcome:
         try:
-            async with httpx.AsyncClient(timeout=self.timeout, follow_redirects=False) as http:
-                response = await http.post(
-                    url,
-                    content=body,
-                    headers={**headers, "content-type": "application/json"},
-                )
+            async with (
+                asyncio.timeout(self.timeout),  # the whole attempt, not each phase
+                httpx.AsyncClient(timeout=self.timeout, follow_redirects=False) as http,
+                # Only the status matters: the receiver's body is never read.
+                http.stream(
+                    "POST", url, content=body, headers={**headers, "content-type": JSON}
+                ) as response,
+            ):
+                status = response.status_code
+        except TimeoutError:
+            return deliveries.Outcome(None, f"no answer within {self.timeout:g} s")
         except httpx.HTTPError as err:
             return deliveries.Outcome(None, f"{type(err).__name__}: {err}")
-        if 200 <= response.status_code < 300:
-            return deliveries.Outcome(response.status_code, None)
-        return deliveries.Outcome(response.status_code, f"HTTP {response.status_code}")
+        return deliveries.Outcome(status, None if 200 <= status < 300 else f"HTTP {status}")

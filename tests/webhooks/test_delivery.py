@@ -64,6 +64,31 @@ async def test_a_receiver_down_for_a_while_then_up_gets_everything_in_order(
     assert log[1]["attempts"] >= 4 and log[1]["status"] == "succeeded"
 
 
+async def test_an_attempt_without_an_answer_in_time_is_retried(
+    stack: Stack, hook: Hook, unique_id: str
+) -> None:
+    await sign_up(stack.db, unique_id)
+    release = asyncio.Event()
+    calls = 0
+
+    async def hang_the_first(_: dict[str, Any]) -> int:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            await release.wait()  # longer than the stack's 5 s attempt timeout
+        return 200
+
+    hook.receiver.answer = hang_the_first
+    try:
+        await emit(stack.db, unique_id, 2)
+        await eventually(lambda: _sequences(hook, unique_id), until=lambda s: len(s) >= 2)
+    finally:
+        release.set()
+    assert hook.receiver.sequences(unique_id) == [1, 2]
+    log = {d["sequence"]: d for d in await deliveries(stack.http, hook.id)}
+    assert log[1]["attempts"] == 2 and log[1]["status"] == "succeeded"
+
+
 async def test_a_failing_event_holds_back_only_its_own_customer_until_retried(
     stack: Stack, hook: Hook, unique_id: str
 ) -> None:
