@@ -29,6 +29,7 @@ from api.routes import (
     plans,
     statements,
     stripe_webhook,
+    webhook_endpoints,
 )
 from api.schemas.ledger import EventBatch
 from creditgate import __version__
@@ -123,6 +124,7 @@ def create_app(
     v1.include_router(statements.router)
     v1.include_router(access.router)
     v1.include_router(portal.router)
+    v1.include_router(webhook_endpoints.router)
     app.include_router(v1)
     portal.install(app, settings)
     app.include_router(stripe_webhook.router)

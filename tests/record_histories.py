@@ -14,7 +14,9 @@ both runs' histories as ``WorkflowHistory.to_json()``:
 - ``recharge.json``: that auto-recharge's ``RechargeWorkflow``;
 - ``plan_migration.json``: a ``PlanMigrationWorkflow`` moving five customers;
 - ``customer_period.json`` and ``period_close.json``: a customer on 3-second periods, its
-  first run ending in continue-as-new after ``PeriodCloseWorkflow`` wrote statement 1.
+  first run ending in continue-as-new after ``PeriodCloseWorkflow`` wrote statement 1;
+- ``webhook_delivery.json``: a ``WebhookDeliveryWorkflow`` sending three events to a receiver
+  that refuses the first attempt (a retry after a durable sleep).
 
 The ``*_before_periods.json`` files are runs recorded before billing periods existed; they
 are not re-recorded and replay through ``workflow.patched``.
@@ -42,20 +44,26 @@ from temporalio.testing import WorkflowEnvironment
 
 from creditgate.devtools.migrate import upgrade
 from creditgate.infra.db import Database
+from creditgate.infra.settings import Settings
 from creditgate.ledger import service
 from creditgate.ledger.grants import GrantSpec
 from creditgate.payments.stripe_gateway import StripeGateway
+from creditgate.webhooks import endpoints
 from messages.customer import CustomerProfile, CustomerState, CustomerWorkflowInput, SignupResult
 from messages.purchase import PaymentPolicy, PurchaseRequest
 from messages.recharge import AutoRechargeRequest
 from tests.support.localstripe import LocalStripe
 from tests.support.waiting import eventually
+from tests.webhooks.receiver import receiver
+from tests.webhooks.support import emit, sign_up
 from worker.registry import build_worker
 from worker.relay import OutboxRelay
+from worker.webhook_dispatch import WebhookDispatcher
 from workflows.customer import CustomerWorkflow, customer_workflow_id
 from workflows.purchase import purchase_workflow_id
 from workflows.recharge import recharge_workflow_id
 from workflows.search_attributes import ALL as SEARCH_ATTRIBUTES
+from workflows.webhook_delivery import webhook_workflow_id
 
 HISTORIES = Path(__file__).resolve().parent / "histories"
 TEMPORAL_BIN = Path(sys.executable).parent / "temporal"
@@ -275,6 +283,28 @@ async def period_close(client: Client, db: Database) -> dict[str, str]:
     }
 
 
+async def webhook_delivery(client: Client, db: Database) -> str:
+    """``webhook_delivery.json``: three events to an endpoint whose first answer is a 503."""
+    external_id = "user_hooks"
+    await sign_up(db, external_id)
+    answers = iter([503])
+
+    async def refuse_once(_: dict[str, Any]) -> int:
+        return next(answers, 200)
+
+    async with receiver() as hook:
+        endpoint = await endpoints.create(db, hook.url, ["*"], "recorded")
+        hook.secret = endpoint.secret
+        hook.answer = refuse_once
+        await emit(db, external_id, 3)
+        settings = Settings(temporal_task_queue=TASK_QUEUE, webhook_retry_delays="1,1")
+        await WebhookDispatcher(db, client, settings).dispatch_once()
+        handle = client.get_workflow_handle(webhook_workflow_id(endpoint.endpoint_id, external_id))
+        await handle.result()
+        assert hook.sequences(external_id) == [1, 2, 3], hook.received
+        return (await handle.fetch_history()).to_json()
+
+
 async def record() -> dict[str, str]:
     """File name → history JSON of each run."""
     profile = CustomerProfile(external_id=EXTERNAL_ID, name="Jane Doe", email="jane@example.com")
@@ -334,6 +364,7 @@ async def record() -> dict[str, str]:
                     histories[name] = history.to_json()
                 histories["plan_migration.json"] = await plan_migration(env.client, db)
                 histories |= await period_close(env.client, db)
+                histories["webhook_delivery.json"] = await webhook_delivery(env.client, db)
                 return histories
         finally:
             await env.shutdown()

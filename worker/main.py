@@ -12,6 +12,7 @@ from worker.reconcile import Reconciler
 from worker.registry import build_worker
 from worker.relay import OutboxRelay
 from worker.search_attributes import ensure_search_attributes
+from worker.webhook_dispatch import WebhookDispatcher
 
 log = logging.getLogger("creditgate.worker")
 
@@ -38,6 +39,9 @@ async def run_worker() -> None:
         settings.temporal_address,
     )
     relaying = asyncio.create_task(OutboxRelay(db, client).run(stop), name="outbox-relay")
+    dispatching = asyncio.create_task(
+        WebhookDispatcher(db, client, settings).run(stop), name="webhook-dispatch"
+    )
     reconciler = Reconciler(db, client, stripe, settings.temporal_task_queue)
     reconciling = asyncio.create_task(reconciler.run(stop), name="reconciliation")
     try:
@@ -46,5 +50,6 @@ async def run_worker() -> None:
     finally:
         stop.set()
         await relaying
+        await dispatching
         await reconciling
         await db.dispose()

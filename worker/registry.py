@@ -12,6 +12,7 @@ from activities.ledger import LedgerActivities
 from activities.payments import PaymentActivities
 from activities.periods import PeriodActivities
 from activities.plan_migrations import PlanMigrationActivities
+from activities.webhooks import WebhookActivities
 from creditgate.infra.db import Database
 from creditgate.infra.settings import Settings
 from creditgate.payments.stripe_gateway import StripeGateway
@@ -21,6 +22,7 @@ from workflows.period_close import PeriodCloseWorkflow
 from workflows.plan_migration import PlanMigrationWorkflow
 from workflows.purchase import PurchaseWorkflow
 from workflows.recharge import RechargeWorkflow
+from workflows.webhook_delivery import WebhookDeliveryWorkflow
 
 WORKFLOWS: Sequence[type] = (
     CustomerWorkflow,
@@ -29,6 +31,7 @@ WORKFLOWS: Sequence[type] = (
     PeriodCloseWorkflow,
     PlanMigrationWorkflow,
     LatePaymentWorkflow,
+    WebhookDeliveryWorkflow,
 )
 
 
@@ -36,13 +39,17 @@ def activities(
     db: Database, stripe: StripeGateway, settings: Settings | None = None
 ) -> list[Callable[..., Any]]:
     customer = CustomerActivities(db, stripe)
-    periods = PeriodActivities(db, settings or Settings())
+    settings = settings or Settings()
+    periods = PeriodActivities(db, settings)
     ledger = LedgerActivities(db)
     payments = PaymentActivities(db, stripe)
     migrations = PlanMigrationActivities(db)
     events = EventActivities(db)
+    webhooks = WebhookActivities(db, settings.webhook_timeout_seconds)
     return [
         events.record_event,
+        webhooks.next_webhook_delivery,
+        webhooks.attempt_webhook_delivery,
         customer.create_stripe_customer,
         customer.register_customer,
         ledger.expire_grants,

@@ -8,4 +8,9 @@ ENTITLED = SearchAttributeKey.for_bool("CreditgateEntitled")
 # enabled | disabled | failed (disabled after the last declined attempt)
 AUTO_RECHARGE = SearchAttributeKey.for_keyword("CreditgateAutoRecharge")
 
-ALL = (CUSTOMER_ID, STATUS, ENTITLED, AUTO_RECHARGE)
+# Webhook delivery workflows: the endpoint, and delivering | retrying | failing | idle
+# (failing: a delivery's last attempt failed; the customer's backlog waits for an operator).
+WEBHOOK_ENDPOINT = SearchAttributeKey.for_keyword("CreditgateWebhookEndpoint")
+WEBHOOK_STATUS = SearchAttributeKey.for_keyword("CreditgateWebhookStatus")
+
+ALL = (CUSTOMER_ID, STATUS, ENTITLED, AUTO_RECHARGE, WEBHOOK_ENDPOINT, WEBHOOK_STATUS)

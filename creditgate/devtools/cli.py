@@ -29,6 +29,11 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("migrate", help="apply database migrations")
     commands.add_parser("check", help="verify the ledger invariants; non-zero exit on violations")
     commands.add_parser("demo", help="narrate a customer's whole lifecycle against `make run`")
+    listen = commands.add_parser(
+        "listen", help="print this stack's webhook events as they arrive (like `stripe listen`)"
+    )
+    listen.add_argument("--api", help="the API's base URL (default: from the settings)")
+    listen.add_argument("--events", default="*", help="comma-separated event types (default: all)")
     _add_outbox_parser(commands)
     keys_cli.add_parser(commands)
     args = parser.parse_args(argv)
@@ -51,6 +56,10 @@ def main(argv: list[str] | None = None) -> int:
         return run_demo(settings)
     if args.command == "keys":
         return keys_cli.run(settings, args)
+    if args.command == "listen":
+        from creditgate.devtools.listen import run_listen
+
+        return run_listen(settings, args.api, [t for t in args.events.split(",") if t])
     if args.command == "outbox":
         return _outbox_retry(settings, args.id)
     parser.error(f"unknown command {args.command}")

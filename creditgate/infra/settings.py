@@ -107,6 +107,14 @@ class Settings(BaseSettings):
     # the API's own stand-in while Stripe is localstripe, else js.stripe.com).
     stripe_publishable_key: str = DEV_STRIPE_PUBLISHABLE_KEY
     stripe_js_url: str = ""
+    # Outbound webhooks: seconds to wait after each failed delivery attempt; after the last,
+    # the endpoint is marked failing and the customer's backlog waits for an operator. The
+    # default (Standard Webhooks' schedule, then every 10 hours) spans about 3.2 days.
+    webhook_retry_delays: Delays = [5, 300, 1800, 7200, 18000] + [36000] * 7
+    # One delivery attempt's HTTP timeout.
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
+    # In production, endpoints must be https unless this is set (e.g. a private network).
+    webhook_allow_http: bool = False
 
     @model_validator(mode="after")
     def _refuse_empty_secrets(self) -> "Settings":

@@ -16,6 +16,7 @@ from creditgate.models.plan import Plan
 from creditgate.models.plan_migration import PlanMigration, PlanMigrationMove
 from creditgate.models.statement import Statement
 from creditgate.models.stripe_event import StripeEvent
+from creditgate.models.webhook import WebhookCursor, WebhookDelivery, WebhookEndpoint
 
 __all__ = [
     "ApiKeyRecord",
@@ -39,4 +40,7 @@ __all__ = [
     "UsageCounter",
     "UsageEvent",
     "Wallet",
+    "WebhookCursor",
+    "WebhookDelivery",
+    "WebhookEndpoint",
 ]

@@ -30,17 +30,26 @@ ROOT = Path(__file__).resolve().parents[2]
 @contextmanager
 def worker_process(stack: Stack, task_queue: str) -> Iterator[subprocess.Popen[bytes]]:
     """``python -m worker`` as production runs it, on its own task queue."""
+    with worker_subprocess(
+        {
+            "CREDITGATE_DATABASE_URL": stack.settings.database_url,
+            "CREDITGATE_TEMPORAL_ADDRESS": stack.settings.temporal_address,
+            "CREDITGATE_TEMPORAL_NAMESPACE": stack.settings.temporal_namespace,
+            "CREDITGATE_TEMPORAL_TASK_QUEUE": task_queue,
+            "CREDITGATE_STRIPE_API_KEY": stack.settings.stripe_api_key,
+            "CREDITGATE_STRIPE_API_BASE": stack.settings.stripe_api_base,
+        }
+    ) as process:
+        yield process
+
+
+@contextmanager
+def worker_subprocess(settings: dict[str, str]) -> Iterator[subprocess.Popen[bytes]]:
+    """``python -m worker`` with these ``CREDITGATE_*`` variables (and none from outside),
+    SIGKILLed with its process group on exit if still running."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("CREDITGATE_")}
-    env |= {
-        "CREDITGATE_DATABASE_URL": stack.settings.database_url,
-        "CREDITGATE_TEMPORAL_ADDRESS": stack.settings.temporal_address,
-        "CREDITGATE_TEMPORAL_NAMESPACE": stack.settings.temporal_namespace,
-        "CREDITGATE_TEMPORAL_TASK_QUEUE": task_queue,
-        "CREDITGATE_STRIPE_API_KEY": stack.settings.stripe_api_key,
-        "CREDITGATE_STRIPE_API_BASE": stack.settings.stripe_api_base,
-    }
     process = subprocess.Popen(
-        [sys.executable, "-m", "worker"], cwd=ROOT, env=env, start_new_session=True
+        [sys.executable, "-m", "worker"], cwd=ROOT, env=env | settings, start_new_session=True
     )
     try:
         yield process

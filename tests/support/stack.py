@@ -31,6 +31,7 @@ from tests.support.stripe_proxy import StripeProxy, WebhookFaults
 from worker.registry import build_worker
 from worker.relay import OutboxRelay
 from worker.search_attributes import ensure_search_attributes
+from worker.webhook_dispatch import WebhookDispatcher
 from workflows.search_attributes import ALL as SEARCH_ATTRIBUTES
 
 BIN = Path(sys.executable).parent
@@ -41,6 +42,8 @@ WEBHOOK_SECRET = "whsec_stack_tests"
 # Short payment schedules so tests see polls and retries within seconds.
 PURCHASE_POLL_SECONDS = 5.0
 RECHARGE_RETRY_DELAYS = "1,1"
+# Webhook retries within seconds: about 12 s from the first attempt to the last.
+WEBHOOK_RETRY_DELAYS = "1,1,2,2,2,2,2"
 PG_NAMESPACE = "creditgate-pg"
 
 __all__ = [
@@ -151,6 +154,8 @@ async def serve_stack(
         purchase_poll_max_seconds=PURCHASE_POLL_SECONDS,
         recharge_retry_delays=RECHARGE_RETRY_DELAYS,
         dunning_retry_delays=RECHARGE_RETRY_DELAYS,
+        webhook_retry_delays=WEBHOOK_RETRY_DELAYS,
+        webhook_timeout_seconds=5,
     )
     db = Database(settings.database_url)
     stripe = StripeGateway.from_settings(settings)
@@ -168,8 +173,10 @@ async def serve_stack(
     )
     relay = OutboxRelay(db, client)
     stop_relay = asyncio.Event()
+    dispatcher = WebhookDispatcher(db, client, settings)
     async with worker:
         relaying = asyncio.create_task(relay.run(stop_relay), name="outbox-relay")
+        dispatching = asyncio.create_task(dispatcher.run(stop_relay), name="webhook-dispatch")
         serving = asyncio.create_task(server.serve())
         while not server.started:
             if serving.done():
@@ -184,6 +191,7 @@ async def serve_stack(
         await serving
         stop_relay.set()
         await relaying
+        await dispatching
     # localstripe keeps sending to a registered endpoint: point it where nothing will ever
     # listen, not at a port a later test's server may get.
     async with httpx.AsyncClient() as http:

@@ -38,6 +38,7 @@ def test_the_recorded_histories_are_there() -> None:
         "customer_continued_before_periods.json",
     } <= recorded
     assert "plan_migration.json" in recorded
+    assert "webhook_delivery.json" in recorded
 
 
 @pytest.mark.parametrize("path", FILES, ids=[p.name for p in FILES])

@@ -1,0 +1,1 @@
+"""Outbound webhooks: endpoints, signing and the delivery log (docs/decisions.md)."""
