@@ -5,8 +5,10 @@ import asyncio
 from functools import partial
 from typing import Any
 
+from sqlmodel import col, select
 from temporalio.client import Client
 
+from creditgate.models import Customer, WebhookCursor
 from tests.support.stack import Stack
 from tests.support.waiting import eventually
 from tests.webhooks.conftest import Hook
@@ -157,6 +159,8 @@ async def test_410_disables_the_endpoint_and_reenabling_sends_the_backlog(
     # Told once: a 410 is not retried.
     assert len(await _refused(hook, unique_id)) == 1
     await emit(stack.db, unique_id, 1, start=3)
+    # The dispatcher has passed event 4 while the endpoint was disabled.
+    await eventually(lambda: _dispatched(stack, unique_id), until=lambda n: n >= 4)
     assert hook.receiver.sequences(unique_id) == []
 
     gone = False
@@ -276,6 +280,19 @@ async def _refused(hook: Hook, external_id: str) -> list[int]:
     return [
         r.event["sequence"] for r in hook.receiver.refused if r.event["external_id"] == external_id
     ]
+
+
+async def _dispatched(stack: Stack, external_id: str) -> int:
+    """The last of the customer's events the dispatcher fanned out."""
+    async with stack.db.session() as session:
+        cursor = (
+            await session.exec(
+                select(WebhookCursor)
+                .join(Customer, col(Customer.id) == col(WebhookCursor.customer_id))
+                .where(Customer.external_id == external_id)
+            )
+        ).first()
+    return cursor.dispatched_sequence if cursor else 0
 
 
 async def _endpoint(stack: Stack, endpoint_id: str) -> dict[str, Any]:
