@@ -1,6 +1,7 @@
 """CustomerWorkflow's purchases with the payment activities replaced by test doubles: a card
 Stripe declines, and a Stripe outage the retry policy rides out."""
 
+import asyncio
 from datetime import timedelta
 from decimal import Decimal
 
@@ -29,7 +30,8 @@ async def test_a_declined_card_fails_the_purchase_with_the_reason_and_grants_not
     handle = await units.signed_up(unique_id)
     units.doubles.script("create_payment_intent", declined())
 
-    answer = await handle.execute_update(CustomerWorkflow.purchase, TEN)
+    # (Bounded: were the decline not handled, the purchase would never report back.)
+    answer = await asyncio.wait_for(handle.execute_update(CustomerWorkflow.purchase, TEN), 30)
 
     assert answer.created
     purchase = answer.purchase
