@@ -93,3 +93,27 @@ async def test_a_stripe_outage_is_retried_until_the_purchase_is_granted_once(
     granted = [e for e in state.timeline if e.kind == "purchase_granted"]
     assert len(granted) == 1
     assert not [e for e in state.timeline if e.kind == "purchase_failed"]
+
+
+async def test_a_retried_post_racing_the_first_one_charges_once(
+    units: Units, unique_id: str
+) -> None:
+    handle = await units.signed_up(unique_id)
+    # Both requests arrive while the purchase workflow is still opening the purchase.
+    gate = units.doubles.gate("open_purchase")
+    first, second = [
+        await handle.start_update(
+            CustomerWorkflow.purchase, TEN, wait_for_stage=WorkflowUpdateStage.ACCEPTED
+        )
+        for _ in range(2)
+    ]
+    await asyncio.wait_for(gate.entered.wait(), timeout=30)
+    gate.opened.set()
+    answers = [await first.result(), await second.result()]
+
+    assert answers[0].purchase.id == answers[1].purchase.id
+    assert sorted(a.created for a in answers) == [False, True]
+    assert units.doubles.count("open_purchase") == 1
+    assert units.doubles.count("create_payment_intent") == 1
+    state = await units.state(unique_id)
+    assert list(state.purchase_requests.values()) == [answers[0].purchase.id]

@@ -115,6 +115,21 @@ async def test_auto_recharge_disables_itself_after_the_last_declined_attempt(
     assert units.doubles.count("create_payment_intent") == 3
     assert units.doubles.count("grant_purchase") == 0
 
+    # The outcome delivered again (a retried signal) changes nothing; a fresh notice sent
+    # after it shows it was handled.
+    saves = units.doubles.count("save_auto_recharge")
+    await handle.signal(CustomerWorkflow.recharge_finished, outcome)
+    fresh = LedgerNotice(message_id="outbox-1", kind="threshold", at=state.timeline[-1].at)
+    await handle.signal(CustomerWorkflow.ledger_notice, fresh)
+    again = await eventually(
+        lambda: units.state(unique_id),
+        lambda s: "outbox-1" in s.processed_message_ids,
+        what="the fresh notice handled",
+    )
+    assert len(kinds(again, "auto_recharge_disabled")) == 1
+    assert units.doubles.count("save_auto_recharge") == saves
+    assert units.doubles.count("prepare_recharge") == 3
+
 
 @pytest.mark.parametrize("already_on", [False, True], ids=["enabling", "changing"])
 async def test_a_crossing_while_the_settings_are_saved_recharges_once_with_them(
