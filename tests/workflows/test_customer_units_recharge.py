@@ -30,7 +30,7 @@ SETTINGS = AutoRechargeRequest(
 )
 
 
-def kinds(state: CustomerState, kind: str) -> list[str]:
+def timeline_messages(state: CustomerState, kind: str) -> list[str]:
     return [entry.message for entry in state.timeline if entry.kind == kind]
 
 
@@ -66,7 +66,7 @@ async def test_a_declined_recharge_is_retried_later_and_then_succeeds(
     outcome = await recharge_outcome(units, unique_id)
     assert outcome.status == "succeeded" and outcome.attempts == 2
     assert outcome.purchase is not None and outcome.purchase.status == "granted"
-    [recharged] = kinds(state, "recharged")
+    [recharged] = timeline_messages(state, "recharged")
     assert "charged 20.00 usd, granted 20.00 (attempt 2)" in recharged
 
     charges = units.doubles.calls["create_payment_intent"]
@@ -95,7 +95,7 @@ async def test_auto_recharge_disables_itself_after_the_last_declined_attempt(
     state = await state_once_recharge_reported(units, unique_id)
     outcome = await recharge_outcome(units, unique_id)
     assert outcome.status == "failed" and outcome.attempts == 3 and outcome.reason == DECLINE
-    assert kinds(state, "auto_recharge_disabled") == [
+    assert timeline_messages(state, "auto_recharge_disabled") == [
         f"auto-recharge disabled after 3 failed attempts: {DECLINE}"
     ]
     ar = state.auto_recharge
@@ -126,7 +126,7 @@ async def test_auto_recharge_disables_itself_after_the_last_declined_attempt(
         lambda s: "outbox-1" in s.processed_message_ids,
         what="the fresh notice handled",
     )
-    assert len(kinds(again, "auto_recharge_disabled")) == 1
+    assert len(timeline_messages(again, "auto_recharge_disabled")) == 1
     assert units.doubles.count("save_auto_recharge") == saves
     assert units.doubles.count("prepare_recharge") == 3
 
@@ -166,11 +166,11 @@ async def test_a_crossing_while_the_settings_are_saved_recharges_once_with_them(
 
     # One recharge, started once the update finished: it charges up to the new recharge_to.
     state = await state_once_recharge_reported(units, unique_id)
-    assert len(kinds(state, "recharged")) == 1
+    assert len(timeline_messages(state, "recharged")) == 1
     [prepared] = units.doubles.calls["prepare_recharge"]
     assert prepared.recharge_to == 30
     assert units.doubles.count("create_payment_intent") == 1
     assert units.doubles.count("grant_purchase") == 1
     ar = state.auto_recharge
     assert ar.recharge_to == 30 and ar.in_flight is None and not ar.wanted
-    assert len(kinds(state, "threshold")) == 1 and state.threshold_crossings == 1
+    assert len(timeline_messages(state, "threshold")) == 1 and state.threshold_crossings == 1
