@@ -58,6 +58,8 @@ class CustomerState(BaseModel):
     # The saved card for off-session charges (attached to the Stripe customer).
     payment_method: str | None = None
     auto_recharge: AutoRechargeState = Field(default_factory=AutoRechargeState)
+    # Threshold notices handled: one arriving while the settings are saved still recharges.
+    threshold_crossings: int = 0
     # Recent purchases by id, and the purchase each POST's request id made.
     purchases: dict[str, PurchaseView] = Field(default_factory=dict)
     purchase_requests: dict[str, str] = Field(default_factory=dict)

@@ -40,6 +40,8 @@ with workflow.unsafe.imports_passed_through():
     )
 
 CHILD_RUN_TIMEOUT = timedelta(days=30)
+# Runs from before it dropped a crossing that arrived while auto-recharge settings were saved.
+KEEP_CROSSING_PATCH = "keep-crossing-during-settings-save-v1"
 
 # -- purchases -------------------------------------------------------------------------------
 
@@ -154,10 +156,13 @@ async def configure_auto_recharge(
         status="enabled" if request.enabled else "disabled",
         retry_delays=request.policy.retry_delays,
     )
+    crossings = state.threshold_crossings
     available = await _save_auto_recharge(state, wanted)
-    # The recharge in flight is whatever it is now, after the await.
+    # The recharge in flight is whatever it is now, after the await; a crossing the ledger
+    # signalled meanwhile counts too: ``available`` was read before it.
     wanted.in_flight = state.auto_recharge.in_flight
-    wanted.wanted = wanted.enabled and available <= wanted.threshold
+    crossed = state.threshold_crossings != crossings and workflow.patched(KEEP_CROSSING_PATCH)
+    wanted.wanted = wanted.enabled and (available <= wanted.threshold or crossed)
     state.auto_recharge = wanted
     record(
         state,
@@ -202,6 +207,7 @@ async def _save_auto_recharge(state: CustomerState, settings: AutoRechargeState)
 
 
 def on_threshold_crossed(state: CustomerState) -> None:
+    state.threshold_crossings += 1
     if state.auto_recharge.enabled:
         state.auto_recharge.wanted = True
 
