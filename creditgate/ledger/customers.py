@@ -7,6 +7,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from creditgate.events import alerts
 from creditgate.infra.db import Database
 from creditgate.models import Customer, Wallet
 from creditgate.plans.catalog import latest_version
@@ -70,7 +71,10 @@ async def register_customer(
             assert customer.id is not None
             plan_def = PlanDefinition.model_validate(plan_row.definition)
             limit = plan_def.spend_limit if plan_def.billing == "arrears" else Decimal(0)
+            rules = [threshold.stored() for threshold in plan_def.alerts] or None
             wallet = Wallet(
+                alert_rules=rules,
+                alert_amounts=alerts.resolve(rules, None),
                 customer_id=customer.id,
                 currency=plan_def.wallet_unit,
                 credit_limit=limit,
