@@ -19,6 +19,8 @@ from api.deps import TemporalConnection
 from api.hot_paths import HotPaths
 from api.ledger_schemas import EventBatch
 from api.routes import (
+    alerts,
+    customer_events,
     customers,
     health,
     ledger,
@@ -116,6 +118,8 @@ def create_app(
     v1.include_router(ledger.router)
     v1.include_router(payments.router)
     v1.include_router(statements.router)
+    v1.include_router(alerts.router)
+    v1.include_router(customer_events.router)
     app.include_router(v1)
     app.include_router(stripe_webhook.router)
     app.include_router(health.router)

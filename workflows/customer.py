@@ -25,7 +25,6 @@ with workflow.unsafe.imports_passed_through():
     from creditgate.events.catalogue import (
         Balance,
         BalanceLow,
-        CustomerCreated,
         CustomerCutOff,
         CustomerRestored,
         EventType,
@@ -156,18 +155,6 @@ class CustomerWorkflow:
                 self.state.status = registered.status
                 self.state.entitled = registered.entitled
             record(self.state, "registered", "customer and wallet stored in the ledger")
-            events.emit(
-                self.state,
-                EventType.customer_created,
-                "customer.created",
-                CustomerCreated(
-                    name=profile.name,
-                    email=profile.email,
-                    plan=profile.plan,
-                    status=registered.status,
-                    entitled=registered.entitled,
-                ),
-            )
 
     def _next_expiry(self) -> datetime | None:
         earliest = min(self.state.grant_expiries.values(), default=None)
