@@ -26,7 +26,8 @@ class AlertsIn(BaseModel):
 
 
 class AlertsOut(BaseModel):
-    thresholds: list[AlertThreshold]
+    # As given: each ``{"amount": ...}`` or ``{"percent": ...}``.
+    thresholds: list[dict[str, str]]
     # The amounts of ``available`` that fire ``balance.low`` now, highest first.
     amounts: list[MoneyStr]
     # The last purchase or grant's amount, which percentages are of (None: none yet).
@@ -34,4 +35,5 @@ class AlertsOut(BaseModel):
 
     @classmethod
     def of(cls, settings: AlertSettings) -> "AlertsOut":
-        return cls(thresholds=settings.thresholds, amounts=settings.amounts, base=settings.base)
+        thresholds = [threshold.stored() for threshold in settings.thresholds]
+        return cls(thresholds=thresholds, amounts=settings.amounts, base=settings.base)
