@@ -1,15 +1,12 @@
 """Every event type, produced by driving the real flows (API, worker, relay, localstripe) and
 read back from ``GET .../events`` with its documented data and gap-free sequences."""
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-import pytest
-
 from creditgate.events.catalogue import DATA, EventType
-from tests.api.plans import create_plan, design_plan, grant, iso, plan_code, signup
+from tests.api.plans import create_plan, design_plan, event, grant, iso, plan_code, send, signup
 from tests.events.support import events_until, of_type
 from tests.payments.support import (
     DECLINED,
@@ -23,7 +20,6 @@ from tests.payments.test_auto_recharge import calls, customer_on, save_card, set
 from tests.payments.test_refunds import deliver, refunded
 from tests.plans.support import new_version, wait_until_finished
 from tests.support.stack import Stack
-from tests.workflows.helpers import workflow
 
 
 def parsed(event: dict[str, Any]) -> Any:
@@ -145,46 +141,12 @@ async def test_auto_recharge_declines_then_disabled(stack: Stack, unique_id: str
     )
 
 
-@pytest.fixture
-async def arrears_customer(stack: Stack, unique_id: str) -> AsyncIterator[str]:
-    """An arrears customer with 8-second periods, stopped afterwards."""
-    code = plan_code(unique_id)
-    await create_plan(
-        stack,
-        {
-            "code": code,
-            "name": "Seats in arrears",
-            "currency": "USD",
-            "billing": "arrears",
-            "period": {"every": 8, "unit": "second"},
-            "grace_seconds": 0,
-            "meters": [
-                {"code": "seats", "event_type": "seats", "aggregation": "max",
-                 "value_property": "count"}
-            ],
-            "prices": [{"meter": "seats", "model": "per_unit", "unit_amount": "2.00"}],
-        },
-    )  # fmt: skip
-    await signup(stack, unique_id, plan=code)
-    yield unique_id
-    await workflow(stack, unique_id).terminate("test over")
-
-
-async def seats(stack: Stack, external_id: str, count: int) -> None:
-    response = await stack.http.post(
-        "/v1/events",
-        json={"events": [{"id": "s1", "customer": external_id, "event_type": "seats",
-                          "properties": {"count": count}}]},
-    )  # fmt: skip
-    assert response.status_code == 200, response.text
-
-
 async def test_a_period_closes_and_its_statement_is_paid(
     stack: Stack, arrears_customer: str
 ) -> None:
     who = arrears_customer
     await save_card(stack, who, VISA)
-    await seats(stack, who, 3)
+    await send(stack, event("s1", who, "seats", count=3))
     events = await events_until(stack, who, ["statement.closed", "statement.paid"])
     first = next(
         parsed(e) for e in of_type(events, "statement.closed") if e["data"]["amount_due"] != "0"
@@ -209,7 +171,7 @@ async def test_dunning_fails_each_attempt_then_cuts_off(
 ) -> None:
     who = arrears_customer
     await save_card(stack, who, DECLINES_CHARGES)
-    await seats(stack, who, 3)
+    await send(stack, event("s1", who, "seats", count=3))
     events = await events_until(
         stack, who, ["statement.closed", *["statement.payment_failed"] * 3, "customer.cut_off"]
     )
