@@ -21,6 +21,8 @@ from api.hot_paths import HotPaths
 from api.portal import routes as portal
 from api.routes import (
     access,
+    alerts,
+    customer_events,
     customers,
     health,
     ledger,
@@ -125,6 +127,8 @@ def create_app(
     v1.include_router(access.router)
     v1.include_router(portal.router)
     v1.include_router(webhook_endpoints.router)
+    v1.include_router(alerts.router)
+    v1.include_router(customer_events.router)
     app.include_router(v1)
     portal.install(app, settings)
     app.include_router(stripe_webhook.router)

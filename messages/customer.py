@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from messages.events import RecordEventInput
 from messages.period import BillingState
 from messages.purchase import PurchaseView
 from messages.recharge import AutoRechargeState
@@ -23,6 +24,11 @@ MAX_TIMELINE = 200
 
 # Purchases the state keeps (for the update answering a retried POST, and for operators).
 MAX_PURCHASES = 50
+
+
+# Outbound events waiting for the main loop to record them (more means the database is down
+# for long: the oldest are dropped rather than the state growing without bound).
+MAX_PENDING_EVENTS = 500
 
 
 class CustomerProfile(BaseModel):
@@ -66,6 +72,8 @@ class CustomerState(BaseModel):
     billing: BillingState | None = None
     statements_closed: int = 0
     run_number: int = 1
+    # Outbound events its handlers decided on, recorded in order by the main loop.
+    pending_events: list[RecordEventInput] = Field(default_factory=list)
 
 
 class CustomerWorkflowInput(BaseModel):
@@ -83,8 +91,9 @@ class SignupResult(BaseModel):
 class LedgerNotice(BaseModel):
     """One outbox row, signalled by the relay (at least once; ``message_id`` de-duplicates).
 
-    ``kind`` is ``zero``, ``restored``, ``threshold`` or ``grant_added``; it stays a plain
-    string so a kind this code does not know yet is ignored, never a failed signal.
+    ``kind`` is ``zero``, ``restored``, ``threshold``, ``balance_low`` or ``grant_added``; it
+    stays a plain string so a kind this code does not know yet is ignored, never a failed
+    signal.
     """
 
     message_id: str

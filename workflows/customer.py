@@ -14,6 +14,7 @@ from temporalio import workflow
 
 from workflows import customer_payments as payments
 from workflows import customer_periods as periods
+from workflows import events
 from workflows import search_attributes as sa
 from workflows.activity_calls import call
 from workflows.customer_log import record, remember
@@ -21,6 +22,13 @@ from workflows.customer_log import record, remember
 with workflow.unsafe.imports_passed_through():
     from activities.customers import CustomerActivities
     from activities.ledger import LedgerActivities
+    from creditgate.events.catalogue import (
+        Balance,
+        BalanceLow,
+        CustomerCutOff,
+        CustomerRestored,
+        EventType,
+    )
     from messages.customer import (
         CreateStripeCustomerInput,
         CustomerState,
@@ -59,6 +67,8 @@ class CustomerWorkflow:
         self.state = input.state or CustomerState(profile=input.profile)
         self._continue_as_new_requested = False
         self._expiry_not_before: datetime | None = None
+        # Whether this run records outbound events (runs whose history predates them do not).
+        self._events = False
         # Held by every handler and main-loop step that awaits and then changes state, so
         # none of them writes back a copy another one changed during its await.
         self._lock = asyncio.Lock()
@@ -67,6 +77,7 @@ class CustomerWorkflow:
 
     @workflow.run
     async def run(self, input: CustomerWorkflowInput) -> None:
+        self._events = workflow.patched(events.EVENTS_PATCH)
         if input.state is None:
             record(
                 self.state,
@@ -79,7 +90,10 @@ class CustomerWorkflow:
 
         while not self._should_continue_as_new():
             expiry_at = self._next_expiry()
-            if payments.recharge_due(self.state):
+            if self._events_pending():
+                async with self._lock:
+                    await events.record_pending(self.state)
+            elif payments.recharge_due(self.state):
                 async with self._lock:
                     await payments.start_recharge(self.state)
             elif expiry_at is not None and expiry_at <= workflow.now():
@@ -96,6 +110,9 @@ class CustomerWorkflow:
         workflow.continue_as_new(
             CustomerWorkflowInput(profile=self.state.profile, state=self.state)
         )
+
+    def _events_pending(self) -> bool:
+        return self._events and bool(self.state.pending_events)
 
     def _should_continue_as_new(self) -> bool:
         return self._continue_as_new_requested or workflow.info().is_continue_as_new_suggested()
@@ -165,6 +182,7 @@ class CustomerWorkflow:
                 self._should_continue_as_new()
                 or self._next_due() != due_at
                 or payments.recharge_due(self.state)
+                or self._events_pending()
             )
 
         if due_at is None:
@@ -230,6 +248,7 @@ class CustomerWorkflow:
             self.state.status = "cut_off"
             self.state.entitled = False
             record(self.state, "cut_off", "cut off: balance reached zero")
+            self._emit_crossing(notice, EventType.customer_cut_off, CustomerCutOff)
         elif notice.kind == "restored":
             self.state.status = "active"
             self.state.entitled = True
@@ -238,6 +257,7 @@ class CustomerWorkflow:
                 "restored",
                 f"restored: balance {payload.get('balance', '?')}",
             )
+            self._emit_crossing(notice, EventType.customer_restored, CustomerRestored)
         elif notice.kind == "threshold":
             # Available fell to the recharge threshold: the main loop starts a recharge.
             record(
@@ -247,11 +267,28 @@ class CustomerWorkflow:
                 f"{payload.get('threshold', '?')}",
             )
             payments.on_threshold_crossed(self.state)
+        elif notice.kind == "balance_low":
+            for threshold in payload.get("thresholds", []):
+                record(self.state, "balance_low", f"available fell to the alert {threshold}")
+                self._emit_crossing(notice, EventType.balance_low, BalanceLow, threshold=threshold)
         elif notice.kind == "grant_added":
             self._on_grant_added(notice)
         else:
             workflow.logger.warning("ignoring ledger notice of unknown kind %r", notice.kind)
         self._publish_search_attributes()
+
+    def _emit_crossing(
+        self, notice: LedgerNotice, kind: EventType, data: type[Balance], **extra: str
+    ) -> None:
+        """An event carrying the wallet figures the ledger put in the notice (a notice
+        written before they were has none, and makes no event)."""
+        try:
+            figures = data.model_validate({**notice.payload, **extra})
+        except ValueError:
+            workflow.logger.warning("no event for notice %r: no balance figures", notice)
+            return
+        key = ":".join((str(kind), notice.message_id, *extra.values()))
+        events.emit(self.state, kind, key, figures)
 
     def _on_grant_added(self, notice: LedgerNotice) -> None:
         try:

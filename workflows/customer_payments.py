@@ -13,6 +13,7 @@ from temporalio.exceptions import (
     WorkflowAlreadyStartedError,
 )
 
+from workflows import events
 from workflows import search_attributes as sa
 from workflows.activity_calls import call
 from workflows.customer_children import start_child
@@ -22,6 +23,14 @@ from workflows.recharge import RechargeWorkflow, recharge_workflow_id
 
 with workflow.unsafe.imports_passed_through():
     from activities.payments import CARD_DECLINED, PaymentActivities
+    from creditgate.events.catalogue import (
+        AutoRechargeDisabled,
+        AutoRechargeSucceeded,
+        EventType,
+        PurchaseFailed,
+        PurchaseRefunded,
+        PurchaseSucceeded,
+    )
     from messages.customer import MAX_PURCHASES, AttachInput, CustomerState
     from messages.purchase import (
         PurchaseInput,
@@ -100,10 +109,29 @@ def on_purchase_progress(state: CustomerState, progress: PurchaseProgress) -> No
     view = progress.purchase
     state.purchases[view.id] = view
     _trim(state.purchases)
+    facts = {
+        "purchase_id": view.id,
+        "amount": view.amount,
+        "currency": view.currency,
+        "credits": view.credits,
+        "payment_intent": view.payment_intent,
+    }
     if view.status == "granted":
         record(state, "purchase_granted", f"purchase {view.id}: {view.credits:f} granted")
+        events.emit(
+            state,
+            EventType.purchase_succeeded,
+            f"purchase.succeeded:{view.id}",
+            PurchaseSucceeded.model_validate(facts),
+        )
     elif view.status == "failed":
         record(state, "purchase_failed", f"purchase {view.id} failed: {view.reason}")
+        events.emit(
+            state,
+            EventType.purchase_failed,
+            f"purchase.failed:{view.id}",
+            PurchaseFailed.model_validate({**facts, "reason": view.reason}),
+        )
 
 
 # -- the saved card --------------------------------------------------------------------------
@@ -264,6 +292,20 @@ async def on_recharge_finished(state: CustomerState, outcome: RechargeOutcome) -
             f"auto-recharge {outcome.recharge_id}: charged {p.amount:f} {p.currency}, "
             f"granted {p.credits:f} (attempt {outcome.attempts})",
         )
+        events.emit(
+            state,
+            EventType.auto_recharge_succeeded,
+            f"auto_recharge.succeeded:{outcome.recharge_id}",
+            AutoRechargeSucceeded(
+                recharge_id=outcome.recharge_id,
+                attempt=outcome.attempts,
+                purchase_id=p.id,
+                amount=p.amount,
+                currency=p.currency,
+                credits=p.credits,
+                payment_intent=p.payment_intent,
+            ),
+        )
     elif outcome.status == "not_needed":
         record(state, "recharge_skipped", "auto-recharge not needed: above the threshold")
     else:
@@ -278,6 +320,14 @@ async def on_recharge_finished(state: CustomerState, outcome: RechargeOutcome) -
             ar.wanted = False
             ar.status = "failed"
             ar.disabled_reason = reason
+            events.emit(
+                state,
+                EventType.auto_recharge_disabled,
+                f"auto_recharge.disabled:{outcome.recharge_id}",
+                AutoRechargeDisabled(
+                    recharge_id=outcome.recharge_id, attempts=outcome.attempts, reason=reason
+                ),
+            )
             await _save_auto_recharge(state, ar)
 
 
@@ -297,6 +347,17 @@ async def on_refund(state: CustomerState, notice: RefundNotice) -> None:
             "refund",
             f"refund of {result.purchase_id} ({result.refunded_amount:f} refunded in total): "
             f"{result.credits:f} credits clawed back, {result.charged:f} of them already spent",
+        )
+        events.emit(
+            state,
+            EventType.purchase_refunded,
+            f"purchase.refunded:{notice.event_id}",
+            PurchaseRefunded(
+                purchase_id=result.purchase_id,
+                refunded_amount=result.refunded_amount,
+                credits=result.credits,
+                charged=result.charged,
+            ),
         )
 
 

@@ -9,16 +9,24 @@ owed, nothing charged). The customer workflow hears the outcome by signal.
 """
 
 from datetime import timedelta
+from typing import Any
 
 from temporalio import workflow
 from temporalio.exceptions import ActivityError
 
+from workflows import events
 from workflows.activity_calls import call
 from workflows.purchase import PAID, declined_reason
 
 with workflow.unsafe.imports_passed_through():
     from activities.payments import PaymentActivities
     from activities.periods import PeriodActivities
+    from creditgate.events.catalogue import (
+        EventType,
+        StatementClosed,
+        StatementPaid,
+        StatementPaymentFailed,
+    )
     from messages.period import (
         ClosePeriodInput,
         InvoiceInput,
@@ -62,6 +70,22 @@ class PeriodCloseWorkflow:
         )
         self.statement = statement
         self.statement_number = statement.number
+        await events.record(
+            input.external_id,
+            EventType.statement_closed,
+            f"statement.closed:{statement.statement_id}",
+            StatementClosed(
+                statement_id=statement.statement_id,
+                number=statement.number,
+                amount_due=statement.amount_due,
+                currency=statement.currency,
+                period_index=input.period_index,
+                period_start=input.period_start,
+                period_end=input.period_end,
+                closing_balance=statement.closing_balance,
+                payment_status=statement.payment_status,
+            ),
+        )
         collection, reason = statement.payment_status, None
         if statement.payment_status == "pending":
             collection, reason = await self._collect(statement)
@@ -108,14 +132,32 @@ class PeriodCloseWorkflow:
                         payment_intent=payment_intent,
                     ),
                 )
+                await events.record(
+                    self.external_id,
+                    EventType.statement_paid,
+                    f"statement.paid:{statement.statement_id}",
+                    StatementPaid(**self._facts(statement), payment_intent=payment_intent),
+                )
                 return "paid", None
             await call(
                 PaymentActivities.fail_purchase,
                 FailPurchaseInput(purchase_id=ticket.purchase_id, reason=reason),
             )
-            if attempt <= len(delays):
+            retry_in = timedelta(seconds=delays[attempt - 1]) if attempt <= len(delays) else None
+            await events.record(
+                self.external_id,
+                EventType.statement_payment_failed,
+                f"statement.payment_failed:{statement.statement_id}-{attempt}",
+                StatementPaymentFailed(
+                    **self._facts(statement),
+                    attempt=attempt,
+                    reason=reason,
+                    next_attempt_at=None if retry_in is None else workflow.now() + retry_in,
+                ),
+            )
+            if retry_in is not None:
                 await workflow.sleep(
-                    timedelta(seconds=delays[attempt - 1]),
+                    retry_in,
                     summary=f"dunning: retry collection (attempt {attempt + 1})",
                 )
         await call(
@@ -124,6 +166,14 @@ class PeriodCloseWorkflow:
         )
         await call(PeriodActivities.suspend_for_nonpayment, self.external_id)
         return "unpaid", reason
+
+    def _facts(self, statement: StatementSummary) -> dict[str, Any]:
+        return {
+            "statement_id": statement.statement_id,
+            "number": statement.number,
+            "amount_due": statement.amount_due,
+            "currency": statement.currency,
+        }
 
     async def _charge(self, ticket: InvoiceTicket, attempt: int) -> tuple[str | None, str | None]:
         """Charge the saved card once; (payment intent, None) when paid, else the reason."""

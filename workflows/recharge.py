@@ -14,11 +14,13 @@ from datetime import timedelta
 from temporalio import workflow
 from temporalio.exceptions import ActivityError
 
+from workflows import events
 from workflows.activity_calls import call
 from workflows.purchase import PAID, declined_reason
 
 with workflow.unsafe.imports_passed_through():
     from activities.payments import PaymentActivities
+    from creditgate.events.catalogue import AutoRechargeFailed, EventType
     from messages.purchase import CreateIntentInput, FailPurchaseInput, PurchaseRef, PurchaseView
     from messages.recharge import (
         PrepareRechargeInput,
@@ -71,8 +73,23 @@ class RechargeWorkflow:
                 outcome = self._outcome(input, "succeeded", attempt, purchase=view)
                 break
             self.state.last_reason = view.reason
-            if attempt < attempts:
-                await self._wait_to_retry(input.retry_delays[attempt - 1], attempt, attempts)
+            delay = input.retry_delays[attempt - 1] if attempt < attempts else None
+            await events.record(
+                input.external_id,
+                EventType.auto_recharge_failed,
+                f"auto_recharge.failed:{input.recharge_id}-{attempt}",
+                AutoRechargeFailed(
+                    recharge_id=input.recharge_id,
+                    attempt=attempt,
+                    attempts=attempts,
+                    reason=view.reason,
+                    next_attempt_at=None
+                    if delay is None
+                    else workflow.now() + timedelta(seconds=delay),
+                ),
+            )
+            if delay is not None:
+                await self._wait_to_retry(delay, attempt, attempts)
         if outcome is None:
             outcome = self._outcome(input, "failed", attempts, reason=self.state.last_reason)
         self.state.outcome = outcome

@@ -10,8 +10,9 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import insert, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -84,6 +85,35 @@ async def record(
         if found is None:
             raise RuntimeError(f"event {key!r} of {external_id!r} could not be recorded")
         return found
+
+
+async def insert_events(conn: AsyncConnection, rows: list[dict[str, Any]], now: datetime) -> None:
+    """Record events inside a ledger transaction that holds the customers' locks (grant
+    created or expired): the same sequence bump as ``record``, in that transaction. Their keys
+    name a change that happens once, so they cannot collide."""
+    by_customer: dict[int, list[dict[str, Any]]] = {}
+    for row in rows:
+        by_customer.setdefault(row["customer_id"], []).append(row)
+    for customer_id, events in sorted(by_customer.items()):
+        bumped = await conn.execute(
+            update(Customer)
+            .where(col(Customer.id) == customer_id)
+            .values(last_event_sequence=col(Customer.last_event_sequence) + len(events))
+            .returning(col(Customer.last_event_sequence))
+        )
+        last = bumped.scalar_one()
+        await conn.execute(
+            insert(CustomerEvent),
+            [
+                {
+                    **event,
+                    "event_id": f"evt_{uuid.uuid4().hex}",
+                    "sequence": last - len(events) + n,
+                    "created_at": now,
+                }
+                for n, event in enumerate(events, start=1)
+            ],
+        )
 
 
 async def events_after(

@@ -15,6 +15,14 @@ from sqlalchemy import Integer, Select, String, any_, bindparam, select
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from creditgate.events import alerts
+from creditgate.events.catalogue import (
+    Balance,
+    EventData,
+    EventType,
+    GrantExpired,
+    LedgerEntryRef,
+)
 from creditgate.infra.db import Database
 from creditgate.ledger import pg
 from creditgate.ledger import tables as t
@@ -40,6 +48,7 @@ _LOCK_COLUMNS = (
     t.wallets.c.currency,
     t.wallets.c.recharge_threshold,
     t.wallets.c.credit_limit,
+    t.wallets.c.alert_amounts,
 )
 _ACTIVE_GRANTS = select(t.grants).where(
     t.grants.c.customer_id.in_(bindparam("customer_ids", expanding=True)),
@@ -102,6 +111,10 @@ class Account:
     recharge_threshold: Decimal | None
     # How far below zero the balance may go while entitled (0 prepaid; None: no limit).
     credit_limit: Decimal | None = ZERO
+    # Spend alerts' resolved amounts as stored (``creditgate.events.alerts``).
+    alert_amounts: str | None = None
+    # The last ledger entry booked here: what a crossing names as its cause.
+    last_entry: dict[str, Any] | None = field(default=None, repr=False)
     start_balance: Decimal = ZERO
     start_available: Decimal = ZERO
     start_held: Decimal = ZERO
@@ -149,19 +162,18 @@ class Account:
     def book(self, kind: str, amount: Decimal, **fields: Any) -> None:
         """Append a ledger entry and move the balance by ``amount``."""
         self.balance += amount
-        self.writes.entries.append(
-            {
-                "customer_id": self.customer_id,
-                "kind": kind,
-                "amount": amount,
-                "balance_after": self.balance,
-                "grant_id": fields.get("grant_id"),
-                "event_id": fields.get("event_id"),
-                "hold_id": fields.get("hold_id"),
-                "allocations": fields.get("allocations"),
-                "description": fields.get("description"),
-            }
-        )
+        self.last_entry = {
+            "customer_id": self.customer_id,
+            "kind": kind,
+            "amount": amount,
+            "balance_after": self.balance,
+            "grant_id": fields.get("grant_id"),
+            "event_id": fields.get("event_id"),
+            "hold_id": fields.get("hold_id"),
+            "allocations": fields.get("allocations"),
+            "description": fields.get("description"),
+        }
+        self.writes.entries.append(self.last_entry)
 
     def record_event(self, row: dict[str, Any]) -> None:
         self.writes.events.append(row)
@@ -180,6 +192,30 @@ class Account:
             }
         )
 
+    def emit(self, type: EventType, key: str, data: EventData) -> None:
+        """Record an outbound event for the customer in this transaction (``key``: unique per
+        customer, so only for changes that happen once, such as a grant's creation)."""
+        self.writes.customer_events.append(
+            {
+                "customer_id": self.customer_id,
+                "external_id": self.external_id,
+                "type": str(type),
+                "key": key,
+                "data": data.dump(),
+            }
+        )
+
+    def figures(self) -> dict[str, Any]:
+        """The wallet now, and the entry that moved it last (a crossing's event data)."""
+        entry = self.last_entry
+        return Balance(
+            available=self.available,
+            held=self.held,
+            debt=self.debt,
+            entitled=self.entitled,
+            entry=None if entry is None else LedgerEntryRef.model_validate(entry),
+        ).dump()
+
     def _crossings(self) -> None:
         """Entitlement, status and crossings.
 
@@ -192,11 +228,11 @@ class Account:
         if self.status != "closed":
             if was_entitled and not self.entitled:
                 self.status = "cut_off"
-                self.notify("zero", {"balance": to_str(self.balance)})
+                self.notify("zero", {"balance": to_str(self.balance), **self.figures()})
             elif self.entitled and not was_entitled:
                 if self.status == "cut_off":
                     self.status = "active"
-                self.notify("restored", {"balance": to_str(self.balance)})
+                self.notify("restored", {"balance": to_str(self.balance), **self.figures()})
         threshold = self.recharge_threshold
         # A top-up that leaves available at or below the threshold (usage kept coming while a
         # recharge was being paid) asks again: no later debit would cross it from above.
@@ -209,6 +245,14 @@ class Account:
             self.notify(
                 "threshold", {"available": to_str(self.available), "threshold": to_str(threshold)}
             )
+        if self.alert_amounts is not None and self.available < self.start_available:
+            crossed = [
+                to_str(a)
+                for a in alerts.amounts(self.alert_amounts)
+                if self.start_available > a >= self.available
+            ]
+            if crossed:
+                self.notify("balance_low", {"thresholds": crossed, **self.figures()})
 
     def finish(self) -> None:
         """Decide crossings and stage the wallet and status writes (flushed with the rest)."""
@@ -308,6 +352,7 @@ def _account(conn: AsyncConnection, m: Any, writes: Writes) -> Account:
         currency=m["currency"],
         recharge_threshold=m["recharge_threshold"],
         credit_limit=m["credit_limit"],
+        alert_amounts=m["alert_amounts"],
     )
     account.start_balance = account.balance
     account.start_available = account.available
@@ -369,6 +414,16 @@ async def expire_due(account: Account) -> list[GrantRow]:
             account.grant_changed(grant)
             if lost > 0:
                 account.book("expiry", -lost, grant_id=grant.id, description="grant expired")
+            account.emit(
+                EventType.grant_expired,
+                f"grant.expired:{grant.id}",
+                GrantExpired(
+                    grant_id=grant.id,
+                    amount=grant.amount,
+                    expired_amount=lost,
+                    expires_at=grant.expires_at,
+                ),
+            )
             expired.append(grant)
     if account.held > 0:
         await expire_holds(account)

@@ -7,6 +7,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from creditgate.events import alerts
+from creditgate.events.catalogue import CustomerCreated, EventType
+from creditgate.events.store import insert_events
 from creditgate.infra.db import Database
 from creditgate.models import Customer, Wallet
 from creditgate.plans.catalog import latest_version
@@ -70,13 +73,38 @@ async def register_customer(
             assert customer.id is not None
             plan_def = PlanDefinition.model_validate(plan_row.definition)
             limit = plan_def.spend_limit if plan_def.billing == "arrears" else Decimal(0)
+            rules = [threshold.stored() for threshold in plan_def.alerts] or None
             wallet = Wallet(
+                alert_rules=rules,
+                alert_amounts=alerts.resolve(rules, None),
                 customer_id=customer.id,
                 currency=plan_def.wallet_unit,
                 credit_limit=limit,
                 entitled=limit is None or limit > 0,
             )
             session.add(wallet)
+            await session.flush()
+            # The customer's first event, in the transaction that stores it.
+            created = CustomerCreated(
+                name=name,
+                email=email,
+                plan=plan,
+                status=customer.status,
+                entitled=wallet.entitled,
+            )
+            await insert_events(
+                await session.connection(),
+                [
+                    {
+                        "customer_id": customer.id,
+                        "external_id": external_id,
+                        "type": str(EventType.customer_created),
+                        "key": "customer.created",
+                        "data": created.dump(),
+                    }
+                ],
+                customer.created_at,
+            )
         return CustomerWithWallet(customer=customer, wallet=wallet)
     except IntegrityError:
         # A concurrent attempt (an activity retry racing its predecessor) won.

@@ -6,6 +6,8 @@ from decimal import Decimal
 
 from sqlalchemy import select
 
+from creditgate.events import alerts
+from creditgate.events.catalogue import EventType, GrantCreated
 from creditgate.ledger import tables as t
 from creditgate.ledger.accounts import ZERO, Account
 from creditgate.ledger.errors import LedgerError
@@ -79,9 +81,42 @@ async def add_grant(account: Account, spec: GrantSpec) -> GrantOutcome:
         description += f" (paid {to_str(debt_paid)} of debt first)"
     account.book(spec.entry_kind, spec.amount, grant_id=grant.id, description=description[:500])
     account.grant_added(grant)
+    account.emit(
+        EventType.grant_created,
+        f"grant.created:{grant.id}",
+        GrantCreated(
+            grant_id=grant.id,
+            amount=spec.amount,
+            source=spec.source,
+            reason=spec.reason,
+            reference=spec.reference,
+            expires_at=spec.expires_at,
+            debt_paid=debt_paid,
+        ),
+    )
+    if spec.source in alerts.BASE_SOURCES:
+        await _resolve_alerts(account, spec.amount)
     if grant.expires_at is not None and remaining > 0:
         # The customer workflow keeps a durable timer per expiring grant.
         account.notify(
             "grant_added", {"grant_id": grant.id, "expires_at": grant.expires_at.isoformat()}
         )
     return GrantOutcome(grant, created=True, debt_paid=debt_paid)
+
+
+async def _resolve_alerts(account: Account, base: Decimal) -> None:
+    """Percentage spend alerts refer to the last grant: resolve them against this one."""
+    wallet = t.wallets.c
+    rules = (
+        await account.conn.execute(
+            select(wallet.alert_rules).where(wallet.customer_id == account.customer_id)
+        )
+    ).scalar_one()
+    if not alerts.has_percent(rules):
+        return
+    account.alert_amounts = alerts.resolve(rules, base)
+    await account.conn.execute(
+        t.wallets.update()
+        .where(wallet.customer_id == account.customer_id)
+        .values(alert_amounts=account.alert_amounts)
+    )

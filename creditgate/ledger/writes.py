@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import Executable, bindparam, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from creditgate.events.store import insert_events
 from creditgate.ledger import pg
 from creditgate.ledger import tables as t
 from creditgate.ledger.tables import GrantRow, HoldRow
@@ -67,6 +68,8 @@ class Writes:
     outbox: list[dict[str, Any]] = field(default_factory=list)
     wallets: list[dict[str, Any]] = field(default_factory=list)
     statuses: list[dict[str, Any]] = field(default_factory=list)
+    # Outbound events recorded in this transaction (``Account.emit``): rare, never per debit.
+    customer_events: list[dict[str, Any]] = field(default_factory=list)
 
     async def flush(self, conn: AsyncConnection) -> None:
         statements: list[tuple[Executable, list[dict[str, Any]]]] = []
@@ -87,6 +90,8 @@ class Writes:
         for statement, rows in statements:
             if rows:
                 await conn.execute(statement, rows)
+        if self.customer_events:
+            await insert_events(conn, self.customer_events, self.now)
 
 
 def _grant_params(g: GrantRow) -> dict[str, Any]:

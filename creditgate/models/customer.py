@@ -2,7 +2,7 @@ from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 
-from sqlalchemy import String
+from sqlalchemy import JSON, String
 from sqlmodel import Field, SQLModel
 
 from creditgate.models.common import money_field, timestamp_field
@@ -59,6 +59,11 @@ class Wallet(SQLModel, table=True):
     # plans, the spend limit on arrears plans (None: no limit). Dunning failure sets it to 0.
     # ``register_customer`` always sets it (None would not survive a non-None default).
     credit_limit: Decimal | None = Field(default=None, sa_type=Money)
+    # Spend alerts (``PUT .../alerts``; the plan's default copied at signup) as given, and the
+    # amounts they resolve to, comma-separated, read by the hot transaction with the wallet
+    # (``creditgate.events.alerts``).
+    alert_rules: list[dict[str, str]] | None = Field(default=None, sa_type=JSON)
+    alert_amounts: str | None = Field(default=None, max_length=400)
     updated_at: datetime = timestamp_field()
 
     @property

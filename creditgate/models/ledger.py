@@ -139,7 +139,7 @@ class OutboxMessage(SQLModel, table=True):
     message_id: str = Field(max_length=100, unique=True)
     customer_id: int = Field(foreign_key="customers.id")
     workflow_id: str = Field(max_length=300)
-    # zero | restored | threshold | grant_added
+    # zero | restored | threshold | balance_low | grant_added
     kind: str = Field(sa_type=String(30))
     payload: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
     created_at: datetime = timestamp_field()

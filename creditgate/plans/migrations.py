@@ -12,6 +12,7 @@ version, and so is the open period at its close); ``next_period`` sets
 """
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -22,6 +23,8 @@ from sqlmodel import col
 from sqlmodel import select as sm_select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from creditgate.events.catalogue import EventType, PlanMigrationCompleted
+from creditgate.events.store import insert_events
 from creditgate.infra.db import Database
 from creditgate.ledger import tables as t
 from creditgate.ledger.errors import Conflict, LedgerError, NotFound
@@ -158,6 +161,26 @@ class Batch:
     total: int
 
 
+def _completed_events(migration: Any, moved: Sequence[Any]) -> list[dict[str, Any]]:
+    data = PlanMigrationCompleted(
+        migration_id=migration.id,
+        plan=migration.plan_code,
+        from_version=migration.from_version,
+        to_version=migration.to_version,
+        effective=migration.effective,
+    ).dump()
+    return [
+        {
+            "customer_id": m.id,
+            "external_id": m.external_id,
+            "type": str(EventType.plan_migration_completed),
+            "key": f"plan_migration.completed:{migration.id}",
+            "data": data,
+        }
+        for m in moved
+    ]
+
+
 async def move_batch(db: Database, migration_id: str, after_id: int, limit: int) -> Batch:
     """Move the next ``limit`` customers (by id, after ``after_id``) still on from_version."""
     async with db.write() as conn:
@@ -178,18 +201,18 @@ async def move_batch(db: Database, migration_id: str, after_id: int, limit: int)
             if row.effective == "now"
             else {"next_plan_version": row.to_version}
         )
-        moved_ids = list(
-            (
-                await conn.execute(
-                    update(t.customers)
-                    .where(c.id.in_(ids), _still_to_move(row))
-                    .values(**target)
-                    .returning(c.id)
-                )
-            ).scalars()
-        )
+        moved = (
+            await conn.execute(
+                update(t.customers)
+                .where(c.id.in_(ids), _still_to_move(row))
+                .values(**target)
+                .returning(c.id, c.external_id)
+            )
+        ).all()
+        moved_ids = [m.id for m in moved]
         now = utcnow()
-        if moved_ids:
+        if moved:
+            await insert_events(conn, _completed_events(row, moved), now)
             await conn.execute(
                 moves.insert(),
                 [

@@ -13,6 +13,7 @@ from pydantic import (
     model_validator,
 )
 
+from creditgate.events.alerts import MAX_ALERTS, AlertThreshold
 from creditgate.values.identifiers import STORABLE
 from creditgate.values.money import AMOUNT_PATTERN
 
@@ -107,6 +108,8 @@ class PlanDefinition(_Model):
     credit_unit: CreditUnit | None = None
     # Purchased and recharged credits expire this long after they are granted (none if unset).
     credit_lifetime: Period | None = None
+    # Spend alerts a customer on this plan starts with (``PUT .../alerts`` replaces them).
+    alerts: list[AlertThreshold] = Field(default_factory=list, max_length=MAX_ALERTS)
 
     # Per-event lookups of the hot path, made once per (immutable, cached) plan version.
     @cached_property

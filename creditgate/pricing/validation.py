@@ -2,6 +2,7 @@
 
 from decimal import Decimal
 
+from creditgate.events.alerts import AlertThreshold
 from creditgate.pricing.exact import MAX_QUANTITY, MAX_SCALE, decimal_places
 from creditgate.pricing.plan import Meter, PlanDefinition, Price
 
@@ -26,6 +27,7 @@ def validate_plan(plan: PlanDefinition) -> None:
     errors += _number_errors("spend_limit", plan.spend_limit, positive=False)
     if plan.credit_unit is not None:
         errors += _number_errors("credit_unit.price", plan.credit_unit.price, positive=True)
+    errors += duplicate_alerts("alerts", plan.alerts)
     meters = {m.code: m for m in plan.meters}
     seen_filters: dict[tuple[str, frozenset[tuple[str, str]]], int] = {}
     for i, price in enumerate(plan.prices):
@@ -50,6 +52,17 @@ def validate_plan(plan: PlanDefinition) -> None:
         errors.extend(_price_errors(at, price))
     if errors:
         raise PlanError(errors)
+
+
+def duplicate_alerts(at: str, thresholds: list[AlertThreshold]) -> list[str]:
+    """Spend-alert thresholds repeated (each is checked on its own by its model)."""
+    seen: set[AlertThreshold] = set()
+    errors: list[str] = []
+    for i, threshold in enumerate(thresholds):
+        if threshold in seen:
+            errors.append(f"{at}[{i}]: the same threshold is given twice")
+        seen.add(threshold)
+    return errors
 
 
 def _meter_errors(meters: list[Meter]) -> list[str]:

@@ -1,30 +1,10 @@
-"""The event types an endpoint may subscribe to: the catalogue of docs/events.md.
+"""The event types an endpoint may subscribe to: the catalogue (docs/events.md), or ``*``."""
 
-Kept here in one place so that it can become ``frozenset(EventType)`` of
-``creditgate.events.catalogue`` once that module exists."""
+from creditgate.events.catalogue import EventType
 
 ALL_TYPES = "*"
 
-EVENT_TYPES: frozenset[str] = frozenset(
-    {
-        "customer.created",
-        "customer.cut_off",
-        "customer.restored",
-        "balance.low",
-        "grant.created",
-        "grant.expired",
-        "purchase.succeeded",
-        "purchase.failed",
-        "purchase.refunded",
-        "auto_recharge.succeeded",
-        "auto_recharge.failed",
-        "auto_recharge.disabled",
-        "statement.closed",
-        "statement.payment_failed",
-        "statement.paid",
-        "plan_migration.completed",
-    }
-)
+EVENT_TYPES: frozenset[str] = frozenset(EventType)
 
 
 def unknown(types: list[str]) -> list[str]:

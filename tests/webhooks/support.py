@@ -13,6 +13,7 @@ from tests.events.test_store import sign_up
 
 __all__ = ["create_endpoint", "deliveries", "emit", "sign_up"]
 
+# Sequence 1 of every customer is its ``customer.created``, recorded at signup.
 TYPES = ("grant.created", "customer.cut_off", "purchase.succeeded")
 
 

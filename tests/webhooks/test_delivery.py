@@ -26,7 +26,7 @@ async def test_each_customers_events_arrive_in_sequence_without_gaps(
 
     for who in (alice, bob):
         await eventually(partial(_sequences, hook, who), until=lambda got: len(got) >= 12, what=who)
-        assert hook.receiver.sequences(who) == list(range(1, 13))
+        assert hook.receiver.sequences(who) == list(range(2, 14))
     assert hook.receiver.unverified == []
     log = await deliveries(stack.http, hook.id)
     mine = [d for d in log if d["external_id"] in (alice, bob)]
@@ -57,13 +57,13 @@ async def test_a_receiver_down_for_a_while_then_up_gets_everything_in_order(
         what="three refused attempts",
     )
     # Only the first event is tried while it fails: the later ones wait behind it.
-    assert set(refused) == {1}
+    assert set(refused) == {2}
     up.set()
 
     await eventually(lambda: _sequences(hook, unique_id), until=lambda s: len(s) >= 5)
-    assert hook.receiver.sequences(unique_id) == [1, 2, 3, 4, 5]
+    assert hook.receiver.sequences(unique_id) == [2, 3, 4, 5, 6]
     log = {d["sequence"]: d for d in await deliveries(stack.http, hook.id)}
-    assert log[1]["attempts"] >= 4 and log[1]["status"] == "succeeded"
+    assert log[2]["attempts"] >= 4 and log[2]["status"] == "succeeded"
 
 
 async def test_an_attempt_without_an_answer_in_time_is_retried(
@@ -86,9 +86,9 @@ async def test_an_attempt_without_an_answer_in_time_is_retried(
         await eventually(lambda: _sequences(hook, unique_id), until=lambda s: len(s) >= 2)
     finally:
         release.set()
-    assert hook.receiver.sequences(unique_id) == [1, 2]
+    assert hook.receiver.sequences(unique_id) == [2, 3]
     log = {d["sequence"]: d for d in await deliveries(stack.http, hook.id)}
-    assert log[1]["attempts"] == 2 and log[1]["status"] == "succeeded"
+    assert log[2]["attempts"] == 2 and log[2]["status"] == "succeeded"
 
 
 async def test_a_failing_event_holds_back_only_its_own_customer_until_retried(
@@ -100,7 +100,7 @@ async def test_a_failing_event_holds_back_only_its_own_customer_until_retried(
     broken = True
 
     async def fail_stucks_second(event: dict[str, Any]) -> int:
-        failing = broken and event["external_id"] == stuck and event["sequence"] == 2
+        failing = broken and event["external_id"] == stuck and event["sequence"] == 3
         return 500 if failing else 200
 
     hook.receiver.answer = fail_stucks_second
@@ -108,21 +108,21 @@ async def test_a_failing_event_holds_back_only_its_own_customer_until_retried(
     await emit(stack.db, other, 3)
 
     await eventually(lambda: _sequences(hook, other), until=lambda s: len(s) >= 3)
-    assert hook.receiver.sequences(other) == [1, 2, 3]
+    assert hook.receiver.sequences(other) == [2, 3, 4]
     # After the last attempt of the schedule: the delivery failed, the endpoint is failing,
     # and the customer's third event still waits.
     endpoint = await eventually(
         lambda: _endpoint(stack, hook.id), until=lambda e: e["failing"], timeout=60
     )
     assert endpoint["enabled"] is True
-    assert hook.receiver.sequences(stuck) == [1]
+    assert hook.receiver.sequences(stuck) == [2]
     log = {
         d["sequence"]: d for d in await deliveries(stack.http, hook.id) if d["external_id"] == stuck
     }
-    assert log[2]["status"] == "failed"
-    assert log[2]["attempts"] == len(stack.settings.webhook_retry_delays) + 1
-    assert log[2]["last_status_code"] == 500
-    assert log[3]["status"] == "pending" and log[3]["attempts"] == 0
+    assert log[3]["status"] == "failed"
+    assert log[3]["attempts"] == len(stack.settings.webhook_retry_delays) + 1
+    assert log[3]["last_status_code"] == 500
+    assert log[4]["status"] == "pending" and log[4]["attempts"] == 0
     # An operator finds it in the Temporal UI.
     await eventually(
         lambda: _failing_workflows(stack.client, hook.id),
@@ -132,12 +132,12 @@ async def test_a_failing_event_holds_back_only_its_own_customer_until_retried(
 
     broken = False
     response = await stack.http.post(
-        f"/v1/webhook-endpoints/{hook.id}/deliveries/{log[2]['id']}/retry"
+        f"/v1/webhook-endpoints/{hook.id}/deliveries/{log[3]['id']}/retry"
     )
     assert response.status_code == 202, response.text
     assert response.json()["status"] == "pending"
     await eventually(lambda: _sequences(hook, stuck), until=lambda s: len(s) >= 3)
-    assert hook.receiver.sequences(stuck) == [1, 2, 3]
+    assert hook.receiver.sequences(stuck) == [2, 3, 4]
     endpoint = await _endpoint(stack, hook.id)
     assert endpoint["failing"] is False and endpoint["failing_since"] is None
 
@@ -160,7 +160,7 @@ async def test_410_disables_the_endpoint_and_reenabling_sends_the_backlog(
     assert len(await _refused(hook, unique_id)) == 1
     await emit(stack.db, unique_id, 1, start=3)
     # The dispatcher has passed event 4 while the endpoint was disabled.
-    await eventually(lambda: _dispatched(stack, unique_id), until=lambda n: n >= 4)
+    await eventually(lambda: _dispatched(stack, unique_id), until=lambda n: n >= 5)
     assert hook.receiver.sequences(unique_id) == []
 
     gone = False
@@ -168,7 +168,7 @@ async def test_410_disables_the_endpoint_and_reenabling_sends_the_backlog(
     assert response.status_code == 200 and response.json()["disabled_reason"] is None
     await eventually(lambda: _sequences(hook, unique_id), until=lambda s: len(s) >= 3)
     # Events recorded while it was disabled are not sent; the backlog from before is.
-    assert hook.receiver.sequences(unique_id) == [1, 2, 3]
+    assert hook.receiver.sequences(unique_id) == [2, 3, 4]
 
 
 async def test_rotating_the_secret_keeps_every_delivery_verifiable(
@@ -195,7 +195,7 @@ async def test_rotating_the_secret_keeps_every_delivery_verifiable(
     hook.receiver.secret = new
     await emit(stack.db, unique_id, 1, start=2)
     await eventually(lambda: _sequences(hook, unique_id), until=lambda s: len(s) >= 3)
-    assert hook.receiver.sequences(unique_id) == [1, 2, 3]
+    assert hook.receiver.sequences(unique_id) == [2, 3, 4]
     assert hook.receiver.unverified == []
 
     # Without overlap the old secret stops signing at once: a receiver still on it refuses
@@ -206,10 +206,10 @@ async def test_rotating_the_secret_keeps_every_delivery_verifiable(
     newest = immediate.json()["secret"]
     await emit(stack.db, unique_id, 1, start=3)
     await eventually(lambda: _unverified(hook), until=lambda n: n >= 1)
-    assert hook.receiver.sequences(unique_id) == [1, 2, 3]
+    assert hook.receiver.sequences(unique_id) == [2, 3, 4]
     hook.receiver.secret = newest
     await eventually(lambda: _sequences(hook, unique_id), until=lambda s: len(s) >= 4)
-    assert hook.receiver.sequences(unique_id) == [1, 2, 3, 4]
+    assert hook.receiver.sequences(unique_id) == [2, 3, 4, 5]
 
 
 async def test_replay_resends_a_customers_events_from_a_sequence_with_their_ids(
@@ -222,14 +222,14 @@ async def test_replay_resends_a_customers_events_from_a_sequence_with_their_ids(
 
     response = await stack.http.post(
         f"/v1/customers/{unique_id}/events/replay",
-        json={"endpoint": hook.id, "from_sequence": 3},
+        json={"endpoint": hook.id, "from_sequence": 4},
     )
     assert response.status_code == 202, response.text
     assert response.json()["events"] == 2
 
     await eventually(lambda: _count(hook, unique_id), until=lambda n: n >= 6)
     again = hook.receiver.of(unique_id)[4:]
-    assert [r.event["sequence"] for r in again] == [3, 4]
+    assert [r.event["sequence"] for r in again] == [4, 5]
     assert [r.webhook_id for r in again] == first_ids[2:]
 
     # The log pages newest first.
@@ -240,7 +240,7 @@ async def test_replay_resends_a_customers_events_from_a_sequence_with_their_ids(
         params={"limit": 3, "starting_after": page["next_starting_after"]},
     )
     sequences = [d["sequence"] for d in page["data"] + rest.json()["data"]]
-    assert sorted(sequences, reverse=True) == sequences == [4, 3, 2, 1]
+    assert sorted(sequences, reverse=True) == sequences == [5, 4, 3, 2]
 
 
 async def test_replay_refuses_unknown_endpoints_and_customers(
