@@ -177,7 +177,7 @@ async def test_an_arrears_month_is_collected_on_the_saved_card(
     await usage(skipping, unique_id, *[("image_generated", {})] * 2, ("seats", {"count": 2}))
     before = await skipping.stored(unique_id)
     assert before is not None  # in debt, and still entitled: usage is billed in arrears
-    assert (before.wallet.balance, before.wallet.entitled) == (-1, True)
+    assert (before.wallet.balance, before.wallet.entitled) == (Decimal(-1), True)
     statement = await statement_closed(skipping, unique_id)
     # 2 images at 0.50 in real time (1.00) + 2 seats at close (4.00): 5.00 owed.
     assert statement.true_up == 4 and statement.closing_balance == -5
