@@ -38,7 +38,8 @@ from schemathesis.checks import (
 from schemathesis.core.failures import FailureGroup
 from schemathesis.core.result import Ok
 
-from tests.api.plans import create_plan, grant, rate_card_plan, signup, tokens
+from tests.api.support import create_plan, grant, signup, tokens
+from tests.support.plans import rate_card_plan
 from tests.support.stack import API_KEY, Stack
 
 AUTH = {"Authorization": f"Bearer {API_KEY}"}

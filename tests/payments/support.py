@@ -1,10 +1,12 @@
-"""Helpers for the payment tests: cards in localstripe, purchases over HTTP, the checker."""
+"""Helpers for the payment tests: a customer on a plan of API calls, cards in localstripe,
+purchases over HTTP, the checker."""
 
 from typing import Any
 
 from creditgate.checks.ledger import check
 from creditgate.checks.payments import check_payments
-from tests.api.plans import balance
+from tests.api.support import balance, create_plan, event, send, signup
+from tests.support.plans import calls_plan, plan_code
 from tests.support.stack import Stack
 from tests.support.waiting import eventually
 
@@ -66,6 +68,16 @@ async def succeeded_intents(stack: Stack, stripe_customer: str) -> list[Any]:
         for pi in await stack.stripe.list_payment_intents()
         if pi.customer == stripe_customer and pi.status == "succeeded"
     ]
+
+
+async def customer_on(stack: Stack, unique_id: str, **plan: Any) -> dict[str, Any]:
+    code = plan_code(unique_id)
+    await create_plan(stack, calls_plan(code, **plan))
+    return await signup(stack, unique_id, plan=code)
+
+
+async def calls(stack: Stack, external_id: str, n: int, prefix: str = "c") -> None:
+    await send(stack, *(event(f"{prefix}{i}", external_id, "api_call") for i in range(n)))
 
 
 async def assert_invariants(stack: Stack) -> None:

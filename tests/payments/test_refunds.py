@@ -6,20 +6,20 @@ import time
 import uuid
 from typing import Any
 
-from tests.api.plans import balance, grant, ledger
-from tests.api.test_stripe_webhook import post, signed
+from tests.api.support import balance, grant, ledger, post, signed
 from tests.payments.support import (
     VISA,
     assert_invariants,
+    calls,
     card,
+    customer_on,
     get_purchase,
     purchase,
     purchase_settled,
 )
-from tests.payments.test_auto_recharge import calls, customer_on
 from tests.support.stack import Stack
 from tests.support.waiting import eventually
-from tests.workflows.helpers import workflow
+from tests.workflows.support import workflow
 from workflows.customer import CustomerWorkflow
 
 

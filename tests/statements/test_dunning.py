@@ -17,20 +17,15 @@ from creditgate.ledger.grants import GrantSpec
 from creditgate.models import Purchase
 from creditgate.payments import store as payments
 from creditgate.statements import store
-from tests.api.plans import create_plan, event, plan_code, send, signup
+from tests.api.support import create_plan, event, send, signup
 from tests.payments.support import DECLINES_CHARGES, assert_invariants, card, purchases
-from tests.statements.test_period_close import assert_invariants as assert_period_invariants
-from tests.statements.test_period_close import (
-    customer_on,
-    metered_plan,
-    save_card,
-    statement_closed,
-    usage,
-)
+from tests.statements.support import assert_invariants as assert_period_invariants
+from tests.statements.support import customer_on, save_card, statement_closed, usage
+from tests.support.plans import metered_plan, plan_code
 from tests.support.stack import Stack
 from tests.support.time_skipping import TimeSkipping, skip
 from tests.support.waiting import eventually
-from tests.workflows.helpers import workflow, workflow_state
+from tests.workflows.support import workflow, workflow_state
 
 T = TypeVar("T")
 

@@ -6,10 +6,13 @@ PostgreSQL); tests keep apart by using fresh external ids (``unique_id``).
 """
 
 import asyncio
+import os
+import signal
+import subprocess
 import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,6 +44,7 @@ WEBHOOK_SECRET = "whsec_stack_tests"
 PURCHASE_POLL_SECONDS = 5.0
 RECHARGE_RETRY_DELAYS = "1,1"
 PG_NAMESPACE = "creditgate-pg"
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="session")
@@ -179,6 +183,29 @@ async def proxy(stack: Stack) -> AsyncIterator[StripeProxy]:
     stack.proxy.faults = WebhookFaults()
     stack.proxy.processing_customers.clear()
     await stack.proxy.release()
+
+
+@contextmanager
+def worker_process(stack: Stack, task_queue: str) -> Iterator[subprocess.Popen[bytes]]:
+    """``python -m worker`` as production runs it, on its own task queue."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CREDITGATE_")}
+    env |= {
+        "CREDITGATE_DATABASE_URL": stack.settings.database_url,
+        "CREDITGATE_TEMPORAL_ADDRESS": stack.settings.temporal_address,
+        "CREDITGATE_TEMPORAL_NAMESPACE": stack.settings.temporal_namespace,
+        "CREDITGATE_TEMPORAL_TASK_QUEUE": task_queue,
+        "CREDITGATE_STRIPE_API_KEY": stack.settings.stripe_api_key,
+        "CREDITGATE_STRIPE_API_BASE": stack.settings.stripe_api_base,
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "worker"], cwd=ROOT, env=env, start_new_session=True
+    )
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=30)
 
 
 @pytest.fixture

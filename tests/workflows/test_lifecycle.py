@@ -19,7 +19,7 @@ from creditgate.pricing.plan import Meter, PlanDefinition, Price
 from messages.customer import CustomerState
 from tests.support.stack import Stack
 from tests.support.waiting import eventually
-from tests.workflows.helpers import (
+from tests.workflows.support import (
     grant,
     kinds,
     outbox_rows,

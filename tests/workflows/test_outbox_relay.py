@@ -21,7 +21,7 @@ from creditgate.ledger import customers, service
 from creditgate.models import Hold, OutboxMessage
 from tests.support.stack import Stack
 from tests.support.waiting import eventually
-from tests.workflows.helpers import (
+from tests.workflows.support import (
     grant,
     kinds,
     outbox_rows,
