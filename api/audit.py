@@ -30,7 +30,7 @@ _MAX_DETAILS = 4096
 def request_id(scope: Scope) -> str:
     for name, value in scope["headers"]:
         if name == b"x-request-id" and _REQUEST_ID.fullmatch(value):
-            return value.decode()
+            return bytes(value).decode()
     return f"req_{uuid.uuid4().hex}"
 
 

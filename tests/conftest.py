@@ -1,20 +1,23 @@
-"""Root fixtures: localstripe, a crash-proof exit, and a count of the tests run per database.
+"""Root hooks: a crash-proof exit and a count of the tests run per database.
 
-Database fixtures are in ``tests/support/databases.py``; Temporal, worker and API fixtures in
-``tests/support/stack.py`` (both imported below).
+The fixtures live in ``tests/support``, loaded as plugins so every folder sees them: databases
+(``database``, ``db_url``...), localstripe, the stack (Temporal dev server, worker, API over
+HTTP, ``unique_id``) and the time-skipping server (``time_skipping``).
 """
 
 import os
 import sys
-from collections.abc import Iterator
 
 import pytest
 
-from tests.support.databases import *  # noqa: F403
-from tests.support.localstripe import LocalStripe
 from tests.support.run_summary import count_per_database, database_of
-from tests.support.skipping import skipping  # noqa: F401
-from tests.support.stack import *  # noqa: F403
+
+pytest_plugins = [
+    "tests.support.databases",
+    "tests.support.localstripe",
+    "tests.support.stack",
+    "tests.support.time_skipping",
+]
 
 # -- exit without CPython finalization (temporalio sdk-python #300, see DESIGN.md) -------------
 
@@ -35,16 +38,6 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(int(_session.exitstatus))
-
-
-# -- services ----------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="session")
-def localstripe() -> Iterator[LocalStripe]:
-    """A running localstripe; use ``localstripe.base_url`` (``str(localstripe)`` is the same)."""
-    with LocalStripe() as instance:
-        yield instance
 
 
 # -- how many tests ran on each database -------------------------------------------------------

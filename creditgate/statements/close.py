@@ -21,10 +21,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from creditgate.infra.db import Database
 from creditgate.ledger import service
 from creditgate.ledger import tables as t
-from creditgate.ledger.accounts import Account, expire_due, read_account, snapshot
+from creditgate.ledger.accounts import Account, expire_due, read_account, snapshot, utcnow
 from creditgate.ledger.errors import NotFound
 from creditgate.ledger.grants import GrantSpec, add_grant
-from creditgate.ledger.service import utcnow
 from creditgate.ledger.usage import burn_grants
 from creditgate.models import Statement
 from creditgate.payments.charges import round_up_to_minor

@@ -82,7 +82,7 @@ def _pattern(locale: Locale, code: str, symbol: bool) -> str | None:
         return None
     # In a CLDR pattern "¤" is the currency's symbol and "¤¤" its ISO code.
     sign = "¤" if symbol else "¤¤"
-    pattern = standard.pattern.replace("¤", sign)
+    pattern = str(standard.pattern).replace("¤", sign)
     shown = get_currency_symbol(code, locale) if symbol else code
     if shown[-1:].isalpha():
         # CLDR's currency spacing, which Babel leaves out: "CHF 6.00", not "CHF6.00".

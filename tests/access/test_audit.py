@@ -6,7 +6,7 @@ import sys
 
 import httpx
 
-from tests.access.test_keys import bearer, event, issue
+from tests.access.support import bearer, event, issue
 from tests.ledger.support import Ledger, serve_api
 
 

@@ -38,19 +38,8 @@ from creditgate.models import (
     UsageEvent,
     Wallet,
 )
-from tests.api.plans import (
-    balance,
-    create_plan,
-    event,
-    grant,
-    iso,
-    ledger,
-    plan_code,
-    rate_card_plan,
-    send,
-    signup,
-    tokens,
-)
+from tests.api.support import balance, create_plan, event, grant, iso, ledger, send, signup, tokens
+from tests.support.plans import plan_code, rate_card_plan
 from tests.support.stack import Stack
 from workflows.customer import customer_workflow_id
 

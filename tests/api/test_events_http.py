@@ -5,22 +5,19 @@ from decimal import Decimal
 from typing import Any
 
 from creditgate.checks.ledger import check
-from tests.api.plans import (
+from tests.api.support import (
     balance,
-    cad_plan,
     create_plan,
-    design_plan,
     event,
     grant,
     iso,
     ledger,
-    plan_code,
-    rate_card_plan,
     send,
     signup,
     signup_many,
     tokens,
 )
+from tests.support.plans import cad_plan, design_plan, plan_code, rate_card_plan
 from tests.support.stack import Stack
 
 

@@ -28,7 +28,7 @@ import httpx
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from schemathesis import GenerationMode
+from schemathesis import APIOperation, Case, GenerationMode
 from schemathesis.checks import (
     content_type_conformance,
     not_a_server_error,
@@ -38,10 +38,13 @@ from schemathesis.checks import (
 from schemathesis.core.failures import FailureGroup
 from schemathesis.core.result import Ok
 
-from tests.api.plans import create_plan, grant, rate_card_plan, signup, tokens
+from tests.api.support import create_plan, grant, signup, tokens
+from tests.support.plans import rate_card_plan
 from tests.support.stack import API_KEY, Stack
 
 AUTH = {"Authorization": f"Bearer {API_KEY}"}
+# schemathesis lists the operations of a document with their parameter types unknown.
+FuzzCase = Case[APIOperation[Any, Any, Any, Any]]
 CHECKS = [
     not_a_server_error,
     status_code_conformance,
@@ -79,7 +82,7 @@ async def known_objects(stack: Stack) -> Known:
 # -- schemathesis ------------------------------------------------------------------------------
 
 
-def describe(case: schemathesis.Case, response: Any, failure: BaseException) -> str:
+def describe(case: FuzzCase, response: Any, failure: BaseException) -> str:
     body = case.body if not isinstance(case.body, bytes) else case.body[:300]
     return (
         f"{case.method} {case.formatted_path} query={case.query} body={str(body)[:300]}\n"
@@ -117,7 +120,7 @@ def run_schemathesis(
             suppress_health_check=list(HealthCheck),
         )
         @given(case=strategy)
-        def check(case: schemathesis.Case) -> None:
+        def check(case: FuzzCase) -> None:
             if time.monotonic() > deadline:
                 return
             case.headers.update(AUTH)  # over any Authorization schemathesis made up

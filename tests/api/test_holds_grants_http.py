@@ -5,19 +5,8 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 from creditgate.checks.ledger import check
-from tests.api.plans import (
-    balance,
-    create_plan,
-    event,
-    grant,
-    iso,
-    ledger,
-    plan_code,
-    rate_card_plan,
-    send,
-    signup,
-    tokens,
-)
+from tests.api.support import balance, create_plan, event, grant, iso, ledger, send, signup, tokens
+from tests.support.plans import plan_code, rate_card_plan
 from tests.support.stack import Stack
 from tests.support.waiting import eventually
 

@@ -21,8 +21,8 @@ from creditgate.infra.db import Database
 from creditgate.infra.settings import Settings
 from creditgate.ledger import customers, reads
 from creditgate.ledger.batcher import IngestBatcher
-from tests.api.plans import design_plan
-from tests.api.test_stripe_webhook import signed
+from tests.api.support import signed
+from tests.support.plans import design_plan
 from tests.support.ports import free_port
 from tests.support.stack import TEMPORAL_BIN
 from workflows.search_attributes import ALL as SEARCH_ATTRIBUTES

@@ -8,17 +8,8 @@ from sqlmodel import select
 from temporalio.service import RPCError, RPCStatusCode
 
 from creditgate.models import Customer
-from tests.api.plans import (
-    balance,
-    cad_plan,
-    create_plan,
-    design_plan,
-    grant,
-    plan_code,
-    send,
-    signup,
-    tokens,
-)
+from tests.api.support import balance, create_plan, grant, send, signup, tokens
+from tests.support.plans import cad_plan, design_plan, plan_code
 from tests.support.stack import Stack
 from workflows.customer import customer_workflow_id
 

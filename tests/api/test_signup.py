@@ -2,49 +2,13 @@
 
 import asyncio
 
-import stripe
-from sqlmodel import func, select
 from temporalio.client import WorkflowExecutionStatus
 
-from creditgate.models import Customer, Wallet
 from messages.customer import CustomerState
+from tests.api.support import count_rows, signup_body, stripe_customers_for
 from tests.support.stack import Stack
 from workflows import search_attributes as sa
 from workflows.customer import CustomerWorkflow
-
-
-def signup_body(external_id: str) -> dict[str, str]:
-    return {"external_id": external_id, "name": "Jane Doe", "email": "jane@example.com"}
-
-
-async def stripe_customers_for(stack: Stack, external_id: str) -> list[stripe.Customer]:
-    listed = await stack.stripe.client.v1.customers.list_async({"limit": 100})
-    found = []
-    async for customer in listed.auto_paging_iter():
-        metadata = customer.to_dict().get("metadata") or {}
-        if metadata.get("creditgate_external_id") == external_id:
-            found.append(customer)
-    return found
-
-
-async def count_rows(stack: Stack, external_id: str) -> tuple[int, int]:
-    async with stack.db.session() as session:
-        customers = (
-            await session.exec(
-                select(func.count())
-                .select_from(Customer)
-                .where(Customer.external_id == external_id)
-            )
-        ).one()
-        wallets = (
-            await session.exec(
-                select(func.count())
-                .select_from(Wallet)
-                .join(Customer, Customer.id == Wallet.customer_id)  # type: ignore[arg-type]
-                .where(Customer.external_id == external_id)
-            )
-        ).one()
-    return customers, wallets
 
 
 async def test_signup_creates_workflow_stripe_customer_and_wallet(

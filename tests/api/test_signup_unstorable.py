@@ -11,7 +11,7 @@ from temporalio.exceptions import ActivityError, ApplicationError
 
 from activities.customers import UNSTORABLE_CUSTOMER
 from messages.customer import CustomerProfile, CustomerWorkflowInput
-from tests.api.test_signup import count_rows, signup_body, stripe_customers_for
+from tests.api.support import count_rows, signup_body, stripe_customers_for
 from tests.support.stack import Stack
 from workflows.customer import CustomerWorkflow, customer_workflow_id
 

@@ -8,22 +8,13 @@ import time
 import uuid
 from typing import Any
 
-import httpx
 import pytest
 from sqlmodel import func, select
 
 from creditgate.models import StripeEvent
+from tests.api.support import post, signed
 from tests.support.stack import Stack
 from tests.support.waiting import eventually
-
-PATH = "/v1/stripe/webhook"
-
-
-def signed(event: dict[str, Any], secret: str, at: int | None = None) -> tuple[bytes, str]:
-    payload = json.dumps(event).encode()
-    timestamp = at if at is not None else int(time.time())
-    mac = hmac.new(secret.encode(), f"{timestamp}.".encode() + payload, hashlib.sha256)
-    return payload, f"t={timestamp},v1={mac.hexdigest()}"
 
 
 def an_event(kind: str = "payment_intent.succeeded") -> dict[str, Any]:
@@ -43,15 +34,6 @@ async def stored(stack: Stack, event_id: str) -> int:
                 select(func.count()).select_from(StripeEvent).where(StripeEvent.id == event_id)
             )
         ).one()
-
-
-async def post(stack: Stack, payload: bytes, signature: str | None) -> httpx.Response:
-    headers = {"Content-Type": "application/json"}
-    if signature is not None:
-        headers["Stripe-Signature"] = signature
-    # No API key: the signature is the authentication.
-    async with httpx.AsyncClient(base_url=stack.base_url) as client:
-        return await client.post(PATH, content=payload, headers=headers)
 
 
 async def test_a_signed_event_is_stored_once_and_repeats_change_nothing(stack: Stack) -> None:

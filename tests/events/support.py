@@ -3,6 +3,8 @@
 from collections.abc import Iterable
 from typing import Any
 
+from creditgate.infra.db import Database
+from creditgate.ledger import customers
 from tests.support.stack import Stack
 from tests.support.waiting import eventually
 
@@ -49,3 +51,15 @@ async def events_until(
     assert len({e["id"] for e in events}) == len(events)
     assert all(e["external_id"] == external_id for e in events)
     return events
+
+
+async def sign_up(db: Database, external_id: str) -> None:
+    await customers.register_customer(
+        db,
+        external_id=external_id,
+        name="Jane Doe",
+        email="jane@example.com",
+        plan="default",
+        stripe_customer_id=f"cus_{external_id}",
+        workflow_id=f"customer-{external_id}",
+    )

@@ -5,9 +5,9 @@ import asyncio
 from decimal import Decimal
 from typing import Any
 
-from tests.api.plans import balance, event, grant, send
+from tests.api.support import balance, event, grant, send
 from tests.events.support import all_events, events_until, of_type
-from tests.payments.test_auto_recharge import customer_on
+from tests.payments.support import customer_on
 from tests.support.stack import Stack
 
 WRITERS = 16

@@ -6,19 +6,24 @@ from decimal import Decimal
 from typing import Any
 
 from creditgate.events.catalogue import DATA, EventType
-from tests.api.plans import create_plan, design_plan, event, grant, iso, plan_code, send, signup
+from tests.api.support import create_plan, event, grant, iso, send, signup
 from tests.events.support import events_until, of_type
 from tests.payments.support import (
     DECLINED,
     DECLINES_CHARGES,
     VISA,
+    calls,
     card,
+    customer_on,
+    deliver,
     purchase,
     purchase_settled,
+    refunded,
+    save_card,
+    set_auto_recharge,
 )
-from tests.payments.test_auto_recharge import calls, customer_on, save_card, set_auto_recharge
-from tests.payments.test_refunds import deliver, refunded
 from tests.plans.support import new_version, wait_until_finished
+from tests.support.plans import design_plan, plan_code
 from tests.support.stack import Stack
 
 

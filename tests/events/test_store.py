@@ -8,7 +8,7 @@ import pytest
 
 from creditgate.events import store
 from creditgate.infra.db import Database
-from creditgate.ledger import customers
+from tests.events.support import sign_up
 
 
 @pytest.fixture
@@ -16,18 +16,6 @@ async def db(db_url: str) -> AsyncIterator[Database]:
     database = Database(db_url)
     yield database
     await database.dispose()
-
-
-async def sign_up(db: Database, external_id: str) -> None:
-    await customers.register_customer(
-        db,
-        external_id=external_id,
-        name="Jane Doe",
-        email="jane@example.com",
-        plan="default",
-        stripe_customer_id=f"cus_{external_id}",
-        workflow_id=f"customer-{external_id}",
-    )
 
 
 async def test_concurrent_writers_get_gap_free_sequences_per_customer(db: Database) -> None:

@@ -29,34 +29,8 @@ from creditgate.ledger.tables import GrantRow
 from creditgate.ledger.usage import EventIn
 from creditgate.models import Customer, Grant, Hold, LedgerEntry, OutboxMessage, Wallet
 from creditgate.plans.catalog import create_plan
-from creditgate.pricing.plan import Meter, PlanDefinition, Price
+from tests.support.plans import LEDGER_PLAN, LEDGER_PLAN_CODE
 from tests.support.ports import free_port
-
-# A plan code of its own: ``creditgate.plans.catalog`` caches definitions per (code, version)
-# for the whole process, so no other suite may define a different plan under the same code.
-PLAN_CODE = "ledger_test"
-CALL_PRICE = Decimal("0.01")  # per `api_call` event
-TOKEN_PRICE = Decimal("0.001")  # per token (`tokens` events, sum of `count`)
-
-PLAN = PlanDefinition(
-    code=PLAN_CODE,
-    name="Ledger tests",
-    currency="USD",
-    meters=[
-        Meter(code="calls", event_type="api_call", aggregation="count"),
-        Meter(
-            code="tokens",
-            event_type="tokens",
-            aggregation="sum",
-            value_property="count",
-            group_by=["model"],
-        ),
-    ],
-    prices=[
-        Price(meter="calls", model="per_unit", unit_amount=CALL_PRICE),
-        Price(meter="tokens", model="per_unit", unit_amount=TOKEN_PRICE),
-    ],
-)
 
 
 def utcnow() -> datetime:
@@ -65,7 +39,7 @@ def utcnow() -> datetime:
 
 @dataclass
 class Ledger:
-    """A migrated database with :data:`PLAN` and ``customers`` (their external ids)."""
+    """A migrated database with ``LEDGER_PLAN`` and ``customers`` (their external ids)."""
 
     db: Database
     customers: list[str]
@@ -200,9 +174,10 @@ class Ledger:
 
 
 async def make_ledger(url: str, customers: int = 1, **db_kwargs: Any) -> Ledger:
-    """Put :data:`PLAN` and ``customers`` fresh customers into the migrated database at ``url``."""
+    """Put ``LEDGER_PLAN`` and ``customers`` fresh customers into the migrated database at
+    ``url``."""
     db = Database(url, **db_kwargs)
-    await create_plan(db, PLAN)
+    await create_plan(db, LEDGER_PLAN)
     ids: list[str] = []
     for n in range(1, customers + 1):
         external_id = f"led_{n}_{uuid.uuid4().hex[:8]}"
@@ -211,7 +186,7 @@ async def make_ledger(url: str, customers: int = 1, **db_kwargs: Any) -> Ledger:
             external_id=external_id,
             name=f"Customer {n}",
             email=f"c{n}@example.com",
-            plan=PLAN_CODE,
+            plan=LEDGER_PLAN_CODE,
             stripe_customer_id=f"cus_test_{n}",  # fake: the DB layer never calls Stripe
             workflow_id=f"customer-{external_id}",  # fake: no Temporal here
         )

@@ -16,7 +16,8 @@ from creditgate.ledger import service
 from creditgate.ledger.batcher import IngestBatcher
 from creditgate.ledger.usage import EventIn, UsageResult
 from creditgate.models import LedgerEntry
-from tests.ledger.support import CALL_PRICE, Ledger, migrated_ledger
+from tests.ledger.support import Ledger, migrated_ledger
+from tests.support.plans import CALL_PRICE
 
 REQUESTS = 400
 CUSTOMERS = 6

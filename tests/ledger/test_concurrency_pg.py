@@ -18,7 +18,8 @@ from creditgate.ledger.errors import InsufficientFunds
 from creditgate.ledger.tables import HoldRow
 from creditgate.ledger.usage import EventIn, UsageResult
 from creditgate.models import CustomerStatus, Hold, LedgerEntry
-from tests.ledger.support import CALL_PRICE, Ledger, migrated_ledger
+from tests.ledger.support import Ledger, migrated_ledger
+from tests.support.plans import CALL_PRICE
 from tests.support.waiting import eventually
 
 D = Decimal

@@ -35,7 +35,8 @@ from creditgate.ledger import service
 from creditgate.ledger.errors import InsufficientFunds
 from creditgate.ledger.usage import EventIn
 from creditgate.models import Grant, Hold
-from tests.ledger.support import CALL_PRICE, TOKEN_PRICE, Ledger, make_ledger, utcnow
+from tests.ledger.support import Ledger, make_ledger, utcnow
+from tests.support.plans import CALL_PRICE, TOKEN_PRICE
 
 D = Decimal
 ZERO = D(0)

@@ -5,57 +5,24 @@ import asyncio
 from decimal import Decimal
 from typing import Any
 
-from tests.api.plans import create_plan, event, grant, plan_code, send, signup
+from tests.api.support import event, grant, send
 from tests.payments.support import (
     DECLINES_CHARGES,
     NEEDS_3DS,
     VISA,
     assert_invariants,
     available,
+    calls,
     card,
+    customer_on,
     purchases,
+    save_card,
+    set_auto_recharge,
     succeeded_intents,
 )
 from tests.support.stack import Stack
 from tests.support.waiting import eventually
-from tests.workflows.helpers import workflow_state
-
-
-def calls_plan(code: str, unit_amount: str = "1", **extra: Any) -> dict[str, Any]:
-    return {
-        "code": code,
-        "name": "API calls",
-        "currency": "USD",
-        "meters": [{"code": "calls", "event_type": "api_call", "aggregation": "count"}],
-        "prices": [{"meter": "calls", "model": "per_unit", "unit_amount": unit_amount}],
-        **extra,
-    }
-
-
-async def customer_on(stack: Stack, unique_id: str, **plan: Any) -> dict[str, Any]:
-    code = plan_code(unique_id)
-    await create_plan(stack, calls_plan(code, **plan))
-    return await signup(stack, unique_id, plan=code)
-
-
-async def set_auto_recharge(stack: Stack, external_id: str, **body: Any) -> dict[str, Any]:
-    response = await stack.http.put(f"/v1/customers/{external_id}/auto-recharge", json=body)
-    assert response.status_code == 200, response.text
-    settings: dict[str, Any] = response.json()
-    return settings
-
-
-async def save_card(stack: Stack, external_id: str, number: str) -> str:
-    pm = await card(stack, number)
-    response = await stack.http.put(
-        f"/v1/customers/{external_id}/payment-method", json={"payment_method": pm}
-    )
-    assert response.status_code == 200, response.text
-    return pm
-
-
-async def calls(stack: Stack, external_id: str, n: int, prefix: str = "c") -> None:
-    await send(stack, *(event(f"{prefix}{i}", external_id, "api_call") for i in range(n)))
+from tests.workflows.support import workflow_state
 
 
 async def recharges(stack: Stack, external_id: str) -> list[dict[str, Any]]:

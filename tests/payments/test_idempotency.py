@@ -11,7 +11,7 @@ import pytest
 from creditgate.models import PurchaseIdempotencyKey
 from creditgate.payments import idempotency, store
 from messages.customer import MAX_PURCHASES
-from tests.api.plans import signup
+from tests.api.support import signup
 from tests.ledger.support import migrated_ledger
 from tests.support.stack import Stack
 from workflows.purchase import purchase_workflow_id

@@ -12,7 +12,7 @@ from decimal import Decimal
 from creditgate.checks.ledger import check
 from creditgate.checks.payments import check_payments
 from messages.purchase import PaymentPolicy, PurchaseRequest
-from tests.api.plans import ledger, signup
+from tests.api.support import ledger, signup
 from tests.payments.support import (
     VISA,
     assert_invariants,
@@ -24,7 +24,7 @@ from tests.payments.support import (
 from tests.support.stack import Stack
 from tests.support.stripe_proxy import StripeProxy
 from tests.support.waiting import eventually
-from tests.workflows.helpers import workflow, workflow_state
+from tests.workflows.support import workflow, workflow_state
 from worker.reconcile import Reconciler
 from workflows.customer import CustomerWorkflow
 

@@ -5,8 +5,7 @@ import asyncio
 import json
 import uuid
 
-from tests.api.plans import balance, ledger, signup
-from tests.api.test_stripe_webhook import post, signed
+from tests.api.support import balance, ledger, post, signed, signup
 from tests.payments.support import (
     DECLINED,
     VISA,

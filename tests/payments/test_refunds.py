@@ -2,50 +2,25 @@
 part charged to the wallet (other credits, then debt). localstripe sends no charge.refunded,
 so the test signs Stripe-shaped events itself."""
 
-import time
 import uuid
-from typing import Any
 
-from tests.api.plans import balance, grant, ledger
-from tests.api.test_stripe_webhook import post, signed
+from tests.api.support import balance, grant, ledger
 from tests.payments.support import (
     VISA,
     assert_invariants,
+    calls,
     card,
+    customer_on,
+    deliver,
     get_purchase,
     purchase,
     purchase_settled,
+    refunded,
 )
-from tests.payments.test_auto_recharge import calls, customer_on
 from tests.support.stack import Stack
 from tests.support.waiting import eventually
-from tests.workflows.helpers import workflow
+from tests.workflows.support import workflow
 from workflows.customer import CustomerWorkflow
-
-
-def refunded(payment_intent: str, amount: int, amount_refunded: int) -> dict[str, Any]:
-    return {
-        "id": f"evt_{uuid.uuid4().hex[:20]}",
-        "object": "event",
-        "type": "charge.refunded",
-        "created": int(time.time()),
-        "data": {
-            "object": {
-                "id": f"ch_{uuid.uuid4().hex[:14]}",
-                "object": "charge",
-                "amount": amount,
-                "amount_refunded": amount_refunded,
-                "payment_intent": payment_intent,
-                "refunded": amount_refunded == amount,
-            }
-        },
-    }
-
-
-async def deliver(stack: Stack, event: dict[str, Any]) -> None:
-    payload, signature = signed(event, stack.settings.stripe_webhook_secret)
-    response = await post(stack, payload, signature)
-    assert response.status_code == 200, response.text
 
 
 async def settled_refund(stack: Stack, external_id: str, event_id: str) -> bool:

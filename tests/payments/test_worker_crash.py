@@ -5,13 +5,8 @@ one charge and one grant."""
 import asyncio
 import os
 import signal
-import subprocess
-import sys
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from decimal import Decimal
-from pathlib import Path
 
 from temporalio.common import WorkflowIDConflictPolicy
 
@@ -19,44 +14,10 @@ from creditgate.ledger.customers import get_customer
 from messages.customer import CustomerProfile, CustomerWorkflowInput
 from messages.purchase import PurchaseRequest
 from tests.payments.support import VISA, assert_invariants, card, get_purchase, succeeded_intents
-from tests.support.stack import Stack
+from tests.support.stack import Stack, worker_process
 from tests.support.stripe_proxy import StripeProxy
 from tests.support.waiting import eventually
 from workflows.customer import CustomerWorkflow, customer_workflow_id
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-@contextmanager
-def worker_process(stack: Stack, task_queue: str) -> Iterator[subprocess.Popen[bytes]]:
-    """``python -m worker`` as production runs it, on its own task queue."""
-    with worker_subprocess(
-        {
-            "CREDITGATE_DATABASE_URL": stack.settings.database_url,
-            "CREDITGATE_TEMPORAL_ADDRESS": stack.settings.temporal_address,
-            "CREDITGATE_TEMPORAL_NAMESPACE": stack.settings.temporal_namespace,
-            "CREDITGATE_TEMPORAL_TASK_QUEUE": task_queue,
-            "CREDITGATE_STRIPE_API_KEY": stack.settings.stripe_api_key,
-            "CREDITGATE_STRIPE_API_BASE": stack.settings.stripe_api_base,
-        }
-    ) as process:
-        yield process
-
-
-@contextmanager
-def worker_subprocess(settings: dict[str, str]) -> Iterator[subprocess.Popen[bytes]]:
-    """``python -m worker`` with these ``CREDITGATE_*`` variables (and none from outside),
-    SIGKILLed with its process group on exit if still running."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CREDITGATE_")}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "worker"], cwd=ROOT, env=env | settings, start_new_session=True
-    )
-    try:
-        yield process
-    finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=30)
 
 
 async def test_sigkill_after_the_payment_intent_is_created_charges_and_grants_once(

@@ -18,8 +18,7 @@ from temporalio.common import WorkflowIDConflictPolicy
 
 from creditgate.plans.migrations import migration_workflow_id, new_migration_id
 from messages.plan_migration import MigrationProgress, PlanMigrationInput
-from tests.api.plans import create_plan, design_plan, plan_code
-from tests.payments.test_worker_crash import worker_process
+from tests.api.support import create_plan
 from tests.plans.support import (
     bulk_customers,
     get_migration,
@@ -28,7 +27,8 @@ from tests.plans.support import (
     plan_versions,
     wait_until_finished,
 )
-from tests.support.stack import Stack
+from tests.support.plans import design_plan, plan_code
+from tests.support.stack import Stack, worker_process
 from tests.support.waiting import eventually
 from workflows.plan_migration import PlanMigrationWorkflow
 

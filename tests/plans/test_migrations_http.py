@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 
 from creditgate.models import PlanMigration
 from creditgate.plans import migrations as plan_migrations
-from tests.api.plans import create_plan, design_plan, plan_code
+from tests.api.support import create_plan
 from tests.plans.support import (
     bulk_customers,
     get_migration,
@@ -16,6 +16,7 @@ from tests.plans.support import (
     plan_versions,
     wait_until_finished,
 )
+from tests.support.plans import design_plan, plan_code
 from tests.support.stack import Stack
 
 

@@ -10,9 +10,10 @@ from sqlalchemy import select
 from creditgate.ledger import tables as t
 from creditgate.pricing.plan import PlanDefinition
 from creditgate.statements.period_usage import SAMPLE_COLUMNS, Sample, rate_period, recorded_samples
-from tests.api.plans import create_plan, design_plan, iso, plan_code, send, signup, tokens
-from tests.api.plans import event as usage_event
+from tests.api.support import create_plan, iso, send, signup, tokens
+from tests.api.support import event as usage_event
 from tests.plans.support import new_version
+from tests.support.plans import design_plan, plan_code
 from tests.support.stack import Stack
 
 

@@ -10,8 +10,8 @@ from hypothesis import strategies as st
 
 from creditgate.pricing.plan import Meter
 from creditgate.pricing.rating import MAX_QUANTITY, Measurement, RejectedEvent, aggregate, measure
-from tests.pricing.plans import IMAGES, TOKENS, d
 from tests.pricing.strategies import decimals
+from tests.support.plans import IMAGES, TOKENS, d
 
 USERS = Meter(code="users", event_type="active", aggregation="unique_count", value_property="user")
 SEATS = Meter(code="seats", event_type="seats", aggregation="max", value_property="n")

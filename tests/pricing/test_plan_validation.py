@@ -6,7 +6,7 @@ import pytest
 
 from creditgate.pricing.plan import PlanDefinition
 from creditgate.pricing.rating import PlanError, validate_plan
-from tests.pricing.plans import DESIGN_PLAN, LLM_PLAN
+from tests.support.plans import DESIGN_PLAN, LLM_PLAN
 
 TOKENS: dict[str, Any] = {
     "code": "tokens",

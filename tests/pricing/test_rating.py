@@ -14,7 +14,7 @@ from creditgate.pricing.rating import (
     select_price,
     validate_plan,
 )
-from tests.pricing.plans import (
+from tests.support.plans import (
     DESIGN_PLAN,
     GRADUATED_IMAGES,
     IMAGES,

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from creditgate.pricing.plan import PlanDefinition, Price
 from creditgate.pricing.rating import period_amount, realtime_cost, select_price, validate_plan
 from tests.pricing import strategies as s
-from tests.pricing.plans import TOKENS
+from tests.support.plans import TOKENS
 
 ZERO = Decimal(0)
 SETTINGS = settings(deadline=None, max_examples=100, suppress_health_check=[HealthCheck.too_slow])

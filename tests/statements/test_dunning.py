@@ -17,20 +17,15 @@ from creditgate.ledger.grants import GrantSpec
 from creditgate.models import Purchase
 from creditgate.payments import store as payments
 from creditgate.statements import store
-from tests.api.plans import create_plan, event, plan_code, send, signup
+from tests.api.support import create_plan, event, send, signup
 from tests.payments.support import DECLINES_CHARGES, assert_invariants, card, purchases
-from tests.statements.test_period_close import assert_invariants as assert_period_invariants
-from tests.statements.test_period_close import (
-    customer_on,
-    metered_plan,
-    save_card,
-    statement_closed,
-    usage,
-)
-from tests.support.skipping import Skipping, skip
+from tests.statements.support import assert_invariants as assert_period_invariants
+from tests.statements.support import customer_on, save_card, statement_closed, usage
+from tests.support.plans import metered_plan, plan_code
 from tests.support.stack import Stack
+from tests.support.time_skipping import TimeSkipping, skip
 from tests.support.waiting import eventually
-from tests.workflows.helpers import workflow, workflow_state
+from tests.workflows.support import workflow, workflow_state
 
 T = TypeVar("T")
 
@@ -138,13 +133,13 @@ async def test_spend_limit_is_for_arrears_plans_only(stack: Stack, unique_id: st
     assert "arrears" in response.json()["error"]["message"]
 
 
-async def last_event(skipping: Skipping, workflow_id: str) -> "EventType.ValueType | None":
-    history = await skipping.client.get_workflow_handle(workflow_id).fetch_history()
+async def last_event(time_skipping: TimeSkipping, workflow_id: str) -> "EventType.ValueType | None":
+    history = await time_skipping.client.get_workflow_handle(workflow_id).fetch_history()
     return history.events[-1].event_type if history.events else None
 
 
 async def skip_until(
-    skipping: Skipping,
+    time_skipping: TimeSkipping,
     sleeper: str,
     duration: timedelta,
     probe: Callable[[], Awaitable[T]],
@@ -155,12 +150,12 @@ async def skip_until(
     in the background until ``until``. (Skipping before the timer exists would move the clock
     past where the timer then starts, and it would never fire within the skip.)"""
     await eventually(
-        lambda: last_event(skipping, sleeper),
+        lambda: last_event(time_skipping, sleeper),
         until=lambda kind: kind == EventType.EVENT_TYPE_TIMER_STARTED,
         timeout=60,
         what=f"{sleeper} to wait on its timer",
     )
-    skipping_ahead = asyncio.create_task(skip(skipping.env, duration))
+    skipping_ahead = asyncio.create_task(skip(time_skipping.env, duration))
     try:
         return await eventually(probe, until=until, timeout=120, what=what)
     finally:
@@ -170,18 +165,18 @@ async def skip_until(
 
 
 async def test_each_dunning_attempt_charges_only_what_is_still_owed(
-    skipping: Skipping, unique_id: str
+    time_skipping: TimeSkipping, unique_id: str
 ) -> None:
     """Time-skipping server, dunning retries a day apart: debt paid between attempts is
     not charged again, and once nothing is owed nothing is charged."""
-    await customer_on(skipping, unique_id, metered_plan(f"d-{unique_id}", billing="arrears"))
-    await save_card(skipping, unique_id, DECLINES_CHARGES)
-    await usage(skipping, unique_id, *[("image_generated", {})] * 2, ("seats", {"count": 2}))
-    statement = await statement_closed(skipping, unique_id)
+    await customer_on(time_skipping, unique_id, metered_plan(f"d-{unique_id}", billing="arrears"))
+    await save_card(time_skipping, unique_id, DECLINES_CHARGES)
+    await usage(time_skipping, unique_id, *[("image_generated", {})] * 2, ("seats", {"count": 2}))
+    statement = await statement_closed(time_skipping, unique_id)
     assert statement.amount_due == Decimal("5.00")
 
     async def invoices() -> list[Purchase]:
-        rows = await payments.list_purchases(skipping.db, statement.customer_id)
+        rows = await payments.list_purchases(time_skipping.db, statement.customer_id)
         return sorted((p for p in rows if p.kind == "invoice"), key=lambda p: p.created_at)
 
     def failed(n: int) -> Callable[[list[Purchase]], bool]:
@@ -192,9 +187,11 @@ async def test_each_dunning_attempt_charges_only_what_is_still_owed(
     )
     assert first.workflow_id is not None
     # The customer pays 3.00 of the 5.00 some other way before the next attempt.
-    await service.grant(skipping.db, unique_id, GrantSpec(amount=Decimal(3), source="promotional"))
+    await service.grant(
+        time_skipping.db, unique_id, GrantSpec(amount=Decimal(3), source="promotional")
+    )
     second = await skip_until(
-        skipping,
+        time_skipping,
         first.workflow_id,
         timedelta(days=1, hours=1),
         invoices,
@@ -204,20 +201,22 @@ async def test_each_dunning_attempt_charges_only_what_is_still_owed(
     assert [p.amount for p in second] == [Decimal(5), Decimal(2)]
 
     # The rest is paid too: the last attempt has nothing to charge, and the statement is paid.
-    await service.grant(skipping.db, unique_id, GrantSpec(amount=Decimal(2), source="promotional"))
+    await service.grant(
+        time_skipping.db, unique_id, GrantSpec(amount=Decimal(2), source="promotional")
+    )
     paid = await skip_until(
-        skipping,
+        time_skipping,
         first.workflow_id,
         timedelta(days=1, hours=1),
-        lambda: store.get_statement(skipping.db, statement.customer_id, 1),
+        lambda: store.get_statement(time_skipping.db, statement.customer_id, 1),
         lambda s: s is not None and s.payment_status != "pending",
         "the statement's collection to end",
     )
     assert paid is not None and (paid.payment_status, paid.payment_intent) == ("paid", None)
     assert len(await invoices()) == 2
-    stored = await skipping.stored(unique_id)
+    stored = await time_skipping.stored(unique_id)
     assert stored is not None and stored.wallet.balance == 0 and stored.wallet.entitled
-    charged = await skipping.stripe.list_payment_intents()
+    charged = await time_skipping.stripe.list_payment_intents()
     assert [pi for pi in charged if pi.customer == stored.customer.stripe_customer_id
             and pi.status == "succeeded"] == []  # fmt: skip
-    await assert_period_invariants(skipping)
+    await assert_period_invariants(time_skipping)

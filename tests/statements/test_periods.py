@@ -8,7 +8,7 @@ import pytest
 from creditgate.pricing.plan import Period
 from creditgate.statements.periods import expiry_after, period_bounds, period_index, period_start
 from messages.period import BillingState
-from tests.support.skipping import CLOSE_MARGIN, until_period_closes
+from tests.support.time_skipping import CLOSE_MARGIN, until_period_closes
 
 MONTHLY = Period(every=1, unit="month")
 

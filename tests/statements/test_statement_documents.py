@@ -9,11 +9,12 @@ from typing import Any
 import pytest
 from pypdf import PdfReader
 
-from tests.api.plans import create_plan, event, grant, plan_code, send, signup
+from tests.api.support import create_plan, event, grant, send, signup
 from tests.ledger.support import serve_database
+from tests.support.plans import plan_code
 from tests.support.stack import Stack
 from tests.support.waiting import eventually
-from tests.workflows.helpers import workflow
+from tests.workflows.support import workflow
 
 # 1,500 tokens at 0.0000025 each and one image at 0.05 (credits: at 0.00025 and 5).
 TOKENS = 1500

@@ -1,7 +1,7 @@
 """Database fixtures: a throwaway PostgreSQL cluster, and which database a test runs on.
 
 ``database`` is session-scoped and parametrized (``sqlite``, ``postgres``); ``db_url``, the
-``stack`` and ``skipping`` follow it, so every test using any of them runs once per database,
+``stack`` and ``time_skipping`` follow it, so every test using any of them runs once per database,
 its id saying which (``test_x[postgres]``). Pytest groups the tests by this parameter, so each
 session-wide resource built on it (the stack) exists once per database, one after the other.
 
@@ -24,16 +24,6 @@ from creditgate.devtools.migrate import upgrade
 from tests.support.postgres import PostgresCluster
 
 DATABASES = ("sqlite", "postgres")
-
-__all__ = [
-    "database",
-    "db_url",
-    "pg_template",
-    "pg_url",
-    "postgres_cluster",
-    "sqlite_template",
-    "sqlite_url",
-]
 
 
 def in_ci() -> bool:

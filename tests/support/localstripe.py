@@ -1,14 +1,19 @@
-"""localstripe (a fake Stripe, GPL) as a separate process: never import it, only run it."""
+"""localstripe (a fake Stripe, GPL) as a separate process: never import it, only run it.
+
+The session-scoped ``localstripe`` fixture is one running instance.
+"""
 
 import os
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Self
 
 import httpx
+import pytest
 
 from creditgate.devtools.managed import ManagedProcess, ProcessError, port_busy
 
@@ -95,3 +100,10 @@ class LocalStripe(ManagedProcess):
     def flush(self) -> None:
         """Forget every stored object (``DELETE /_config/data``)."""
         httpx.delete(f"{self.base_url}/_config/data").raise_for_status()
+
+
+@pytest.fixture(scope="session")
+def localstripe() -> Iterator[LocalStripe]:
+    """A running localstripe; use ``localstripe.base_url`` (``str(localstripe)`` is the same)."""
+    with LocalStripe() as instance:
+        yield instance

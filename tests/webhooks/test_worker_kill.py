@@ -16,7 +16,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from creditgate.infra.db import Database
 from creditgate.webhooks import endpoints
-from tests.payments.test_worker_crash import worker_subprocess
+from tests.support.stack import worker_subprocess
 from tests.support.waiting import eventually
 from tests.webhooks.receiver import Receiver, receiver
 from tests.webhooks.support import emit, sign_up

@@ -7,7 +7,7 @@ import pytest
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from tests.support.skipping import register_search_attributes
+from tests.support.time_skipping import register_search_attributes
 from tests.workflows.units import Units
 from worker.registry import WORKFLOWS
 

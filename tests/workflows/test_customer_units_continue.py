@@ -37,8 +37,8 @@ async def test_continue_as_new_waits_for_running_handlers_and_keeps_message_ids(
     units: Units, unique_id: str
 ) -> None:
     started = await units.signed_up(unique_id)
-    first_run = units.client.get_workflow_handle_for(
-        CustomerWorkflow.run, started.id, run_id=started.first_execution_run_id
+    first_run: WorkflowHandle[CustomerWorkflow, None] = units.client.get_workflow_handle(
+        started.id, run_id=started.first_execution_run_id
     )
     at = await units.env.get_current_time()
     zero = LedgerNotice(message_id="outbox-1", kind="zero", at=at)

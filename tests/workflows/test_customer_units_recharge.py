@@ -38,7 +38,8 @@ async def recharge_outcome(units: Units, external_id: str) -> RechargeOutcome:
     handle = units.client.get_workflow_handle(
         recharge_workflow_id(external_id), result_type=RechargeOutcome
     )
-    return await handle.result()
+    outcome: RechargeOutcome = await handle.result()
+    return outcome
 
 
 async def state_once_recharge_reported(units: Units, external_id: str) -> CustomerState:

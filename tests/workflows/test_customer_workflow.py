@@ -14,15 +14,15 @@ import pytest
 from temporalio.client import WorkflowExecutionStatus
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
-from tests.support.skipping import Skipping
+from tests.support.time_skipping import TimeSkipping
 from workflows import search_attributes as sa
 from workflows.customer import CustomerWorkflow, customer_workflow_id
 
 
 async def test_signup_registers_the_customer_and_the_workflow_lives_on(
-    skipping: Skipping, unique_id: str
+    time_skipping: TimeSkipping, unique_id: str
 ) -> None:
-    handle = await skipping.start(unique_id)
+    handle = await time_skipping.start(unique_id)
 
     # The signup update waits for Stripe and the ledger; the first caller is told "created".
     first = await handle.execute_update(CustomerWorkflow.signup, "request-1")
@@ -32,14 +32,14 @@ async def test_signup_registers_the_customer_and_the_workflow_lives_on(
     assert state.stripe_customer_id is not None and state.stripe_customer_id.startswith("cus_")
     assert [e.kind for e in state.timeline] == ["created", "stripe_customer", "registered"]
 
-    stored = await skipping.stored(unique_id)
+    stored = await time_skipping.stored(unique_id)
     assert stored is not None
     assert stored.customer.stripe_customer_id == state.stripe_customer_id
     assert stored.customer.workflow_id == customer_workflow_id(unique_id)
     assert stored.customer.email == "jane@x.example"
     assert stored.customer.status == "active"
     assert stored.wallet.balance == 0
-    assert await skipping.stripe_customers(unique_id) == [state.stripe_customer_id]
+    assert await time_skipping.stripe_customers(unique_id) == [state.stripe_customer_id]
 
     attrs = (await handle.describe()).typed_search_attributes
     assert attrs.get(sa.CUSTOMER_ID) == unique_id
@@ -47,9 +47,9 @@ async def test_signup_registers_the_customer_and_the_workflow_lives_on(
     assert attrs.get(sa.ENTITLED) is False
 
     # A month passes: the customer's workflow (whatever its current run) still answers.
-    before = await skipping.env.get_current_time()
-    await skipping.env.sleep(timedelta(days=30))
-    assert await skipping.env.get_current_time() - before >= timedelta(days=30)
+    before = await time_skipping.env.get_current_time()
+    await time_skipping.env.sleep(timedelta(days=30))
+    assert await time_skipping.env.get_current_time() - before >= timedelta(days=30)
     description = await handle.describe()
     assert description.status == WorkflowExecutionStatus.RUNNING
     later = await handle.query(CustomerWorkflow.get_state)
@@ -61,16 +61,16 @@ async def test_signup_registers_the_customer_and_the_workflow_lives_on(
     again = await handle.execute_update(CustomerWorkflow.signup, "request-2")
     assert not again.created
     assert again.state.stripe_customer_id == state.stripe_customer_id
-    assert await skipping.stripe_customers(unique_id) == [state.stripe_customer_id]
+    assert await time_skipping.stripe_customers(unique_id) == [state.stripe_customer_id]
 
 
 async def test_a_second_start_for_the_same_customer_is_refused(
-    skipping: Skipping, unique_id: str
+    time_skipping: TimeSkipping, unique_id: str
 ) -> None:
-    handle = await skipping.start(unique_id)
+    handle = await time_skipping.start(unique_id)
     await handle.execute_update(CustomerWorkflow.signup, "request-1")
     with pytest.raises(WorkflowAlreadyStartedError):
-        await skipping.start(unique_id)
-    assert await skipping.stripe_customers(unique_id) == [
+        await time_skipping.start(unique_id)
+    assert await time_skipping.stripe_customers(unique_id) == [
         (await handle.query(CustomerWorkflow.get_state)).stripe_customer_id
     ]

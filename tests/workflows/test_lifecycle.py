@@ -19,7 +19,7 @@ from creditgate.pricing.plan import Meter, PlanDefinition, Price
 from messages.customer import CustomerState
 from tests.support.stack import Stack
 from tests.support.waiting import eventually
-from tests.workflows.helpers import (
+from tests.workflows.support import (
     grant,
     kinds,
     outbox_rows,
@@ -164,9 +164,9 @@ async def test_grant_expiry_timer_expires_the_grant(stack: Stack, unique_id: str
         ("expiry", Decimal("-1.00"), grant_id),
     ]
     assert stored_grant is not None
-    assert (stored_grant.status, stored_grant.remaining) == ("expired", 0)
+    assert (stored_grant.status, stored_grant.remaining) == ("expired", Decimal(0))
     assert stored_grant.expired_amount == Decimal("1.00")
-    assert (now.wallet.balance, now.wallet.entitled) == (0, False)
+    assert (now.wallet.balance, now.wallet.entitled) == (Decimal(0), False)
     assert now.customer.status == CustomerStatus.cut_off
 
     # It was the workflow's timer that expired it: the activity ran in the workflow.

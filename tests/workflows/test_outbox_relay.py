@@ -21,7 +21,7 @@ from creditgate.ledger import customers, service
 from creditgate.models import Hold, OutboxMessage
 from tests.support.stack import Stack
 from tests.support.waiting import eventually
-from tests.workflows.helpers import (
+from tests.workflows.support import (
     grant,
     kinds,
     outbox_rows,
@@ -214,7 +214,7 @@ async def test_expired_hold_is_released_by_the_relay_sweep(stack: Stack, unique_
     async with stack.db.session() as session:
         released = await session.get(Hold, hold.id)
     assert released is not None
-    assert (released.status, released.remaining) == ("expired", 0)
+    assert (released.status, released.remaining) == ("expired", Decimal(0))
     assert released.closed_at is not None and released.closed_at >= hold.expires_at
 
 

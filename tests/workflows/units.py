@@ -13,7 +13,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 
 from messages.customer import CustomerProfile, CustomerState, CustomerWorkflowInput
-from tests.support.skipping import skip
+from tests.support.time_skipping import skip
 from tests.support.waiting import eventually
 from tests.workflows.doubles import Doubles
 from workflows.customer import CustomerWorkflow, customer_workflow_id

