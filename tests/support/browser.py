@@ -16,6 +16,7 @@ import pytest
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
+from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support.ui import WebDriverWait
 
 ARTIFACTS = Path(".creditgate/artifacts/portal")
@@ -34,25 +35,33 @@ class Browser:
     def open(self, url: str) -> None:
         self.driver.get(url)
 
+    def find(self, css: str) -> WebElement:
+        """The element, once the page has it (scripts such as Stripe.js add elements after
+        the page loaded)."""
+        found: WebElement = WebDriverWait(self.driver, WAIT_SECONDS).until(
+            lambda driver: driver.find_element(By.CSS_SELECTOR, css)
+        )
+        return found
+
     def text(self, css: str) -> str:
-        return str(self.driver.find_element(By.CSS_SELECTOR, css).text)
+        return str(self.find(css).text)
 
     def body(self) -> str:
         return self.text("body")
 
     def type(self, css: str, value: str) -> None:
-        field = self.driver.find_element(By.CSS_SELECTOR, css)
+        field = self.find(css)
         field.clear()
         field.send_keys(value)
 
     def click(self, css: str) -> None:
-        self.driver.find_element(By.CSS_SELECTOR, css).click()
+        self.find(css).click()
 
     def exists(self, css: str) -> bool:
         return bool(self.driver.find_elements(By.CSS_SELECTOR, css))
 
     def attribute(self, css: str, name: str) -> str | None:
-        value = self.driver.find_element(By.CSS_SELECTOR, css).get_attribute(name)
+        value = self.find(css).get_attribute(name)
         return None if value is None else str(value)
 
     def wait_for(self, css: str, attribute: str, values: set[str]) -> str:
