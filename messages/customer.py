@@ -11,7 +11,7 @@ from messages.period import BillingState
 from messages.purchase import PurchaseView
 from messages.recharge import AutoRechargeState
 
-CustomerLifecycle = Literal["pending", "active", "cut_off", "closed"]
+CustomerLifecycle = Literal["pending", "active", "cut_off", "paused", "closed"]
 
 
 # How many processed message ids and timeline entries a run carries into the next one.
@@ -44,6 +44,8 @@ class CustomerState(BaseModel):
     profile: CustomerProfile
     status: CustomerLifecycle = "pending"
     entitled: bool = False
+    # The balance as the last ledger notice or operator update reported it (shown in the UI).
+    balance: str | None = None
     stripe_customer_id: str | None = None
     # Business idempotency keys, made once with workflow.uuid4() and kept here, so a retried
     # or continued-as-new workflow reuses them.
@@ -109,7 +111,7 @@ class RegisterCustomerInput(BaseModel):
 
 class RegisteredCustomer(BaseModel):
     customer_id: int
-    status: Literal["active", "cut_off", "closed"]
+    status: Literal["active", "cut_off", "paused", "closed"]
     entitled: bool
 
 

@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 
 from temporalio import workflow
 
+from workflows import customer_operators as operators
 from workflows import customer_payments as payments
 from workflows import customer_periods as periods
 from workflows import search_attributes as sa
@@ -30,6 +31,13 @@ with workflow.unsafe.imports_passed_through():
         PaymentMethodRequest,
         RegisterCustomerInput,
         SignupResult,
+    )
+    from messages.operator import (
+        AdjustRequest,
+        OperatorResult,
+        PauseRequest,
+        ResumeRequest,
+        VoidGrantRequest,
     )
     from messages.period import PeriodClosed
     from messages.purchase import (
@@ -89,6 +97,7 @@ class CustomerWorkflow:
                 async with self._lock:
                     await periods.start_period_close(self.state)
             else:
+                self._show()
                 await self._wait_for_work(self._next_due())
         # Never drop an update or signal that is still running.
         await workflow.wait_condition(workflow.all_handlers_finished)
@@ -226,12 +235,16 @@ class CustomerWorkflow:
         if not remember(self.state, notice.message_id):
             return
         payload = notice.payload
+        if "balance" in payload:
+            self.state.balance = str(payload["balance"])
+        # A paused customer stays paused whatever the balance does.
+        paused = self.state.status == "paused"
         if notice.kind == "zero":
-            self.state.status = "cut_off"
+            self.state.status = "paused" if paused else "cut_off"
             self.state.entitled = False
             record(self.state, "cut_off", "cut off: balance reached zero")
         elif notice.kind == "restored":
-            self.state.status = "active"
+            self.state.status = "paused" if paused else "active"
             self.state.entitled = True
             record(
                 self.state,
@@ -249,6 +262,14 @@ class CustomerWorkflow:
             payments.on_threshold_crossed(self.state)
         elif notice.kind == "grant_added":
             self._on_grant_added(notice)
+        elif notice.kind in ("paused", "resumed"):
+            # A pause or resume made through the API (an operator update set it already).
+            if notice.kind == "paused":
+                self.state.status = "paused"
+            else:
+                self.state.status = "cut_off" if payload.get("status") == "cut_off" else "active"
+            why = payload.get("reason", self.state.status)
+            record(self.state, notice.kind, f"{notice.kind}: {why}")
         else:
             workflow.logger.warning("ignoring ledger notice of unknown kind %r", notice.kind)
         self._publish_search_attributes()
@@ -272,6 +293,38 @@ class CustomerWorkflow:
                 sa.ENTITLED.value_set(self.state.entitled),
             ]
         )
+        self._show()
+
+    def _show(self) -> None:
+        workflow.set_current_details(operators.current_details(self.state))
+
+    # -- operator updates (docs/operators.md; each is audited as ``operator:<name>``) ----------
+
+    @workflow.update
+    async def pause(self, request: PauseRequest) -> OperatorResult:
+        """Cut the customer off whatever the balance until ``resume``."""
+        return await self._operate("pause", request)
+
+    @workflow.update
+    async def resume(self, request: ResumeRequest) -> OperatorResult:
+        """Lift a pause: active or cut_off, as the balance implies."""
+        return await self._operate("resume", request)
+
+    @workflow.update
+    async def adjust(self, request: AdjustRequest) -> OperatorResult:
+        """A correction: a credit (positive amount) or a debit (negative), with a reason."""
+        return await self._operate("adjust", request)
+
+    @workflow.update
+    async def void_grant(self, request: VoidGrantRequest) -> OperatorResult:
+        """Forfeit what remains of a grant."""
+        return await self._operate("void_grant", request)
+
+    async def _operate(self, action: str, request: operators.OperatorRequest) -> OperatorResult:
+        async with self._lock:
+            result = await operators.apply(self.state, action, request)
+        self._publish_search_attributes()
+        return result
 
     # -- purchases -------------------------------------------------------------------------------
 
@@ -292,6 +345,7 @@ class CustomerWorkflow:
     def purchase_progress(self, progress: PurchaseProgress) -> None:
         """Child purchase or recharge → here: where a purchase stands now."""
         payments.on_purchase_progress(self.state, progress)
+        self._show()
 
     # -- the saved card and auto-recharge --------------------------------------------------------
 
@@ -310,7 +364,9 @@ class CustomerWorkflow:
         """Save the settings (attaching a new card first); enabling it while available is
         already at or below the threshold recharges at once."""
         async with self._lock:
-            return await payments.configure_auto_recharge(self.state, request)
+            configured = await payments.configure_auto_recharge(self.state, request)
+        self._show()
+        return configured
 
     @configure_auto_recharge.validator
     def _validate_auto_recharge(self, request: AutoRechargeRequest) -> None:
@@ -320,6 +376,7 @@ class CustomerWorkflow:
     async def recharge_finished(self, outcome: RechargeOutcome) -> None:
         async with self._lock:
             await payments.on_recharge_finished(self.state, outcome)
+        self._show()
 
     # -- refunds (the API signals ``charge.refunded`` webhooks) ----------------------------------
 
@@ -327,6 +384,7 @@ class CustomerWorkflow:
     async def payment_refunded(self, notice: RefundNotice) -> None:
         async with self._lock:
             await payments.on_refund(self.state, notice)
+        self._show()
 
     # -- billing periods -------------------------------------------------------------------------
 

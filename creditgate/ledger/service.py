@@ -29,6 +29,7 @@ from creditgate.ledger.holds import (
     placed_before,
     release,
 )
+from creditgate.ledger.pausing import paused_message, paused_reason, refuse_if_paused
 from creditgate.ledger.retry import on_dead_connection
 from creditgate.ledger.tables import GrantRow, HoldRow
 from creditgate.ledger.usage import (
@@ -65,6 +66,9 @@ async def ingest(
                 account = accounts.get(external_id)
                 if account is None:
                     out = [rejected(e, f"unknown customer {external_id!r}") for e in batch]
+                elif account.status == "paused":
+                    why = paused_message(await paused_reason(account))
+                    out = [rejected(e, why) for e in batch]
                 else:
                     await expire_due(account)
                     plan = await _plan_of(conn, account)
@@ -141,6 +145,7 @@ async def place(db: Database, external_id: str, request: HoldRequest) -> tuple[H
     keyed = request if request.key is not None else replace(request, key=new_hold_key())
 
     async def work(account: Account) -> tuple[HoldRow, bool]:
+        await refuse_if_paused(account)
         await expire_due(account)
         before = await placed_before(account, keyed)
         if before is not None:
