@@ -310,6 +310,16 @@ class CustomerWorkflow:
         """Lift a pause: active or cut_off, as the balance implies."""
         return await self._operate("resume", request)
 
+    @pause.validator
+    def _validate_pause(self, request: PauseRequest) -> None:
+        if self.state.status in ("paused", "closed", "pending"):
+            raise ValueError(f"the customer is {self.state.status}: nothing to pause")
+
+    @resume.validator
+    def _validate_resume(self, request: ResumeRequest) -> None:
+        if self.state.status != "paused":
+            raise ValueError(f"the customer is {self.state.status}, not paused")
+
     @workflow.update
     async def adjust(self, request: AdjustRequest) -> OperatorResult:
         """A correction: a credit (positive amount) or a debit (negative), with a reason."""
