@@ -83,8 +83,9 @@ class SignupResult(BaseModel):
 class LedgerNotice(BaseModel):
     """One outbox row, signalled by the relay (at least once; ``message_id`` de-duplicates).
 
-    ``kind`` is ``zero``, ``restored``, ``threshold`` or ``grant_added``; it stays a plain
-    string so a kind this code does not know yet is ignored, never a failed signal.
+    ``kind`` is ``zero``, ``restored``, ``threshold``, ``grant_added``, ``paused`` or
+    ``resumed``; it stays a plain string so a kind this code does not know yet is ignored,
+    never a failed signal.
     """
 
     message_id: str

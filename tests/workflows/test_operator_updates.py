@@ -117,3 +117,18 @@ async def test_refused_updates_change_nothing(
     assert (await handle.execute_update("pause", {"reason": "ok", "operator": "z"}))["status"] == (
         "paused"
     )
+
+
+async def test_a_pause_through_the_api_reaches_the_workflow(stack: Stack, unique_id: str) -> None:
+    who = f"ops_{unique_id}"
+    await sign_up(stack, who)
+    await grant(stack.db, who, "1")
+    await search_attributes_become(stack, who, "active", True)
+
+    paused = await stack.http.post(f"/v1/customers/{who}/pause", json={"reason": "chargeback"})
+    assert paused.status_code == 200, paused.text
+    await search_attributes_become(stack, who, "paused", True)
+    assert "paused" in await current_details(ui_handle(stack, who))
+    resumed = await stack.http.post(f"/v1/customers/{who}/resume", json={})
+    assert resumed.json()["status"] == "active"
+    await search_attributes_become(stack, who, "active", True)
