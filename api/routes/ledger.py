@@ -77,7 +77,8 @@ async def events_body(ingest: IngestBatcher, events: list[EventIn]) -> bytes:
     """The events debited, as ``EventBatchResult`` JSON (the route's and the hot path's); a
     batch whose every event was refused because its customer is paused is a 402."""
     results = await ingest.submit(events)
-    if all(r.status == "rejected" and (r.reason or "").startswith(PAUSED) for r in results):
+    paused = (r.status == "rejected" and (r.reason or "").startswith(PAUSED) for r in results)
+    if results and all(paused):
         raise CustomerPaused(results[0].reason or PAUSED)
     return results_json(results)
 

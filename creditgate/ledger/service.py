@@ -67,8 +67,7 @@ async def ingest(
                 if account is None:
                     out = [rejected(e, f"unknown customer {external_id!r}") for e in batch]
                 elif account.status == "paused":
-                    why = paused_message(await paused_reason(account))
-                    out = [rejected(e, why) for e in batch]
+                    out = await _refused_while_paused(account, batch, seen)
                 else:
                     await expire_due(account)
                     plan = await _plan_of(conn, account)
@@ -83,6 +82,21 @@ async def ingest(
         return [r for r in results if r is not None]
 
     return await on_dead_connection(debit)
+
+
+async def _refused_while_paused(
+    account: Account, batch: list[EventIn], seen: dict[int, dict[str, Decimal]]
+) -> list[UsageResult]:
+    """A paused customer's new events are rejected naming the pause; repeats of events
+    recorded before are still answered ``duplicate``."""
+    why = paused_message(await paused_reason(account))
+    recorded = seen.get(account.customer_id, {})
+    return [
+        UsageResult(e.id, "duplicate", recorded[e.id], account.balance)
+        if e.id in recorded
+        else rejected(e, why)
+        for e in batch
+    ]
 
 
 async def _plan_of(conn: AsyncConnection, account: Account) -> PlanDefinition:

@@ -99,7 +99,9 @@ async def test_a_paused_customer_is_refused_until_resumed(ledger: Ledger, hot_pa
     await ledger.grant("10", other)
     event = {"id": "p1", "customer": who, "event_type": "api_call"}
     async with serve_api(ledger, hot_paths=hot_paths) as http:
+        await http.post("/v1/events", json={"events": [{**event, "id": "before"}]})
         paused = await http.post(f"/v1/customers/{who}/pause", json={"reason": "fraud review"})
+        repeat = await http.post("/v1/events", json={"events": [{**event, "id": "before"}]})
         refused = await http.post("/v1/events", json={"events": [event]})
         mixed = await http.post(
             "/v1/events",
@@ -114,6 +116,8 @@ async def test_a_paused_customer_is_refused_until_resumed(ledger: Ledger, hot_pa
 
     assert paused.status_code == 200, paused.text
     assert paused.json()["status"] == "paused" and paused.json()["paused_reason"] == "fraud review"
+    # An event recorded before the pause is still a duplicate, not a refusal.
+    assert repeat.json()["results"][0]["status"] == "duplicate"
     assert refused.status_code == 402, refused.text
     assert refused.json()["error"]["type"] == "customer_paused"
     assert "fraud review" in refused.json()["error"]["message"]
@@ -126,7 +130,7 @@ async def test_a_paused_customer_is_refused_until_resumed(ledger: Ledger, hot_pa
     assert twice.status_code == 409
     assert resumed.status_code == 200 and resumed.json()["status"] == "active"
     assert accepted.json()["results"][0]["status"] == "debited"
-    assert (await ledger.wallet()).balance == Decimal("9.99")
+    assert (await ledger.wallet()).balance == Decimal("9.98")
     assert "paused" in await ledger.outbox() and "resumed" in await ledger.outbox()
     assert await check(ledger.db) == []
     assert [a for _, a, _ in log] == [
