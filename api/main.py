@@ -26,6 +26,7 @@ from api.routes import (
     customers,
     health,
     ledger,
+    operators,
     payments,
     plan_migrations,
     plans,
@@ -122,6 +123,7 @@ def create_app(
     v1.include_router(plan_migrations.router)
     v1.include_router(customers.router)
     v1.include_router(ledger.router)
+    v1.include_router(operators.router)
     v1.include_router(payments.router)
     v1.include_router(statements.router)
     v1.include_router(access.router)

@@ -12,7 +12,7 @@ from messages.period import BillingState
 from messages.purchase import PurchaseView
 from messages.recharge import AutoRechargeState
 
-CustomerLifecycle = Literal["pending", "active", "cut_off", "closed"]
+CustomerLifecycle = Literal["pending", "active", "cut_off", "paused", "closed"]
 
 
 # How many processed message ids and timeline entries a run carries into the next one.
@@ -50,6 +50,8 @@ class CustomerState(BaseModel):
     profile: CustomerProfile
     status: CustomerLifecycle = "pending"
     entitled: bool = False
+    # The balance as the last ledger notice or operator update reported it (shown in the UI).
+    balance: str | None = None
     stripe_customer_id: str | None = None
     # Business idempotency keys, made once with workflow.uuid4() and kept here, so a retried
     # or continued-as-new workflow reuses them.
@@ -91,9 +93,9 @@ class SignupResult(BaseModel):
 class LedgerNotice(BaseModel):
     """One outbox row, signalled by the relay (at least once; ``message_id`` de-duplicates).
 
-    ``kind`` is ``zero``, ``restored``, ``threshold``, ``balance_low`` or ``grant_added``; it
-    stays a plain string so a kind this code does not know yet is ignored, never a failed
-    signal.
+    ``kind`` is ``zero``, ``restored``, ``threshold``, ``balance_low``, ``grant_added``,
+    ``paused`` or ``resumed``; it stays a plain string so a kind this code does not know yet
+    is ignored, never a failed signal.
     """
 
     message_id: str
@@ -120,7 +122,7 @@ class RegisterCustomerInput(BaseModel):
 
 class RegisteredCustomer(BaseModel):
     customer_id: int
-    status: Literal["active", "cut_off", "closed"]
+    status: Literal["active", "cut_off", "paused", "closed"]
     entitled: bool
 
 

@@ -9,6 +9,7 @@ from temporalio.worker import Worker
 from activities.customers import CustomerActivities
 from activities.events import EventActivities
 from activities.ledger import LedgerActivities
+from activities.operators import OperatorActivities
 from activities.payments import PaymentActivities
 from activities.periods import PeriodActivities
 from activities.plan_migrations import PlanMigrationActivities
@@ -42,6 +43,7 @@ def activities(
     settings = settings or Settings()
     periods = PeriodActivities(db, settings)
     ledger = LedgerActivities(db)
+    operators = OperatorActivities(db)
     payments = PaymentActivities(db, stripe)
     migrations = PlanMigrationActivities(db)
     events = EventActivities(db)
@@ -53,6 +55,8 @@ def activities(
         customer.create_stripe_customer,
         customer.register_customer,
         ledger.expire_grants,
+        operators.apply_operator_change,
+        operators.record_audit,
         payments.open_purchase,
         payments.create_payment_intent,
         payments.get_payment_intent,

@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 
 from temporalio import workflow
 
+from workflows import customer_operators as operators
 from workflows import customer_payments as payments
 from workflows import customer_periods as periods
 from workflows import events
@@ -38,6 +39,13 @@ with workflow.unsafe.imports_passed_through():
         PaymentMethodRequest,
         RegisterCustomerInput,
         SignupResult,
+    )
+    from messages.operator import (
+        AdjustRequest,
+        OperatorResult,
+        PauseRequest,
+        ResumeRequest,
+        VoidGrantRequest,
     )
     from messages.period import PeriodClosed
     from messages.purchase import (
@@ -103,6 +111,7 @@ class CustomerWorkflow:
                 async with self._lock:
                     await periods.start_period_close(self.state)
             else:
+                self._show()
                 await self._wait_for_work(self._next_due())
         # Never drop an update or signal that is still running.
         await workflow.wait_condition(workflow.all_handlers_finished)
@@ -244,13 +253,17 @@ class CustomerWorkflow:
         if not remember(self.state, notice.message_id):
             return
         payload = notice.payload
+        if "balance" in payload:
+            self.state.balance = str(payload["balance"])
+        # A paused customer stays paused whatever the balance does.
+        paused = self.state.status == "paused"
         if notice.kind == "zero":
-            self.state.status = "cut_off"
+            self.state.status = "paused" if paused else "cut_off"
             self.state.entitled = False
             record(self.state, "cut_off", "cut off: balance reached zero")
             self._emit_crossing(notice, EventType.customer_cut_off, CustomerCutOff)
         elif notice.kind == "restored":
-            self.state.status = "active"
+            self.state.status = "paused" if paused else "active"
             self.state.entitled = True
             record(
                 self.state,
@@ -273,6 +286,14 @@ class CustomerWorkflow:
                 self._emit_crossing(notice, EventType.balance_low, BalanceLow, threshold=threshold)
         elif notice.kind == "grant_added":
             self._on_grant_added(notice)
+        elif notice.kind in ("paused", "resumed"):
+            # A pause or resume made through the API (an operator update set it already).
+            if notice.kind == "paused":
+                self.state.status = "paused"
+            else:
+                self.state.status = "cut_off" if payload.get("status") == "cut_off" else "active"
+            why = payload.get("reason", self.state.status)
+            record(self.state, notice.kind, f"{notice.kind}: {why}")
         else:
             workflow.logger.warning("ignoring ledger notice of unknown kind %r", notice.kind)
         self._publish_search_attributes()
@@ -309,6 +330,48 @@ class CustomerWorkflow:
                 sa.ENTITLED.value_set(self.state.entitled),
             ]
         )
+        self._show()
+
+    def _show(self) -> None:
+        workflow.set_current_details(operators.current_details(self.state))
+
+    # -- operator updates (docs/operators.md; each is audited as ``operator:<name>``) ----------
+
+    @workflow.update
+    async def pause(self, request: PauseRequest) -> OperatorResult:
+        """Cut the customer off whatever the balance until ``resume``."""
+        return await self._operate("pause", request)
+
+    @workflow.update
+    async def resume(self, request: ResumeRequest) -> OperatorResult:
+        """Lift a pause: active or cut_off, as the balance implies."""
+        return await self._operate("resume", request)
+
+    @pause.validator
+    def _validate_pause(self, request: PauseRequest) -> None:
+        if self.state.status in ("paused", "closed", "pending"):
+            raise ValueError(f"the customer is {self.state.status}: nothing to pause")
+
+    @resume.validator
+    def _validate_resume(self, request: ResumeRequest) -> None:
+        if self.state.status != "paused":
+            raise ValueError(f"the customer is {self.state.status}, not paused")
+
+    @workflow.update
+    async def adjust(self, request: AdjustRequest) -> OperatorResult:
+        """A correction: a credit (positive amount) or a debit (negative), with a reason."""
+        return await self._operate("adjust", request)
+
+    @workflow.update
+    async def void_grant(self, request: VoidGrantRequest) -> OperatorResult:
+        """Forfeit what remains of a grant."""
+        return await self._operate("void_grant", request)
+
+    async def _operate(self, action: str, request: operators.OperatorRequest) -> OperatorResult:
+        async with self._lock:
+            result = await operators.apply(self.state, action, request)
+        self._publish_search_attributes()
+        return result
 
     # -- purchases -------------------------------------------------------------------------------
 
@@ -329,6 +392,7 @@ class CustomerWorkflow:
     def purchase_progress(self, progress: PurchaseProgress) -> None:
         """Child purchase or recharge → here: where a purchase stands now."""
         payments.on_purchase_progress(self.state, progress)
+        self._show()
 
     # -- the saved card and auto-recharge --------------------------------------------------------
 
@@ -347,7 +411,9 @@ class CustomerWorkflow:
         """Save the settings (attaching a new card first); enabling it while available is
         already at or below the threshold recharges at once."""
         async with self._lock:
-            return await payments.configure_auto_recharge(self.state, request)
+            configured = await payments.configure_auto_recharge(self.state, request)
+        self._show()
+        return configured
 
     @configure_auto_recharge.validator
     def _validate_auto_recharge(self, request: AutoRechargeRequest) -> None:
@@ -357,6 +423,7 @@ class CustomerWorkflow:
     async def recharge_finished(self, outcome: RechargeOutcome) -> None:
         async with self._lock:
             await payments.on_recharge_finished(self.state, outcome)
+        self._show()
 
     # -- refunds (the API signals ``charge.refunded`` webhooks) ----------------------------------
 
@@ -364,6 +431,7 @@ class CustomerWorkflow:
     async def payment_refunded(self, notice: RefundNotice) -> None:
         async with self._lock:
             await payments.on_refund(self.state, notice)
+        self._show()
 
     # -- billing periods -------------------------------------------------------------------------
 

@@ -100,7 +100,8 @@ def on_period_closed(state: CustomerState, closed: PeriodClosed) -> bool:
         f"{closed.collection}",
     )
     if closed.collection == "unpaid":
-        state.status = "cut_off"
+        if state.status != "paused":  # a pause outlasts the cut-off; resume restores it
+            state.status = "cut_off"
         state.entitled = False
         record(
             state,
@@ -108,6 +109,6 @@ def on_period_closed(state: CustomerState, closed: PeriodClosed) -> bool:
             f"cut off: statement {closed.number} unpaid after dunning ({closed.reason})",
         )
         workflow.upsert_search_attributes(
-            [sa.STATUS.value_set("cut_off"), sa.ENTITLED.value_set(False)]
+            [sa.STATUS.value_set(state.status), sa.ENTITLED.value_set(False)]
         )
     return True

@@ -31,7 +31,9 @@ class CustomerPublic(BaseModel):
     name: str
     email: str
     plan: str
-    status: Literal["active", "cut_off", "closed"]
+    status: Literal["active", "cut_off", "paused", "closed"]
+    # Why an operator paused the customer (``status`` paused).
+    paused_reason: str | None = None
     stripe_customer_id: str | None
     workflow_id: str
     created_at: datetime
@@ -46,6 +48,7 @@ class CustomerPublic(BaseModel):
             email=c.email,
             plan=c.plan_code,
             status=c.status,
+            paused_reason=c.paused_reason,
             stripe_customer_id=c.stripe_customer_id,
             workflow_id=c.workflow_id,
             created_at=c.created_at,

@@ -227,7 +227,9 @@ class Account:
         self.entitled = entitled_at(self.balance, self.credit_limit)
         if self.status != "closed":
             if was_entitled and not self.entitled:
-                self.status = "cut_off"
+                # A paused customer stays paused; resuming restores what the balance implies.
+                if self.status != "paused":
+                    self.status = "cut_off"
                 self.notify("zero", {"balance": to_str(self.balance), **self.figures()})
             elif self.entitled and not was_entitled:
                 if self.status == "cut_off":

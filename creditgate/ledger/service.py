@@ -29,6 +29,7 @@ from creditgate.ledger.holds import (
     placed_before,
     release,
 )
+from creditgate.ledger.pausing import paused_message, paused_reason, refuse_if_paused
 from creditgate.ledger.retry import on_dead_connection
 from creditgate.ledger.tables import GrantRow, HoldRow
 from creditgate.ledger.usage import (
@@ -65,6 +66,8 @@ async def ingest(
                 account = accounts.get(external_id)
                 if account is None:
                     out = [rejected(e, f"unknown customer {external_id!r}") for e in batch]
+                elif account.status == "paused":
+                    out = await _refused_while_paused(account, batch, seen)
                 else:
                     await expire_due(account)
                     plan = await _plan_of(conn, account)
@@ -79,6 +82,21 @@ async def ingest(
         return [r for r in results if r is not None]
 
     return await on_dead_connection(debit)
+
+
+async def _refused_while_paused(
+    account: Account, batch: list[EventIn], seen: dict[int, dict[str, Decimal]]
+) -> list[UsageResult]:
+    """A paused customer's new events are rejected naming the pause; repeats of events
+    recorded before are still answered ``duplicate``."""
+    why = paused_message(await paused_reason(account))
+    recorded = seen.get(account.customer_id, {})
+    return [
+        UsageResult(e.id, "duplicate", recorded[e.id], account.balance)
+        if e.id in recorded
+        else rejected(e, why)
+        for e in batch
+    ]
 
 
 async def _plan_of(conn: AsyncConnection, account: Account) -> PlanDefinition:
@@ -141,6 +159,7 @@ async def place(db: Database, external_id: str, request: HoldRequest) -> tuple[H
     keyed = request if request.key is not None else replace(request, key=new_hold_key())
 
     async def work(account: Account) -> tuple[HoldRow, bool]:
+        await refuse_if_paused(account)
         await expire_due(account)
         before = await placed_before(account, keyed)
         if before is not None:

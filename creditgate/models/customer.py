@@ -12,6 +12,8 @@ from creditgate.values.money import Money
 class CustomerStatus(StrEnum):
     active = "active"
     cut_off = "cut_off"
+    # Cut off by an operator whatever the balance (``paused_reason`` says why).
+    paused = "paused"
     closed = "closed"
 
 
@@ -31,6 +33,7 @@ class Customer(CustomerBase, table=True):
     next_plan_version: int | None = None
     status: CustomerStatus = Field(default=CustomerStatus.active, sa_type=String(20))
     stripe_customer_id: str | None = Field(default=None, max_length=100)
+    paused_reason: str | None = Field(default=None, max_length=500)
     workflow_id: str = Field(max_length=300)
     # The saved card (attached to the Stripe customer) for off-session charges.
     payment_method: str | None = Field(default=None, max_length=100)

@@ -1,5 +1,5 @@
 """Fixtures the event tests share with the flows they drive."""
 
-from tests.statements.test_dunning import arrears_customer
+from tests.statements.support import arrears_customer
 
 __all__ = ["arrears_customer"]

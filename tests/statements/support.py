@@ -3,8 +3,10 @@ straight into the ledger, a statement after skipping to its period's close, the 
 
 import asyncio
 import contextlib
+from collections.abc import AsyncIterator
 from typing import Any
 
+import pytest
 from temporalio.service import RPCError
 
 from creditgate.checks.ledger import check
@@ -17,8 +19,12 @@ from creditgate.plans import catalog as plans
 from creditgate.pricing.plan import PlanDefinition
 from creditgate.statements import store
 from messages.customer import CustomerState
+from tests.api.support import create_plan, signup
+from tests.support.plans import plan_code
+from tests.support.stack import Stack
 from tests.support.time_skipping import TimeSkipping, skip, until_period_closes
 from tests.support.waiting import eventually
+from tests.workflows.support import workflow
 from workflows.customer import CustomerWorkflow
 
 
@@ -96,3 +102,29 @@ async def save_card(time_skipping: TimeSkipping, external_id: str, number: str) 
     assert stored is not None and stored.customer.stripe_customer_id is not None
     await time_skipping.stripe.attach_payment_method(pm.id, stored.customer.stripe_customer_id)
     await payments.save_payment_method(time_skipping.db, external_id, pm.id)
+
+
+@pytest.fixture
+async def arrears_customer(stack: Stack, unique_id: str) -> AsyncIterator[str]:
+    """An arrears customer whose periods last 8 seconds; its workflow is stopped afterwards
+    so it does not close periods for the rest of the session."""
+    code = plan_code(unique_id)
+    await create_plan(
+        stack,
+        {
+            "code": code,
+            "name": "Seats in arrears",
+            "currency": "USD",
+            "billing": "arrears",
+            "period": {"every": 8, "unit": "second"},
+            "grace_seconds": 0,
+            "meters": [
+                {"code": "seats", "event_type": "seats", "aggregation": "max",
+                 "value_property": "count"}
+            ],
+            "prices": [{"meter": "seats", "model": "per_unit", "unit_amount": "2.00"}],
+        },
+    )  # fmt: skip
+    await signup(stack, unique_id, plan=code)
+    yield unique_id
+    await workflow(stack, unique_id).terminate("test over")

@@ -3,12 +3,11 @@ schedule, then the customer is cut off (through the API, the real worker, locals
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any, TypeVar
 
-import pytest
 from temporalio.api.enums.v1 import EventType
 from temporalio.service import RPCError
 
@@ -20,40 +19,19 @@ from creditgate.statements import store
 from tests.api.support import create_plan, event, send, signup
 from tests.payments.support import DECLINES_CHARGES, assert_invariants, card, purchases
 from tests.statements.support import assert_invariants as assert_period_invariants
-from tests.statements.support import customer_on, save_card, statement_closed, usage
+from tests.statements.support import (
+    customer_on,
+    save_card,
+    statement_closed,
+    usage,
+)
 from tests.support.plans import metered_plan, plan_code
 from tests.support.stack import Stack
 from tests.support.time_skipping import TimeSkipping, skip
 from tests.support.waiting import eventually
-from tests.workflows.support import workflow, workflow_state
+from tests.workflows.support import workflow_state
 
 T = TypeVar("T")
-
-
-@pytest.fixture
-async def arrears_customer(stack: Stack, unique_id: str) -> AsyncIterator[str]:
-    """An arrears customer whose periods last 8 seconds; its workflow is stopped afterwards
-    so it does not close periods for the rest of the session."""
-    code = plan_code(unique_id)
-    await create_plan(
-        stack,
-        {
-            "code": code,
-            "name": "Seats in arrears",
-            "currency": "USD",
-            "billing": "arrears",
-            "period": {"every": 8, "unit": "second"},
-            "grace_seconds": 0,
-            "meters": [
-                {"code": "seats", "event_type": "seats", "aggregation": "max",
-                 "value_property": "count"}
-            ],
-            "prices": [{"meter": "seats", "model": "per_unit", "unit_amount": "2.00"}],
-        },
-    )  # fmt: skip
-    await signup(stack, unique_id, plan=code)
-    yield unique_id
-    await workflow(stack, unique_id).terminate("test over")
 
 
 async def statements(stack: Stack, external_id: str) -> list[dict[str, Any]]:
