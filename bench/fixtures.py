@@ -49,6 +49,9 @@ PLAN = {
             "filter": {"model": "gpt-4o"},
         }
     ],
+    # Spend alerts on every customer, as a product would configure them: each debit compares
+    # the balance with them in the hot transaction (they never fire here: the grant is large).
+    "alerts": [{"amount": "100"}, {"amount": "10"}, {"percent": "20"}],
 }
 
 
