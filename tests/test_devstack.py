@@ -323,6 +323,7 @@ def test_the_demo_runs_against_a_fresh_dev_stack_and_check_passes(tmp_path: Path
         assert demo.returncode == 0, demo.stdout + demo.stderr
         assert "[10/10] Done" in demo.stdout
         assert "customer portal (the link works until" in demo.stdout
+        assert "events told to the product" in demo.stdout and "#1 customer.created" in demo.stdout
         assert "/portal/open?token=" in demo.stdout
         for step in ("402 card_declined", "granted", "cut off", "attempt 1 declined",
                      "recharged", "expired", "statement 1", "moved 1 customer"):  # fmt: skip

@@ -173,8 +173,19 @@ class Demo:
         self.period_close()
         self.plan_version()
         self.title("Done")
+        self.events_told()
         self.portal_link()
         self.say("Every step held. Check the invariants over everything: creditgate check")
+
+    def events_told(self) -> None:
+        page = self.call("GET", f"/v1/customers/{self.customer}/events?limit=500", 200)
+        told = page["events"]
+        self.say(
+            f"{len(told)} events told to the product (signed webhooks, or GET .../events), "
+            "in order: " + ", ".join(f"#{e['sequence']} {e['type']}" for e in told)
+        )
+        self.look("the events", f"{self.api}/v1/customers/{self.customer}/events")
+        self.say("watch them arrive as they happen: creditgate listen")
 
     def portal_link(self) -> None:
         link = self.call("POST", f"/v1/customers/{self.customer}/portal-sessions", 201, json={})
