@@ -21,6 +21,7 @@ from api.hot_paths import HotPaths
 from api.portal import routes as portal
 from api.routes import (
     access,
+    customer_changes,
     customers,
     health,
     ledger,
@@ -119,6 +120,7 @@ def create_app(
     v1.include_router(plans.router)
     v1.include_router(plan_migrations.router)
     v1.include_router(customers.router)
+    v1.include_router(customer_changes.router)
     v1.include_router(ledger.router)
     v1.include_router(payments.router)
     v1.include_router(statements.router)

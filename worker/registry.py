@@ -11,6 +11,7 @@ from activities.events import EventActivities
 from activities.ledger import LedgerActivities
 from activities.payments import PaymentActivities
 from activities.periods import PeriodActivities
+from activities.plan_changes import PlanChangeActivities
 from activities.plan_migrations import PlanMigrationActivities
 from activities.webhooks import WebhookActivities
 from creditgate.infra.db import Database
@@ -44,6 +45,7 @@ def activities(
     ledger = LedgerActivities(db)
     payments = PaymentActivities(db, stripe)
     migrations = PlanMigrationActivities(db)
+    plan_changes = PlanChangeActivities(db)
     events = EventActivities(db)
     webhooks = WebhookActivities(db, settings.webhook_timeout_seconds)
     return [
@@ -65,6 +67,7 @@ def activities(
         payments.attach_payment_method,
         payments.save_auto_recharge,
         payments.refund_purchase,
+        plan_changes.schedule_plan,
         migrations.open_migration,
         migrations.move_batch,
         migrations.finish_migration,
