@@ -52,7 +52,11 @@ class PeriodActivities:
         statement = await close_period(
             self.db,
             PeriodToClose(
-                input.external_id, input.period_index, input.period_start, input.period_end
+                input.external_id,
+                input.period_index,
+                input.period_start,
+                input.period_end,
+                reanchor=input.reanchor,
             ),
         )
         if statement.payment_status == "pending" and not statements.collectable(statement):

@@ -22,6 +22,7 @@ from api.portal import routes as portal
 from api.routes import (
     access,
     alerts,
+    customer_changes,
     customer_events,
     customers,
     health,
@@ -122,6 +123,7 @@ def create_app(
     v1.include_router(plans.router)
     v1.include_router(plan_migrations.router)
     v1.include_router(customers.router)
+    v1.include_router(customer_changes.router)
     v1.include_router(ledger.router)
     v1.include_router(operators.router)
     v1.include_router(payments.router)

@@ -17,6 +17,9 @@ class BillingState(BaseModel):
     billing: str  # prepaid | arrears
     next_index: int  # the next period to close
     closing: int | None = None  # the period whose PeriodCloseWorkflow is running
+    # Period ``first_index`` starts at ``anchor`` (a plan change ``now`` re-anchors there, so
+    # period numbers keep counting up).
+    first_index: int = 0
 
 
 class PeriodCloseInput(BaseModel):
@@ -25,6 +28,8 @@ class PeriodCloseInput(BaseModel):
     period_start: datetime
     period_end: datetime
     grace_seconds: int
+    # An early close (plan change ``now``): the next period starts at ``period_end``.
+    reanchor: bool = False
 
 
 class PeriodClosed(BaseModel):
@@ -54,6 +59,7 @@ class ClosePeriodInput(BaseModel):
     period_index: int
     period_start: datetime
     period_end: datetime
+    reanchor: bool = False
 
 
 class StatementSummary(BaseModel):

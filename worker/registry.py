@@ -12,6 +12,7 @@ from activities.ledger import LedgerActivities
 from activities.operators import OperatorActivities
 from activities.payments import PaymentActivities
 from activities.periods import PeriodActivities
+from activities.plan_changes import PlanChangeActivities
 from activities.plan_migrations import PlanMigrationActivities
 from activities.webhooks import WebhookActivities
 from creditgate.infra.db import Database
@@ -46,6 +47,7 @@ def activities(
     operators = OperatorActivities(db)
     payments = PaymentActivities(db, stripe)
     migrations = PlanMigrationActivities(db)
+    plan_changes = PlanChangeActivities(db)
     events = EventActivities(db)
     webhooks = WebhookActivities(db, settings.webhook_timeout_seconds)
     return [
@@ -69,6 +71,7 @@ def activities(
         payments.attach_payment_method,
         payments.save_auto_recharge,
         payments.refund_purchase,
+        plan_changes.schedule_plan,
         migrations.open_migration,
         migrations.move_batch,
         migrations.finish_migration,

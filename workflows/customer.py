@@ -15,6 +15,7 @@ from temporalio import workflow
 from workflows import customer_operators as operators
 from workflows import customer_payments as payments
 from workflows import customer_periods as periods
+from workflows import customer_plan as plan_change
 from workflows import events
 from workflows import search_attributes as sa
 from workflows.activity_calls import call
@@ -48,6 +49,7 @@ with workflow.unsafe.imports_passed_through():
         VoidGrantRequest,
     )
     from messages.period import PeriodClosed
+    from messages.plan_change import PlanChangeRequest, PlanChangeResult
     from messages.purchase import (
         PurchaseAnswer,
         PurchaseProgress,
@@ -440,3 +442,16 @@ class CustomerWorkflow:
         if periods.on_period_closed(self.state, closed):
             # A fresh run per period keeps histories short; state (and message ids) carry over.
             self._continue_as_new_requested = True
+
+    # -- plan changes ----------------------------------------------------------------------------
+
+    @workflow.update
+    async def change_plan(self, request: PlanChangeRequest) -> PlanChangeResult:
+        """Move the customer to another plan or version, ``now`` (the open period closes early
+        into a statement) or at the next period close (``next_period``)."""
+        async with self._lock:
+            return await plan_change.change_plan(self.state, request)
+
+    @change_plan.validator
+    def _validate_change_plan(self, request: PlanChangeRequest) -> None:
+        plan_change.validate_plan_change(self.state, request)

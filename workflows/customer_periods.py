@@ -40,9 +40,10 @@ async def load_billing(state: CustomerState) -> None:
 
 def period_bounds(billing: BillingState, index: int) -> tuple[datetime, datetime]:
     period = Period(every=billing.every, unit=billing.unit)
+    n = index - billing.first_index
     return (
-        period_start(billing.anchor, period, index),
-        period_start(billing.anchor, period, index + 1),
+        period_start(billing.anchor, period, n),
+        period_start(billing.anchor, period, n + 1),
     )
 
 
@@ -63,8 +64,30 @@ async def start_period_close(state: CustomerState) -> None:
     billing = state.billing
     if billing is None or not period_due(state):
         return
+    await _close(state, billing, early=False)
+
+
+async def close_early(state: CustomerState) -> tuple[int, datetime]:
+    """Close the open period now (a plan change ``now``): its statement covers it up to now
+    and the next period starts at this instant. Waits for a close already running; called
+    holding the customer workflow's lock. Returns the closed period and where it ended."""
+    billing = state.billing
+    assert billing is not None
+    await workflow.wait_condition(lambda: billing.closing is None)
+    if period_due(state):  # its end passed meanwhile: an ordinary close applies the change
+        index = billing.next_index
+        await _close(state, billing, early=False)
+        return index, period_bounds(billing, index)[1]
+    return await _close(state, billing, early=True)
+
+
+async def _close(
+    state: CustomerState, billing: BillingState, *, early: bool
+) -> tuple[int, datetime]:
     index = billing.next_index
     start, end = period_bounds(billing, index)
+    if early:
+        end = workflow.now()
     await start_child(
         state,
         PeriodCloseWorkflow.run,
@@ -74,14 +97,18 @@ async def start_period_close(state: CustomerState) -> None:
             period_start=start,
             period_end=end,
             grace_seconds=billing.grace_seconds,
+            reanchor=early,
         ),
         workflow_id=period_workflow_id(state.profile.external_id, index),
         run_timeout=CHILD_RUN_TIMEOUT,
         kind="period_ended",
-        note=f"period {index} ended {end.isoformat()}; closing",
+        note=f"period {index} {'closed early' if early else 'ended'} {end.isoformat()}; closing",
     )
     billing.closing = index
     billing.next_index = index + 1
+    if early:
+        billing.anchor, billing.first_index = end, index + 1
+    return index, end
 
 
 def on_period_closed(state: CustomerState, closed: PeriodClosed) -> bool:

@@ -66,6 +66,7 @@ class PeriodCloseWorkflow:
                 period_index=input.period_index,
                 period_start=input.period_start,
                 period_end=input.period_end,
+                reanchor=input.reanchor,
             ),
         )
         self.statement = statement

@@ -31,6 +31,8 @@ class Customer(CustomerBase, table=True):
     plan_version: int | None = None
     # Set by a plan migration with effective next_period; the period close applies it.
     next_plan_version: int | None = None
+    # Set with next_plan_version by a plan change to another plan code (None: same code).
+    next_plan_code: str | None = Field(default=None, max_length=100)
     status: CustomerStatus = Field(default=CustomerStatus.active, sa_type=String(20))
     stripe_customer_id: str | None = Field(default=None, max_length=100)
     paused_reason: str | None = Field(default=None, max_length=500)

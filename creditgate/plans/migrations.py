@@ -199,7 +199,8 @@ async def move_batch(db: Database, migration_id: str, after_id: int, limit: int)
         target = (
             {"plan_version": row.to_version}
             if row.effective == "now"
-            else {"next_plan_version": row.to_version}
+            # A pending change to another plan code gives way to the migration.
+            else {"next_plan_version": row.to_version, "next_plan_code": None}
         )
         moved = (
             await conn.execute(

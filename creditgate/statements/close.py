@@ -49,6 +49,8 @@ class PeriodToClose:
     period_index: int
     period_start: datetime
     period_end: datetime
+    # An early close: the customer's periods are anchored at its end from now on.
+    reanchor: bool = False
 
 
 async def close_period(db: Database, period: PeriodToClose) -> Statement:
@@ -60,7 +62,7 @@ async def close_period(db: Database, period: PeriodToClose) -> Statement:
         inserted = await account.conn.execute(
             statements.insert().returning(statements.c.id), values
         )
-        await _apply_next_plan(account)
+        await _apply_next_plan(account, period)
         return Statement(id=inserted.scalar_one(), **values)
 
     statement = await service.in_account(db, work, external_id=period.external_id)
@@ -289,11 +291,23 @@ async def suspend_for_nonpayment(db: Database, external_id: str) -> None:
     await service.in_account(db, work, external_id=external_id)
 
 
-async def _apply_next_plan(account: Account) -> None:
-    """A migration with ``effective: next_period`` takes effect as the period closes."""
+async def _apply_next_plan(account: Account, period: PeriodToClose) -> None:
+    """A migration or plan change with ``effective: next_period`` (or a plan change ``now``,
+    whose early close this is) takes effect as the period closes."""
     c = t.customers.c
     await account.conn.execute(
         t.customers.update()
         .where(c.id == account.customer_id, c.next_plan_version.is_not(None))
-        .values(plan_version=c.next_plan_version, next_plan_version=None)
+        .values(
+            plan_code=func.coalesce(c.next_plan_code, c.plan_code),
+            plan_version=c.next_plan_version,
+            next_plan_version=None,
+            next_plan_code=None,
+        )
     )
+    if period.reanchor:
+        await account.conn.execute(
+            t.customers.update()
+            .where(c.id == account.customer_id)
+            .values(period_anchor=period.period_end)
+        )

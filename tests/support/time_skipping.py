@@ -129,5 +129,5 @@ def until_period_closes(billing: BillingState, now: datetime) -> timedelta:
     """How far to skip from ``now`` for the open period to end, its grace to pass and its
     statement to be written: computed from the period's real bounds, never a fixed month."""
     period = Period(every=billing.every, unit=billing.unit)
-    end = period_start(billing.anchor, period, billing.next_index + 1)
+    end = period_start(billing.anchor, period, billing.next_index - billing.first_index + 1)
     return end + timedelta(seconds=billing.grace_seconds) + CLOSE_MARGIN - now
