@@ -138,7 +138,11 @@ def document_security(
         if app.openapi_schema:
             return app.openapi_schema
         schema = get_openapi(
-            title=app.title, version=app.version, summary=app.summary, routes=app.routes
+            title=app.title,
+            version=app.version,
+            summary=app.summary,
+            routes=app.routes,
+            webhooks=app.webhooks.routes,
         )
         components = schema.setdefault("components", {})
         # Bodies that a route parses itself (the hot path) are declared by reference.

@@ -36,6 +36,7 @@ from api.routes import (
     webhook_endpoints,
 )
 from api.schemas.ledger import EventBatch
+from api.webhook_events import document_events
 from creditgate import __version__
 from creditgate.infra.db import Database
 from creditgate.infra.settings import Settings, get_settings
@@ -137,6 +138,7 @@ def create_app(
     portal.install(app, settings)
     app.include_router(stripe_webhook.router)
     app.include_router(health.router)
+    document_events(app)
     document_security(app, extra_schemas=[EventBatch], public={stripe_webhook.PATH})
     return app
 

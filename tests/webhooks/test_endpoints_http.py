@@ -9,6 +9,7 @@ from pydantic import HttpUrl
 
 from api.errors import ApiError
 from api.routes.webhook_endpoints import _checked_url
+from creditgate.events.catalogue import EventType
 from creditgate.infra.settings import Settings
 from tests.support.stack import Stack
 from tests.webhooks.support import create_endpoint
@@ -192,3 +193,16 @@ async def _all(stack: Stack) -> list[dict[str, Any]]:
     response = await stack.http.get(BASE, params={"limit": 500})
     data: list[dict[str, Any]] = response.json()["data"]
     return data
+
+
+async def test_every_event_type_is_in_the_openapi_webhooks(stack: Stack) -> None:
+    document = (await stack.http.get("/openapi.json")).json()
+    webhooks = document["webhooks"]
+
+    assert document["openapi"].startswith("3.1")
+    assert set(webhooks) == {t.value for t in EventType}
+    for event_type, operation in webhooks.items():
+        ref = operation["post"]["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+        body = document["components"]["schemas"][ref.rsplit("/", 1)[1]]
+        assert body["properties"]["type"]["const"] == event_type
+        assert {"id", "created_at", "external_id", "sequence", "data"} <= set(body["required"])
