@@ -59,16 +59,17 @@ def customer_id(index: int) -> str:
     return f"{CUSTOMER_PREFIX}{index}"
 
 
-def prepare(url: str, customers: int) -> None:
+def prepare(url: str, customers: int, alerts: bool = True) -> None:
     """Migrate ``url`` and fill it (call outside a running event loop: Alembic runs its own)."""
     migrate.upgrade(url)
-    asyncio.run(_fill(url, customers))
+    asyncio.run(_fill(url, customers, alerts))
 
 
-async def _fill(url: str, customers: int) -> None:
+async def _fill(url: str, customers: int, alerts: bool) -> None:
     db = Database(url)
     try:
-        await plans.create_plan(db, PlanDefinition.model_validate(PLAN))
+        plan = PlanDefinition.model_validate(PLAN if alerts else {**PLAN, "alerts": []})
+        await plans.create_plan(db, plan)
         gate = asyncio.Semaphore(SETUP_CONCURRENCY)
 
         async def add(external_id: str) -> None:

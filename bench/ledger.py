@@ -104,6 +104,11 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--batch-connections", type=int, default=4, help="concurrent batch requests"
     )
+    parser.add_argument(
+        "--without-alerts",
+        action="store_true",
+        help="customers without spend alerts (to measure what configured alerts cost)",
+    )
     parser.add_argument("--json", metavar="PATH", help="also write the figures as JSON")
     parser.add_argument(
         "--markdown",
@@ -145,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
         url = cluster.create_database(fixtures.APP_DB)
         _say(f"migrating and adding {args.customers} customers + 1 hot one ...")
         setup_started = time.monotonic()
-        fixtures.prepare(url, args.customers)
+        fixtures.prepare(url, args.customers, alerts=not args.without_alerts)
         _say(f"  ready in {time.monotonic() - setup_started:.0f}s")
         for workers in args.worker_counts:
             figures += _measure_api(cluster, url, workers, args, spread, hot)
