@@ -19,7 +19,7 @@ pytest_plugins = [
     "tests.support.time_skipping",
 ]
 
-# -- exit without CPython finalization (temporalio sdk-python #300, see DESIGN.md) -------------
+# -- exit without CPython finalization (temporalio sdk-python #300) ---------------------------
 
 _session: pytest.Session | None = None
 

@@ -117,7 +117,7 @@ def test_development_defaults() -> None:
     assert settings.env == "development"
     # SQLite under ./.creditgate/, relative to where the command runs.
     assert settings.database_url == "sqlite:///.creditgate/creditgate.db"
-    # DESIGN.md's default ports: API 8000, Temporal 7233, Temporal UI 8233.
+    # The documented default ports: API 8000, Temporal 7233, Temporal UI 8233.
     assert settings.api_port == 8000
     assert settings.temporal_address == "localhost:7233"
     assert settings.temporal_ui_port == 8233
