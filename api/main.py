@@ -26,6 +26,7 @@ from api.routes import (
     customers,
     health,
     ledger,
+    metadata,
     payments,
     plan_migrations,
     plans,
@@ -129,6 +130,7 @@ def create_app(
     v1.include_router(webhook_endpoints.router)
     v1.include_router(alerts.router)
     v1.include_router(customer_events.router)
+    v1.include_router(metadata.router)
     app.include_router(v1)
     portal.install(app, settings)
     app.include_router(stripe_webhook.router)

@@ -7,6 +7,7 @@ from pydantic import BaseModel, Field, StringConstraints
 
 from api.schemas.amounts import PositiveAmountIn
 from api.schemas.common import RequestBody, UtcDatetime
+from api.schemas.metadata import Metadata
 from creditgate.ledger.tables import GrantRow, HoldRow
 from creditgate.ledger.usage import EventIn
 from creditgate.models import Grant, Hold, LedgerEntry
@@ -76,6 +77,7 @@ class GrantCreate(RequestBody):
     expires_at: UtcDatetime | None = None
     reason: Text | None = None
     source: Literal["promotional", "adjustment"] = "promotional"
+    metadata: Metadata = {}
 
 
 class GrantPublic(BaseModel):
@@ -88,10 +90,12 @@ class GrantPublic(BaseModel):
     source: str
     reason: str | None
     status: str
+    metadata: dict[str, str]
 
     @classmethod
-    def of(cls, grant: Grant | GrantRow) -> "GrantPublic":
-        return cls.model_validate(grant, from_attributes=True)
+    def of(cls, grant: Grant | GrantRow, metadata: dict[str, str]) -> "GrantPublic":
+        fields = {name: getattr(grant, name) for name in cls.model_fields if name != "metadata"}
+        return cls(**fields, metadata=metadata)
 
 
 class BalancePublic(BaseModel):
