@@ -3,6 +3,9 @@
 import asyncio
 from typing import Any
 
+from sqlmodel import select
+
+from creditgate.models import Customer
 from tests.api.support import create_plan, grant, signup
 from tests.support.plans import plan_code, rate_card_plan
 from tests.support.stack import Stack
@@ -188,3 +191,18 @@ async def test_unknown_customer_grant_or_purchase_is_404(stack: Stack, unique_id
         response = await stack.http.patch(url, json={"metadata": {"a": "b"}})
         assert response.status_code == 404, response.text
         assert response.json()["error"]["type"] == "not_found"
+
+
+async def test_a_name_stripe_refuses_changes_nothing(stack: Stack, unique_id: str) -> None:
+    await signup(stack, unique_id)
+    # The Stripe customer is gone (deleted in the Stripe dashboard): Stripe answers 404.
+    async with stack.db.transaction() as session:
+        row = (await session.exec(select(Customer).where(Customer.external_id == unique_id))).one()
+        row.stripe_customer_id = "cus_deletedinstripe"
+        session.add(row)
+    url = f"/v1/customers/{unique_id}"
+    before = (await stack.http.get(url)).json()
+    response = await stack.http.patch(url, json={"name": "Renamed", "metadata": {"a": "b"}})
+    assert response.status_code == 502, response.text
+    assert response.json()["error"]["type"] == "stripe_error"
+    assert (await stack.http.get(url)).json() == before
