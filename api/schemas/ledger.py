@@ -80,7 +80,9 @@ class GrantCreate(RequestBody):
     metadata: Metadata = {}
 
 
-class GrantPublic(BaseModel):
+class BalanceGrant(BaseModel):
+    """A grant as the balance lists it (the hot read leaves its metadata out)."""
+
     id: int
     amount: MoneyStr
     remaining: MoneyStr
@@ -90,6 +92,9 @@ class GrantPublic(BaseModel):
     source: str
     reason: str | None
     status: str
+
+
+class GrantPublic(BalanceGrant):
     metadata: dict[str, str]
 
     @classmethod
@@ -104,7 +109,7 @@ class BalancePublic(BaseModel):
     debt: MoneyStr
     entitled: bool
     currency: str
-    grants: list[GrantPublic]
+    grants: list[BalanceGrant]
 
 
 class LedgerEntryPublic(BaseModel):
