@@ -27,6 +27,7 @@ from api.routes import (
     customers,
     health,
     ledger,
+    metadata,
     operators,
     payments,
     plan_migrations,
@@ -134,6 +135,7 @@ def create_app(
     v1.include_router(webhook_endpoints.router)
     v1.include_router(alerts.router)
     v1.include_router(customer_events.router)
+    v1.include_router(metadata.router)
     app.include_router(v1)
     portal.install(app, settings)
     app.include_router(stripe_webhook.router)

@@ -1,10 +1,14 @@
-"""Customers: signup (it starts the customer's ``CustomerWorkflow``) and reading one."""
+"""Customers: signup (it starts the customer's ``CustomerWorkflow``), listing, reading and
+changing one."""
 
 import asyncio
 import contextlib
 import uuid
+from typing import Annotated
 
-from fastapi import APIRouter, Response, status
+import stripe
+from fastapi import APIRouter, Query, Response, status
+from sqlmodel import select
 from temporalio.client import (
     Client,
     WithStartWorkflowOperation,
@@ -17,9 +21,21 @@ from temporalio.service import RPCError
 from api.deps import CustomerDep, DbDep, SessionDep, SettingsDep, TemporalDep
 from api.errors import ApiError
 from api.schemas.common import ERRORS
-from api.schemas.customers import CustomerCreate, CustomerPending, CustomerPublic
-from creditgate.ledger import reads
+from api.schemas.customers import (
+    CustomerCreate,
+    CustomerFilters,
+    CustomerPage,
+    CustomerPending,
+    CustomerPublic,
+    CustomerUpdate,
+)
+from api.schemas.metadata import merged
+from creditgate.infra.settings import Settings
+from creditgate.ledger import customer_list, reads
+from creditgate.ledger.customer_list import CustomerFilter
 from creditgate.ledger.customers import get_customer
+from creditgate.models import Customer
+from creditgate.payments.stripe_gateway import StripeGateway
 from creditgate.plans.catalog import latest_version
 from messages.customer import CustomerProfile, CustomerWorkflowInput, SignupResult
 from workflows.customer import CustomerWorkflow, customer_workflow_id
@@ -124,3 +140,70 @@ async def _sign_up_once(
 @router.get("/{external_id}", response_model=CustomerPublic)
 async def read_customer(stored: CustomerDep, session: SessionDep) -> CustomerPublic:
     return CustomerPublic.of(await reads.with_expiry(session, stored))
+
+
+@router.get("", response_model=CustomerPage)
+async def list_customers(
+    query: Annotated[CustomerFilters, Query()], session: SessionDep
+) -> CustomerPage:
+    """Customers in signup order, a page at a time; ``next_cursor`` continues the listing."""
+    filters = CustomerFilter(
+        status=query.status,
+        plan=query.plan,
+        entitled=query.entitled,
+        created_after=query.created_after,
+        created_before=query.created_before,
+        search=query.search,
+    )
+    try:
+        after = (
+            None if query.after is None else await customer_list.position_of(session, query.after)
+        )
+    except customer_list.BadCursor as err:
+        raise ApiError(422, "validation_error", str(err)) from None
+    found, last = await customer_list.page(session, filters, after=after, limit=query.limit)
+    return CustomerPage(
+        data=[CustomerPublic.of(stored) for stored in found],
+        next_cursor=None if last is None else customer_list.cursor_of(last),
+    )
+
+
+@router.patch("/{external_id}", response_model=CustomerPublic)
+async def update_customer(
+    stored: CustomerDep, body: CustomerUpdate, db: DbDep, settings: SettingsDep
+) -> CustomerPublic:
+    """Change name, email or metadata. A new name or email goes to the Stripe customer first:
+    if Stripe fails, nothing changes."""
+    customer = stored.customer
+    name = customer.name if body.name is None else body.name
+    email = customer.email if body.email is None else str(body.email)
+    changed = (name, email) != (customer.name, customer.email)
+    if changed and customer.stripe_customer_id is not None:
+        await update_stripe_customer(settings, customer.stripe_customer_id, name, email)
+    async with db.transaction() as session:
+        row = (
+            await session.exec(select(Customer).where(Customer.id == customer.id).with_for_update())
+        ).one()
+        row.name, row.email = name, email
+        if "metadata" in body.model_fields_set:
+            row.metadata_ = merged(row.metadata_, body.metadata)
+        session.add(row)
+    async with db.session() as session:
+        updated = await get_customer(session, customer.external_id)
+        assert updated is not None
+        return CustomerPublic.of(await reads.with_expiry(session, updated))
+
+
+async def update_stripe_customer(settings: Settings, customer: str, name: str, email: str) -> None:
+    try:
+        await StripeGateway.from_settings(settings).update_customer(
+            customer, name=name, email=email
+        )
+    except (stripe.APIConnectionError, stripe.RateLimitError) as err:
+        raise ApiError(
+            503, "stripe_unavailable", f"Stripe is unreachable, nothing changed: {err}"
+        ) from None
+    except stripe.StripeError as err:
+        raise ApiError(
+            502, "stripe_error", f"Stripe refused the update, nothing changed: {err}"
+        ) from None

@@ -187,11 +187,12 @@ async def create_grant(
             expires_at=body.expires_at,
             reason=body.reason,
             reference=f"api:{idempotency_key}" if idempotency_key else None,
+            metadata=body.metadata,
         ),
     )
     if not outcome.created:
         response.status_code = status.HTTP_200_OK
-    return GrantPublic.of(outcome.grant)
+    return GrantPublic.of(outcome.grant, outcome.metadata)
 
 
 @router.post(

@@ -3,19 +3,56 @@
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, EmailStr, Field
+from pydantic import BaseModel, EmailStr, Field, StringConstraints, model_validator
 
-from api.schemas.common import PlanCode, RequestBody
+from api.schemas.common import PlanCode, RequestBody, UtcDatetime
+from api.schemas.metadata import MetadataPatch
 from creditgate.ledger.customers import CustomerWithWallet
-from creditgate.values.identifiers import ExternalId, PersonName
+from creditgate.values.identifiers import STORABLE, ExternalId, PersonName
 from creditgate.values.money import MoneyStr
+
+Email = Annotated[EmailStr, Field(max_length=320)]
 
 
 class CustomerCreate(RequestBody):
     external_id: ExternalId
     name: PersonName
-    email: Annotated[EmailStr, Field(max_length=320)]
+    email: Email
     plan: PlanCode | None = None
+
+
+class CustomerUpdate(RequestBody):
+    """What ``PATCH`` may change; at least one field, and name and email never null."""
+
+    name: PersonName | None = None
+    email: Email | None = None
+    metadata: MetadataPatch | None = None
+
+    @model_validator(mode="after")
+    def _something_to_change(self) -> "CustomerUpdate":
+        if not self.model_fields_set:
+            raise ValueError("give at least one of name, email or metadata")
+        for field in ("name", "email"):
+            if field in self.model_fields_set and getattr(self, field) is None:
+                raise ValueError(f"{field} cannot be null")
+        return self
+
+
+class CustomerFilters(BaseModel):
+    """``GET /v1/customers`` query: a page (``limit``, ``after``) and filters."""
+
+    model_config = {"extra": "forbid"}
+
+    limit: Annotated[int, Field(ge=1, le=100)] = 20
+    after: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = None
+    status: Literal["active", "cut_off", "paused", "closed"] | None = None
+    plan: PlanCode | None = None
+    entitled: bool | None = None
+    created_after: UtcDatetime | None = None
+    created_before: UtcDatetime | None = None
+    search: (
+        Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=STORABLE)] | None
+    ) = None
 
 
 class BalanceSummary(BaseModel):
@@ -38,6 +75,7 @@ class CustomerPublic(BaseModel):
     workflow_id: str
     created_at: datetime
     balance: BalanceSummary
+    metadata: dict[str, str]
 
     @classmethod
     def of(cls, stored: CustomerWithWallet) -> "CustomerPublic":
@@ -52,6 +90,7 @@ class CustomerPublic(BaseModel):
             stripe_customer_id=c.stripe_customer_id,
             workflow_id=c.workflow_id,
             created_at=c.created_at,
+            metadata=c.metadata_,
             balance=BalanceSummary(
                 available=w.available,
                 held=w.held,
@@ -60,6 +99,12 @@ class CustomerPublic(BaseModel):
                 currency=w.currency,
             ),
         )
+
+
+class CustomerPage(BaseModel):
+    data: list[CustomerPublic]
+    # Pass as ``after`` for the next page; null on the last page.
+    next_cursor: str | None
 
 
 class CustomerPending(BaseModel):

@@ -7,6 +7,7 @@ from pydantic import BaseModel, Field, StringConstraints
 
 from api.schemas.amounts import PositiveAmountIn
 from api.schemas.common import RequestBody, UtcDatetime
+from api.schemas.metadata import Metadata
 from creditgate.ledger.tables import GrantRow, HoldRow
 from creditgate.ledger.usage import EventIn
 from creditgate.models import Grant, Hold, LedgerEntry
@@ -76,9 +77,12 @@ class GrantCreate(RequestBody):
     expires_at: UtcDatetime | None = None
     reason: Text | None = None
     source: Literal["promotional", "adjustment"] = "promotional"
+    metadata: Metadata = {}
 
 
-class GrantPublic(BaseModel):
+class BalanceGrant(BaseModel):
+    """A grant as the balance lists it (the hot read leaves its metadata out)."""
+
     id: int
     amount: MoneyStr
     remaining: MoneyStr
@@ -89,9 +93,14 @@ class GrantPublic(BaseModel):
     reason: str | None
     status: str
 
+
+class GrantPublic(BalanceGrant):
+    metadata: dict[str, str]
+
     @classmethod
-    def of(cls, grant: Grant | GrantRow) -> "GrantPublic":
-        return cls.model_validate(grant, from_attributes=True)
+    def of(cls, grant: Grant | GrantRow, metadata: dict[str, str]) -> "GrantPublic":
+        fields = {name: getattr(grant, name) for name in cls.model_fields if name != "metadata"}
+        return cls(**fields, metadata=metadata)
 
 
 class BalancePublic(BaseModel):
@@ -100,7 +109,7 @@ class BalancePublic(BaseModel):
     debt: MoneyStr
     entitled: bool
     currency: str
-    grants: list[GrantPublic]
+    grants: list[BalanceGrant]
 
 
 class LedgerEntryPublic(BaseModel):

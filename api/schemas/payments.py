@@ -44,6 +44,7 @@ class PurchasePublic(BaseModel):
     refunded_amount: MoneyStr | None = None
     clawed_back: MoneyStr | None = None
     created_at: datetime | None = None
+    metadata: dict[str, str] = {}
 
     @classmethod
     def of(cls, p: Purchase) -> "PurchasePublic":
@@ -61,6 +62,7 @@ class PurchasePublic(BaseModel):
             refunded_amount=p.refunded_amount,
             clawed_back=p.clawed_back,
             created_at=p.created_at,
+            metadata=p.metadata_,
         )
 
 

@@ -1,6 +1,6 @@
 """Adding credit: a grant pays any debt first, then its remainder burns down later."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
@@ -29,6 +29,7 @@ class GrantSpec:
     reference: str | None = None
     # The ledger entry's kind: a period close credits a negative true-up as ``true_up``.
     entry_kind: str = "grant"
+    metadata: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,8 @@ class GrantOutcome:
     grant: GrantRow
     created: bool
     debt_paid: Decimal
+    # Kept apart from ``GrantRow``, which the hot balance read builds column by column.
+    metadata: dict[str, str] = field(default_factory=dict)
 
 
 async def add_grant(account: Account, spec: GrantSpec) -> GrantOutcome:
@@ -55,7 +58,8 @@ async def add_grant(account: Account, spec: GrantSpec) -> GrantOutcome:
             )
         ).first()
         if existing is not None:
-            return GrantOutcome(GrantRow.of(existing), created=False, debt_paid=ZERO)
+            stored = dict(existing._mapping["metadata"] or {})
+            return GrantOutcome(GrantRow.of(existing), False, ZERO, stored)
 
     debt_paid = min(account.debt, spec.amount)
     remaining = spec.amount - debt_paid
@@ -73,7 +77,9 @@ async def add_grant(account: Account, spec: GrantSpec) -> GrantOutcome:
         "expired_amount": ZERO,
         "created_at": account.now,
     }
-    inserted = await account.conn.execute(t.grants.insert().returning(t.grants.c.id), values)
+    inserted = await account.conn.execute(
+        t.grants.insert().returning(t.grants.c.id), values | {"metadata": spec.metadata}
+    )
     fields = {k: v for k, v in values.items() if k != "customer_id"}
     grant = GrantRow(id=inserted.scalar_one(), **fields)  # type: ignore[arg-type]
     description = spec.reason or spec.source
@@ -101,7 +107,7 @@ async def add_grant(account: Account, spec: GrantSpec) -> GrantOutcome:
         account.notify(
             "grant_added", {"grant_id": grant.id, "expires_at": grant.expires_at.isoformat()}
         )
-    return GrantOutcome(grant, created=True, debt_paid=debt_paid)
+    return GrantOutcome(grant, True, debt_paid, spec.metadata)
 
 
 async def _resolve_alerts(account: Account, base: Decimal) -> None:

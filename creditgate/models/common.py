@@ -2,6 +2,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+from sqlalchemy import JSON, Column, text
 from sqlmodel import Field
 
 from creditgate.infra.sqltypes import UTCDateTime
@@ -19,3 +20,10 @@ def money_field(default: Decimal = Decimal(0), **kwargs: Any) -> Any:
 def timestamp_field(**kwargs: Any) -> Any:
     kwargs.setdefault("default_factory", utcnow)
     return Field(sa_type=UTCDateTime, **kwargs)
+
+
+def metadata_field() -> Any:
+    """String key/value pairs a client attaches (``metadata_``: SQLModel reserves ``metadata``),
+    stored in a JSON column named ``metadata``; ``{}`` when none were given."""
+    column = Column("metadata", JSON, nullable=False, default=dict, server_default=text("'{}'"))
+    return Field(default_factory=dict, sa_column=column)

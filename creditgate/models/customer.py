@@ -5,7 +5,7 @@ from enum import StrEnum
 from sqlalchemy import JSON, String
 from sqlmodel import Field, SQLModel
 
-from creditgate.models.common import money_field, timestamp_field
+from creditgate.models.common import metadata_field, money_field, timestamp_field
 from creditgate.values.money import Money
 
 
@@ -44,6 +44,7 @@ class Customer(CustomerBase, table=True):
     # The sequence number of the customer's last event (``customer_events``).
     last_event_sequence: int = 0
     created_at: datetime = timestamp_field()
+    metadata_: dict[str, str] = metadata_field()
 
 
 class Wallet(SQLModel, table=True):

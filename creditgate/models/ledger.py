@@ -8,7 +8,7 @@ from sqlalchemy import JSON, BigInteger, Index, Integer, String, UniqueConstrain
 from sqlmodel import Field, SQLModel
 
 from creditgate.infra.sqltypes import UTCDateTime
-from creditgate.models.common import money_field, timestamp_field
+from creditgate.models.common import metadata_field, money_field, timestamp_field
 
 # SQLite only auto-numbers an INTEGER PRIMARY KEY; PostgreSQL gets BIGINT.
 BigId = BigInteger().with_variant(Integer(), "sqlite")
@@ -39,6 +39,7 @@ class Grant(SQLModel, table=True):
     status: str = Field(default="active", sa_type=String(20))
     expired_amount: Decimal = money_field()
     created_at: datetime = timestamp_field()
+    metadata_: dict[str, str] = metadata_field()
 
 
 class LedgerEntry(SQLModel, table=True):

@@ -8,7 +8,7 @@ from sqlalchemy import Index, String
 from sqlmodel import Field, SQLModel
 
 from creditgate.infra.sqltypes import UTCDateTime
-from creditgate.models.common import money_field, timestamp_field
+from creditgate.models.common import metadata_field, money_field, timestamp_field
 
 
 class Purchase(SQLModel, table=True):
@@ -44,6 +44,7 @@ class Purchase(SQLModel, table=True):
     workflow_id: str = Field(max_length=300)
     created_at: datetime = timestamp_field()
     updated_at: datetime = timestamp_field()
+    metadata_: dict[str, str] = metadata_field()
 
 
 class AutoRecharge(SQLModel, table=True):

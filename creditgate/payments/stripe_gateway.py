@@ -106,6 +106,9 @@ class StripeGateway:
         )
         return StripeCustomerRef(id=customer.id)
 
+    async def update_customer(self, customer: str, *, name: str, email: str) -> None:
+        await self.client.v1.customers.update_async(customer, {"name": name, "email": email})
+
     async def attach_payment_method(self, payment_method: str, customer: str) -> None:
         try:
             await self.client.v1.payment_methods.attach_async(
