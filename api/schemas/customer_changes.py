@@ -9,7 +9,7 @@ from api.schemas.common import PlanCode, RequestBody
 
 class PlanChangeCreate(RequestBody):
     plan: PlanCode
-    version: Annotated[int, Field(strict=True, ge=1)] | None = None
+    version: Annotated[int, Field(strict=True, ge=1, le=2**31 - 1)] | None = None
     effective: Literal["now", "next_period"] = "next_period"
 
 

@@ -6,6 +6,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+import httpx
 import pytest
 from sqlmodel import select
 
@@ -41,6 +42,20 @@ async def statements(stack: Stack, external_id: str) -> list[dict[str, Any]]:
     return data
 
 
+async def change_plan(stack: Stack, external_id: str, body: dict[str, Any]) -> httpx.Response:
+    """``POST .../plan``, again while the workflow is still finishing the signup (a signup
+    answers once the customer exists; its workflow may still be reading its schedule)."""
+
+    async def post() -> httpx.Response:
+        return await stack.http.post(f"/v1/customers/{external_id}/plan", json=body)
+
+    return await eventually(
+        post,
+        until=lambda r: "still signing up" not in r.text,
+        what="the workflow to finish the signup",
+    )
+
+
 async def test_a_plan_change_now_closes_the_period_and_rates_what_follows_on_the_new_plan(
     stack: Stack, unique_id: str
 ) -> None:
@@ -51,9 +66,7 @@ async def test_a_plan_change_now_closes_the_period_and_rates_what_follows_on_the
     await grant(stack, unique_id, "20")
     await send(stack, *(event(f"{unique_id}-{n}", unique_id, "image_generated") for n in range(3)))
 
-    response = await stack.http.post(
-        f"/v1/customers/{unique_id}/plan", json={"plan": new, "effective": "now"}
-    )
+    response = await change_plan(stack, unique_id, {"plan": new, "effective": "now"})
     assert response.status_code == 200, response.text
     change = response.json()
     assert (change["plan"], change["version"], change["effective"]) == (new, 1, "now")
@@ -87,7 +100,7 @@ async def test_a_plan_change_at_period_end_waits_for_the_close(
     await create_plan(stack, image_plan(old, "1.00"))
     await create_plan(stack, image_plan(new, "2.00"))
     await signup(stack, unique_id, old)
-    response = await stack.http.post(f"/v1/customers/{unique_id}/plan", json={"plan": new})
+    response = await change_plan(stack, unique_id, {"plan": new})
     assert response.status_code == 200, response.text
     assert response.json()["effective"] == "next_period"
     stored = await customer_row(stack, unique_id)

@@ -27,6 +27,7 @@ from messages.customer import (
     RegisterCustomerInput,
     RegisteredCustomer,
 )
+from messages.events import RecordedEvent, RecordEventInput
 from messages.period import BillingSchedule
 from messages.purchase import (
     CreateIntentInput,
@@ -70,6 +71,8 @@ class Doubles:
     # What the fake ledger holds: purchase rows and the available balance.
     purchases: dict[str, PurchaseView] = field(default_factory=dict)
     available: Decimal = Decimal(0)
+    # The last sequence of the fake event stream.
+    sequence: int = 0
 
     def script(self, name: str, *outcomes: Any) -> None:
         """The next calls of ``name`` return (or raise) these, in order; then the default."""
@@ -252,8 +255,16 @@ class Doubles:
         result: Decimal = await self._answer("save_auto_recharge", input, lambda: available)
         return result
 
+    @activity.defn(name="record_event")
+    async def record_event(self, input: RecordEventInput) -> RecordedEvent:
+        self.sequence += 1
+        recorded = RecordedEvent(event_id=f"evt_double_{self.sequence}", sequence=self.sequence)
+        result: RecordedEvent = await self._answer("record_event", input, lambda: recorded)
+        return result
+
     def all(self) -> list[Callable[..., Any]]:
         return [
+            self.record_event,
             self.create_stripe_customer,
             self.register_customer,
             self.billing_schedule,
