@@ -51,3 +51,6 @@ def validate_plan_change(state: CustomerState, request: PlanChangeRequest) -> No
         raise ValueError("the customer is still signing up; try again shortly")
     if state.status == "closed":
         raise ValueError("the customer is closed")
+    if state.billing.closing is not None:
+        # Refused at once rather than waiting: a close may sit out its grace for minutes.
+        raise ValueError("a period close is running; try again once it has finished")
