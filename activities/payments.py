@@ -181,7 +181,7 @@ class PaymentActivities:
             customer = stored_customer.customer
             plan = await plans.definition(session, customer.plan_code, customer.plan_version or 1)
         available = stored_customer.wallet.available
-        if available > input.threshold:
+        if available > input.threshold or customer.status in ("closing", "closed"):
             return None
         charge = charges.for_recharge(available, input.recharge_to, plan)
         payment_method = customer.payment_method or input.payment_method

@@ -22,6 +22,7 @@ from api.portal import routes as portal
 from api.routes import (
     access,
     alerts,
+    closure,
     customer_changes,
     customer_events,
     customers,
@@ -126,6 +127,7 @@ def create_app(
     v1.include_router(plan_migrations.router)
     v1.include_router(customers.router)
     v1.include_router(customer_changes.router)
+    v1.include_router(closure.router)
     v1.include_router(ledger.router)
     v1.include_router(operators.router)
     v1.include_router(payments.router)

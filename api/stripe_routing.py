@@ -87,7 +87,9 @@ async def route(
         notice = RefundNotice(
             event_id=event["id"], payment_intent=payment_intent, amount_refunded=amount_refunded
         )
-        await customer.signal("payment_refunded", notice)
+        if not await _unless_finished(customer.signal("payment_refunded", notice)):
+            # A closed account's workflow has completed; its refunds were its own.
+            log.info("refund %r of a closed account not acted on", event["id"])
 
 
 def _unusable(event: dict[str, Any], why: str) -> None:

@@ -7,12 +7,13 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from messages.closure import ClosureState
 from messages.events import RecordEventInput
 from messages.period import BillingState
 from messages.purchase import PurchaseView
 from messages.recharge import AutoRechargeState
 
-CustomerLifecycle = Literal["pending", "active", "cut_off", "paused", "closed"]
+CustomerLifecycle = Literal["pending", "active", "cut_off", "paused", "closing", "closed"]
 
 
 # How many processed message ids and timeline entries a run carries into the next one.
@@ -76,6 +77,8 @@ class CustomerState(BaseModel):
     run_number: int = 1
     # Outbound events its handlers decided on, recorded in order by the main loop.
     pending_events: list[RecordEventInput] = Field(default_factory=list)
+    # An account closure under way (or done: the workflow completes after it).
+    closure: ClosureState | None = None
 
 
 class CustomerWorkflowInput(BaseModel):

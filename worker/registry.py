@@ -6,6 +6,7 @@ from typing import Any
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from activities.closure import ClosureActivities
 from activities.customers import CustomerActivities
 from activities.events import EventActivities
 from activities.ledger import LedgerActivities
@@ -41,6 +42,7 @@ def activities(
     db: Database, stripe: StripeGateway, settings: Settings | None = None
 ) -> list[Callable[..., Any]]:
     customer = CustomerActivities(db, stripe)
+    closing = ClosureActivities(db, stripe)
     settings = settings or Settings()
     periods = PeriodActivities(db, settings)
     ledger = LedgerActivities(db)
@@ -56,6 +58,13 @@ def activities(
         webhooks.attempt_webhook_delivery,
         customer.create_stripe_customer,
         customer.register_customer,
+        closing.begin_closure,
+        closing.settle_holds,
+        closing.refundable_purchases,
+        closing.refund_unspent,
+        closing.forfeit_credits,
+        closing.detach_cards,
+        closing.finish_closure,
         ledger.expire_grants,
         operators.apply_operator_change,
         operators.record_audit,

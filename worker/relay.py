@@ -34,7 +34,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from creditgate.infra.db import Database
 from creditgate.ledger.service import sweep_expired_holds
-from creditgate.models import OutboxMessage
+from creditgate.models import Customer, OutboxMessage
 from messages.customer import LedgerNotice
 from worker.loop import repeat
 from workflows.customer import CustomerWorkflow
@@ -243,6 +243,11 @@ class OutboxRelay:
             )
         return outcomes
 
+    async def _closed(self, customer_id: int) -> bool:
+        async with self.db.session() as session:
+            customer = await session.get(Customer, customer_id)
+        return customer is not None and customer.status == "closed"
+
     async def _signal(self, row: OutboxMessage) -> Failure | None:
         notice = LedgerNotice(
             message_id=row.message_id, kind=row.kind, payload=row.payload, at=row.created_at
@@ -252,6 +257,10 @@ class OutboxRelay:
             await handle.signal(CustomerWorkflow.ledger_notice, notice, rpc_timeout=SIGNAL_TIMEOUT)
         except RPCError as err:
             if err.status == RPCStatusCode.NOT_FOUND:
+                if await self._closed(row.customer_id):
+                    # A closed account's workflow has completed: nothing is left to tell it.
+                    log.info("outbox row %s (%s) dropped: account closed", row.id, row.kind)
+                    return None
                 return Failure(_clip(f"workflow {row.workflow_id} not found: {err.message}"), True)
             return Failure(_clip(f"signal failed ({err.status.name}): {err.message}"), False)
         except Exception as err:

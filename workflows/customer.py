@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 
 from temporalio import workflow
 
+from workflows import customer_closure as closure
 from workflows import customer_operators as operators
 from workflows import customer_payments as payments
 from workflows import customer_periods as periods
@@ -31,6 +32,7 @@ with workflow.unsafe.imports_passed_through():
         CustomerRestored,
         EventType,
     )
+    from messages.closure import CloseAccountRequest, ClosureState
     from messages.customer import (
         CreateStripeCustomerInput,
         CustomerState,
@@ -98,11 +100,19 @@ class CustomerWorkflow:
         self._publish_search_attributes()
         await periods.load_billing(self.state)
 
-        while not self._should_continue_as_new():
+        while not self._should_continue_as_new() and not self._closed():
             expiry_at = self._next_expiry()
             if self._events_pending():
                 async with self._lock:
                     await events.record_pending(self.state)
+            elif closure.active(self.state):
+                if closure.due(self.state):
+                    async with self._lock:
+                        await closure.advance(self.state)
+                    self._publish_search_attributes()
+                else:
+                    self._show()
+                    await self._wait_for_work(closure.next_check(self.state))
             elif payments.recharge_due(self.state):
                 async with self._lock:
                     await payments.start_recharge(self.state)
@@ -117,10 +127,17 @@ class CustomerWorkflow:
                 await self._wait_for_work(self._next_due())
         # Never drop an update or signal that is still running.
         await workflow.wait_condition(workflow.all_handlers_finished)
+        if self._closed():
+            return  # the account is closed: the workflow completes
         self.state.run_number += 1
         workflow.continue_as_new(
             CustomerWorkflowInput(profile=self.state.profile, state=self.state)
         )
+
+    def _closed(self) -> bool:
+        """The closure finished and its events are recorded."""
+        done = self.state.closure is not None and self.state.closure.step == "done"
+        return done and not self._events_pending()
 
     def _events_pending(self) -> bool:
         return self._events and bool(self.state.pending_events)
@@ -189,11 +206,18 @@ class CustomerWorkflow:
         it is time to continue as new."""
 
         def woken() -> bool:
+            if closure.active(self.state):
+                return (
+                    self._should_continue_as_new()
+                    or closure.due(self.state)
+                    or self._events_pending()
+                )
             return (
                 self._should_continue_as_new()
                 or self._next_due() != due_at
                 or payments.recharge_due(self.state)
                 or self._events_pending()
+                or closure.active(self.state)
             )
 
         if due_at is None:
@@ -257,15 +281,15 @@ class CustomerWorkflow:
         payload = notice.payload
         if "balance" in payload:
             self.state.balance = str(payload["balance"])
-        # A paused customer stays paused whatever the balance does.
-        paused = self.state.status == "paused"
+        # A paused customer stays paused whatever the balance does; so does a closing one.
+        kept = self.state.status if self.state.status in ("paused", "closing", "closed") else None
         if notice.kind == "zero":
-            self.state.status = "paused" if paused else "cut_off"
+            self.state.status = kept or "cut_off"
             self.state.entitled = False
             record(self.state, "cut_off", "cut off: balance reached zero")
             self._emit_crossing(notice, EventType.customer_cut_off, CustomerCutOff)
         elif notice.kind == "restored":
-            self.state.status = "paused" if paused else "active"
+            self.state.status = kept or "active"
             self.state.entitled = True
             record(
                 self.state,
@@ -351,7 +375,7 @@ class CustomerWorkflow:
 
     @pause.validator
     def _validate_pause(self, request: PauseRequest) -> None:
-        if self.state.status in ("paused", "closed", "pending"):
+        if self.state.status in ("paused", "closing", "closed", "pending"):
             raise ValueError(f"the customer is {self.state.status}: nothing to pause")
 
     @resume.validator
@@ -374,6 +398,22 @@ class CustomerWorkflow:
             result = await operators.apply(self.state, action, request)
         self._publish_search_attributes()
         return result
+
+    # -- closing the account ---------------------------------------------------------------------
+
+    @workflow.update
+    async def close_account(self, request: CloseAccountRequest) -> ClosureState:
+        """Close the account (docs/operators.md): usage and purchases are refused at once;
+        the main loop then settles holds, closes the final statement, refunds unspent
+        purchased credits, forfeits the rest, detaches the card and completes the workflow."""
+        async with self._lock:
+            started = await closure.begin(self.state, request)
+        self._publish_search_attributes()
+        return started
+
+    @close_account.validator
+    def _validate_close_account(self, request: CloseAccountRequest) -> None:
+        closure.validate(self.state, request)
 
     # -- purchases -------------------------------------------------------------------------------
 

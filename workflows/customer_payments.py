@@ -364,8 +364,8 @@ async def on_refund(state: CustomerState, notice: RefundNotice) -> None:
 def require_open(state: CustomerState) -> None:
     if not state.registered or state.stripe_customer_id is None:
         raise ValueError("the customer is still signing up; try again shortly")
-    if state.status == "closed":
-        raise ValueError("the customer is closed")
+    if state.status in ("closing", "closed"):
+        raise ValueError(f"the customer's account is {state.status}")
 
 
 def _trim(mapping: dict[str, str] | dict[str, PurchaseView]) -> None:

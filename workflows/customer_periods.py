@@ -67,22 +67,24 @@ async def start_period_close(state: CustomerState) -> None:
     await _close(state, billing, early=False)
 
 
-async def close_early(state: CustomerState) -> tuple[int, datetime]:
-    """Close the open period now (a plan change ``now``): its statement covers it up to now
-    and the next period starts at this instant. Waits for a close already running; called
-    holding the customer workflow's lock. Returns the closed period and where it ended."""
+async def close_early(state: CustomerState, grace: timedelta | None = None) -> tuple[int, datetime]:
+    """Close the open period now (a plan change ``now``, an account closure): its statement
+    covers it up to now and the next period starts at this instant. ``grace`` replaces the
+    plan's wait for late events (a closing account takes none). Waits for a close already
+    running; called holding the customer workflow's lock. Returns the closed period and
+    where it ended."""
     billing = state.billing
     assert billing is not None
     await workflow.wait_condition(lambda: billing.closing is None)
     if period_due(state):  # its end passed meanwhile: an ordinary close applies the change
         index = billing.next_index
-        await _close(state, billing, early=False)
+        await _close(state, billing, early=False, grace=grace)
         return index, period_bounds(billing, index)[1]
-    return await _close(state, billing, early=True)
+    return await _close(state, billing, early=True, grace=grace)
 
 
 async def _close(
-    state: CustomerState, billing: BillingState, *, early: bool
+    state: CustomerState, billing: BillingState, *, early: bool, grace: timedelta | None = None
 ) -> tuple[int, datetime]:
     index = billing.next_index
     start, end = period_bounds(billing, index)
@@ -96,7 +98,7 @@ async def _close(
             period_index=index,
             period_start=start,
             period_end=end,
-            grace_seconds=billing.grace_seconds,
+            grace_seconds=(billing.grace_seconds if grace is None else int(grace.total_seconds())),
             reanchor=early,
         ),
         workflow_id=period_workflow_id(state.profile.external_id, index),
@@ -127,7 +129,8 @@ def on_period_closed(state: CustomerState, closed: PeriodClosed) -> bool:
         f"{closed.collection}",
     )
     if closed.collection == "unpaid":
-        if state.status != "paused":  # a pause outlasts the cut-off; resume restores it
+        # A pause outlasts the cut-off (resume restores it); so does a closure.
+        if state.status not in ("paused", "closing"):
             state.status = "cut_off"
         state.entitled = False
         record(

@@ -49,8 +49,8 @@ async def change_plan(state: CustomerState, request: PlanChangeRequest) -> PlanC
 def validate_plan_change(state: CustomerState, request: PlanChangeRequest) -> None:
     if not state.registered or state.billing is None:
         raise ValueError("the customer is still signing up; try again shortly")
-    if state.status == "closed":
-        raise ValueError("the customer is closed")
+    if state.status in ("closing", "closed"):
+        raise ValueError(f"the customer's account is {state.status}")
     if state.billing.closing is not None:
         # Refused at once rather than waiting: a close may sit out its grace for minutes.
         raise ValueError("a period close is running; try again once it has finished")

@@ -31,7 +31,7 @@ from creditgate.ledger import reads, service
 from creditgate.ledger.batcher import IngestBatcher
 from creditgate.ledger.grants import GrantSpec
 from creditgate.ledger.holds import HoldRequest
-from creditgate.ledger.pausing import PAUSED, CustomerPaused
+from creditgate.ledger.pausing import batch_refusal
 from creditgate.ledger.tables import GrantRow
 from creditgate.ledger.usage import EventIn, UsageResult, unstorable
 from creditgate.models import Customer, Hold
@@ -75,11 +75,11 @@ async def record_events(request: Request) -> Response:
 
 async def events_body(ingest: IngestBatcher, events: list[EventIn]) -> bytes:
     """The events debited, as ``EventBatchResult`` JSON (the route's and the hot path's); a
-    batch whose every event was refused because its customer is paused is a 402."""
+    batch whose every event was refused because its customer is paused or closed is a 402."""
     results = await ingest.submit(events)
-    paused = (r.status == "rejected" and (r.reason or "").startswith(PAUSED) for r in results)
-    if results and all(paused):
-        raise CustomerPaused(results[0].reason or PAUSED)
+    refused = batch_refusal([r.reason if r.status == "rejected" else None for r in results])
+    if refused is not None:
+        raise refused
     return results_json(results)
 
 

@@ -45,7 +45,7 @@ class CustomerFilters(BaseModel):
 
     limit: Annotated[int, Field(ge=1, le=100)] = 20
     after: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = None
-    status: Literal["active", "cut_off", "paused", "closed"] | None = None
+    status: Literal["active", "cut_off", "paused", "closing", "closed"] | None = None
     plan: PlanCode | None = None
     entitled: bool | None = None
     created_after: UtcDatetime | None = None
@@ -68,9 +68,11 @@ class CustomerPublic(BaseModel):
     name: str
     email: str
     plan: str
-    status: Literal["active", "cut_off", "paused", "closed"]
+    status: Literal["active", "cut_off", "paused", "closing", "closed"]
     # Why an operator paused the customer (``status`` paused).
     paused_reason: str | None = None
+    # Set once the account was asked to close (``status`` closing, then closed).
+    closed_at: datetime | None = None
     stripe_customer_id: str | None
     workflow_id: str
     created_at: datetime
@@ -87,6 +89,7 @@ class CustomerPublic(BaseModel):
             plan=c.plan_code,
             status=c.status,
             paused_reason=c.paused_reason,
+            closed_at=c.closed_at,
             stripe_customer_id=c.stripe_customer_id,
             workflow_id=c.workflow_id,
             created_at=c.created_at,

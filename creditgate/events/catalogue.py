@@ -20,6 +20,7 @@ class EventType(StrEnum):
     customer_created = "customer.created"
     customer_cut_off = "customer.cut_off"
     customer_restored = "customer.restored"
+    customer_closed = "customer.closed"
     balance_low = "balance.low"
     grant_created = "grant.created"
     grant_expired = "grant.expired"
@@ -68,6 +69,15 @@ class CustomerCreated(EventData):
     plan: str
     status: str
     entitled: bool
+
+
+class CustomerClosed(EventData):
+    """The account closure finished: unspent purchased credits were refunded (each as its
+    own ``purchase.refunded``), the rest forfeited, the card detached."""
+
+    reason: str
+    forfeited: Money  # credits voided by the closure (promotional and remainders)
+    balance: Money  # the final balance: zero, or what is still owed (negative)
 
 
 class CustomerCutOff(Balance):
@@ -180,6 +190,7 @@ DATA: dict[EventType, type[EventData]] = {
     EventType.customer_created: CustomerCreated,
     EventType.customer_cut_off: CustomerCutOff,
     EventType.customer_restored: CustomerRestored,
+    EventType.customer_closed: CustomerClosed,
     EventType.balance_low: BalanceLow,
     EventType.grant_created: GrantCreated,
     EventType.grant_expired: GrantExpired,

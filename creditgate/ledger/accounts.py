@@ -225,7 +225,7 @@ class Account:
         """
         was_entitled = self.entitled
         self.entitled = entitled_at(self.balance, self.credit_limit)
-        if self.status != "closed":
+        if self.status not in ("closing", "closed"):
             if was_entitled and not self.entitled:
                 # A paused customer stays paused; resuming restores what the balance implies.
                 if self.status != "paused":

@@ -56,6 +56,7 @@ async def adjust(
         raise LedgerError("an adjustment amount may not be zero")
 
     async def work(account: Account) -> Adjusted:
+        refuse_if_closed(account)
         await expire_due(account)
         if amount > 0:
             spec = GrantSpec(
@@ -87,6 +88,7 @@ async def void_grant(db: Database, grant_id: int, reason: str) -> Voided:
         raise NotFound(f"no grant {grant_id}")
 
     async def work(account: Account) -> Voided:
+        refuse_if_closed(account)
         await expire_due(account)
         grant = next((g for g in await account.active_grants() if g.id == grant_id), None)
         if grant is None:
@@ -110,8 +112,7 @@ async def pause(db: Database, external_id: str, reason: str) -> StatusChange:
     """Cut the customer off whatever the balance until ``resume``."""
 
     async def work(account: Account) -> StatusChange:
-        if account.status == "closed":
-            raise Conflict("the customer is closed")
+        refuse_if_closed(account)
         if account.status == "paused":
             raise Conflict(f"the customer is already paused: {await paused_reason(account)}")
         account.status = "paused"
@@ -136,6 +137,11 @@ async def resume(db: Database, external_id: str) -> StatusChange:
         return StatusChange(account.status, account.balance, entitled, None)
 
     return await service.in_account(db, work, external_id=external_id)
+
+
+def refuse_if_closed(account: Account) -> None:
+    if account.status in ("closing", "closed"):
+        raise Conflict(f"the customer's account is {account.status}")
 
 
 async def _set_reason(account: Account, reason: str | None) -> None:

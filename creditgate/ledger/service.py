@@ -20,7 +20,7 @@ from creditgate.ledger.accounts import (
     lock_accounts,
     utcnow,
 )
-from creditgate.ledger.errors import LedgerError, NotFound
+from creditgate.ledger.errors import Conflict, LedgerError, NotFound
 from creditgate.ledger.grants import GrantOutcome, GrantSpec, add_grant
 from creditgate.ledger.holds import (
     HoldRequest,
@@ -29,7 +29,7 @@ from creditgate.ledger.holds import (
     placed_before,
     release,
 )
-from creditgate.ledger.pausing import paused_message, paused_reason, refuse_if_paused
+from creditgate.ledger.pausing import REFUSED_STATUSES, refusal, refuse_usage
 from creditgate.ledger.retry import on_dead_connection
 from creditgate.ledger.tables import GrantRow, HoldRow
 from creditgate.ledger.usage import (
@@ -66,8 +66,8 @@ async def ingest(
                 account = accounts.get(external_id)
                 if account is None:
                     out = [rejected(e, f"unknown customer {external_id!r}") for e in batch]
-                elif account.status == "paused":
-                    out = await _refused_while_paused(account, batch, seen)
+                elif account.status in REFUSED_STATUSES:
+                    out = await _refused(account, batch, seen)
                 else:
                     await expire_due(account)
                     plan = await _plan_of(conn, account)
@@ -84,12 +84,12 @@ async def ingest(
     return await on_dead_connection(debit)
 
 
-async def _refused_while_paused(
+async def _refused(
     account: Account, batch: list[EventIn], seen: dict[int, dict[str, Decimal]]
 ) -> list[UsageResult]:
-    """A paused customer's new events are rejected naming the pause; repeats of events
-    recorded before are still answered ``duplicate``."""
-    why = paused_message(await paused_reason(account))
+    """A paused, closing or closed customer's new events are rejected saying why; repeats
+    of events recorded before are still answered ``duplicate``."""
+    why = await refusal(account)
     recorded = seen.get(account.customer_id, {})
     return [
         UsageResult(e.id, "duplicate", recorded[e.id], account.balance)
@@ -128,7 +128,11 @@ async def in_account(
 
 
 async def grant(db: Database, external_id: str, spec: GrantSpec) -> GrantOutcome:
+    """A grant through the API (payments grant through ``creditgate.payments.store``)."""
+
     async def work(account: Account) -> GrantOutcome:
+        if account.status in ("closing", "closed"):
+            raise Conflict(f"the customer's account is {account.status}: no new grants")
         await expire_due(account)
         return await add_grant(account, spec)
 
@@ -159,7 +163,7 @@ async def place(db: Database, external_id: str, request: HoldRequest) -> tuple[H
     keyed = request if request.key is not None else replace(request, key=new_hold_key())
 
     async def work(account: Account) -> tuple[HoldRow, bool]:
-        await refuse_if_paused(account)
+        await refuse_usage(account)
         await expire_due(account)
         before = await placed_before(account, keyed)
         if before is not None:

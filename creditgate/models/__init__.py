@@ -1,6 +1,7 @@
 """SQLModel tables. Importing this package registers every table on ``SQLModel.metadata``."""
 
 from creditgate.models.access import ApiKeyRecord, AuditEntry, KeyScope
+from creditgate.models.closure import ClosureRefund
 from creditgate.models.customer import Customer, CustomerStatus, Wallet
 from creditgate.models.event import CustomerEvent
 from creditgate.models.ledger import (
@@ -22,6 +23,7 @@ __all__ = [
     "ApiKeyRecord",
     "AuditEntry",
     "AutoRecharge",
+    "ClosureRefund",
     "Customer",
     "CustomerEvent",
     "CustomerStatus",

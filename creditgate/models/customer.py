@@ -5,6 +5,7 @@ from enum import StrEnum
 from sqlalchemy import JSON, String
 from sqlmodel import Field, SQLModel
 
+from creditgate.infra.sqltypes import UTCDateTime
 from creditgate.models.common import metadata_field, money_field, timestamp_field
 from creditgate.values.money import Money
 
@@ -14,6 +15,8 @@ class CustomerStatus(StrEnum):
     cut_off = "cut_off"
     # Cut off by an operator whatever the balance (``paused_reason`` says why).
     paused = "paused"
+    # An account closure is running: usage, holds, purchases and grants are refused.
+    closing = "closing"
     closed = "closed"
 
 
@@ -36,6 +39,10 @@ class Customer(CustomerBase, table=True):
     status: CustomerStatus = Field(default=CustomerStatus.active, sa_type=String(20))
     stripe_customer_id: str | None = Field(default=None, max_length=100)
     paused_reason: str | None = Field(default=None, max_length=500)
+    # Why and when the account was asked to close, and when the closure finished.
+    closure_reason: str | None = Field(default=None, max_length=500)
+    closure_requested_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    closed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     workflow_id: str = Field(max_length=300)
     # The saved card (attached to the Stripe customer) for off-session charges.
     payment_method: str | None = Field(default=None, max_length=100)

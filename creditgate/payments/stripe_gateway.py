@@ -171,6 +171,34 @@ class StripeGateway:
                 return found
             params["starting_after"] = page.data[-1].id
 
+    async def refund(
+        self, *, payment_intent: str, amount: int, idempotency_key: str, metadata: dict[str, str]
+    ) -> str:
+        """Refund ``amount`` (minor units) of a paid PaymentIntent; the refund's id. Stripe's
+        refusal (already refunded, a disputed charge) is ``PaymentDeclined``."""
+        try:
+            refund = await self.client.v1.refunds.create_async(
+                {"payment_intent": payment_intent, "amount": amount, "metadata": metadata},
+                {"idempotency_key": idempotency_key},
+            )
+        except stripe.InvalidRequestError as err:
+            raise PaymentDeclined(
+                err.code or "refund_refused", str(err.user_message or err)
+            ) from None
+        return refund.id
+
+    async def customer_cards(self, customer: str) -> list[str]:
+        params: dict[str, object] = {"customer": customer, "type": "card", "limit": 100}
+        page = await self.client.v1.payment_methods.list_async(params)  # type: ignore[arg-type]
+        return [pm.id for pm in page.data]
+
+    async def detach_payment_method(self, payment_method: str) -> None:
+        """Detach a card from its customer; one already detached (or gone) is done."""
+        try:
+            await self.client.v1.payment_methods.detach_async(payment_method)
+        except stripe.InvalidRequestError:
+            return
+
     async def create_setup_intent(self, *, customer: str) -> SetupIntentRef:
         """A SetupIntent for saving a card for off-session use (confirmed by Stripe.js)."""
         params: dict[str, object] = {

@@ -1,0 +1,111 @@
+"""Closing an account over HTTP: usage and purchases are refused at once, the unspent part of
+each purchase goes back to its card exactly once, promotional credit is forfeited, a final
+statement is written, the card is detached, and the customer's workflow completes."""
+
+from decimal import Decimal
+
+from temporalio.client import WorkflowExecutionStatus
+
+from tests.api.support import event, ledger
+from tests.customers.support import closed, closure, stripe_refunds, two_purchases
+from tests.payments.support import assert_invariants, purchase
+from tests.support.stack import Stack
+from tests.support.waiting import eventually
+from tests.workflows.support import workflow
+
+
+async def test_closing_refunds_each_purchase_unspent_part_once_and_completes_the_workflow(
+    stack: Stack, unique_id: str
+) -> None:
+    bought, pm = await two_purchases(stack, unique_id)
+    hold = await stack.http.post(
+        f"/v1/customers/{unique_id}/holds", json={"amount": "2", "ttl_seconds": 3}
+    )
+    assert hold.status_code == 201, hold.text
+
+    response = await stack.http.post(
+        f"/v1/customers/{unique_id}/close", json={"reason": "customer asked to leave"}
+    )
+    assert response.status_code == 202, response.text
+    assert response.json()["status"] in ("closing", "closed")
+
+    # Refused from the moment the close was answered (the hold keeps the closure waiting).
+    used = await stack.http.post(
+        "/v1/events", json={"events": [event("late", unique_id, "api_call")]}
+    )
+    assert used.status_code == 402, used.text
+    assert used.json()["error"]["type"] == "customer_closed"
+    status, body = await purchase(stack, unique_id, amount="5.00", payment_method=pm)
+    assert status in (409, 422), body
+    for path, payload in [
+        (f"/v1/customers/{unique_id}/grants", {"amount": "1"}),
+        (f"/v1/customers/{unique_id}/close", {"reason": "again"}),
+        (f"/v1/customers/{unique_id}/pause", {"reason": "review"}),
+        (f"/v1/customers/{unique_id}/adjustments", {"amount": "1", "reason": "late credit"}),
+    ]:
+        refused = await stack.http.post(path, json=payload)
+        assert refused.status_code == 409, (path, refused.text)
+
+    done = await closed(stack, unique_id)
+    refunds = {r["purchase_id"]: r for r in done["refunds"]}
+    first, second = bought["20.00"], bought["10.00"]
+    assert {k: (r["amount"], r["credits"], r["status"]) for k, r in refunds.items()} == {
+        first["id"]: ("15", "15", "succeeded"),
+        second["id"]: ("10", "10", "succeeded"),
+    }
+    assert await stripe_refunds(stack, first["payment_intent"]) == [(1500, first["id"])]
+    assert await stripe_refunds(stack, second["payment_intent"]) == [(1000, second["id"])]
+    assert done["final_statement"] is not None
+    statement = await stack.http.get(f"/v1/customers/{unique_id}/statements")
+    assert statement.status_code == 200
+    assert done["final_statement"] in [s["number"] for s in statement.json()["data"]]
+
+    entries = await ledger(stack, unique_id)
+    clawbacks = sorted(Decimal(e["amount"]) for e in entries if e["kind"] == "clawback")
+    assert clawbacks == [Decimal(-15), Decimal(-10)]
+    voids = [Decimal(e["amount"]) for e in entries if e["kind"] == "void"]
+    assert voids == [Decimal(-3)]  # the promotional credit, forfeited
+
+    customer = (await stack.http.get(f"/v1/customers/{unique_id}")).json()
+    assert customer["status"] == "closed" and customer["closed_at"] is not None
+    assert customer["balance"]["available"] == "0"
+    events = (await stack.http.get(f"/v1/customers/{unique_id}/events")).json()["events"]
+    kinds = [e["type"] for e in events]
+    assert kinds.count("purchase.refunded") == 2
+    await eventually(
+        lambda: stack.http.get(f"/v1/customers/{unique_id}/events"),
+        until=lambda r: r.json()["events"][-1]["type"] == "customer.closed",
+        what="customer.closed recorded last",
+    )
+    description = await workflow(stack, unique_id).describe()
+    assert description.status == WorkflowExecutionStatus.COMPLETED
+    detached = await stack.stripe.client.v1.payment_methods.retrieve_async(pm)
+    assert detached.customer is None
+    assert await closure(stack, unique_id) == done
+    await assert_invariants(stack)
+
+
+async def test_closing_twice_or_an_unknown_customer_is_refused_and_changes_nothing(
+    stack: Stack, unique_id: str
+) -> None:
+    unknown = await stack.http.post("/v1/customers/nobody-here/close", json={"reason": "x"})
+    assert unknown.status_code == 404, unknown.text
+    await two_purchases(stack, unique_id)
+    for bad in ({}, {"reason": ""}, {"reason": "x", "holds": "keep"}, {"reason": 5}):
+        refused = await stack.http.post(f"/v1/customers/{unique_id}/close", json=bad)
+        assert refused.status_code == 422, (bad, refused.text)
+    not_closing = await stack.http.get(f"/v1/customers/{unique_id}/closure")
+    assert not_closing.status_code == 404
+    assert (await stack.http.get(f"/v1/customers/{unique_id}")).json()["status"] == "active"
+
+    first = await stack.http.post(
+        f"/v1/customers/{unique_id}/close", json={"reason": "done", "holds": "release"}
+    )
+    assert first.status_code == 202, first.text
+    await closed(stack, unique_id)
+    again = await stack.http.post(f"/v1/customers/{unique_id}/close", json={"reason": "done"})
+    assert again.status_code == 409, again.text
+    assert again.json()["error"]["type"] == "conflict"
+    # Still answered: the customer, its statements and its closure.
+    assert (await stack.http.get(f"/v1/customers/{unique_id}")).status_code == 200
+    assert (await stack.http.get(f"/v1/customers/{unique_id}/statements")).status_code == 200
