@@ -23,6 +23,7 @@ from workflows import customer_periods as periods
 from workflows import events
 from workflows.activity_calls import call
 from workflows.customer_log import record
+from workflows.period_close import PeriodCloseWorkflow, period_workflow_id
 from workflows.recharge import RechargeWorkflow, recharge_workflow_id
 
 with workflow.unsafe.imports_passed_through():
@@ -92,6 +93,17 @@ async def begin(state: CustomerState, request: CloseAccountRequest) -> ClosureSt
             await handle.signal(RechargeWorkflow.retry_now)
         except Exception:
             workflow.logger.info("no recharge to wake for %s", external_id)
+    billing = state.billing
+    if billing is not None and billing.closing is not None:
+        # A close sitting out its grace for late events: none can come now, so it closes at
+        # once and the final statement follows.
+        running = workflow.get_external_workflow_handle(
+            period_workflow_id(external_id, billing.closing)
+        )
+        try:
+            await running.signal(PeriodCloseWorkflow.end_grace)
+        except Exception:
+            workflow.logger.info("no period close to hurry for %s", external_id)
     record(
         state,
         "closing",

@@ -8,6 +8,7 @@ retried on the dunning schedule, each attempt priced from what is still owed the
 owed, nothing charged). The customer workflow hears the outcome by signal.
 """
 
+import contextlib
 from datetime import timedelta
 from typing import Any
 
@@ -39,6 +40,10 @@ with workflow.unsafe.imports_passed_through():
     from messages.purchase import CreateIntentInput, FailPurchaseInput, PurchaseRef
 
 
+# Runs from before a closing account could end the grace early.
+END_GRACE_PATCH = "period-close-end-grace-v1"
+
+
 def period_workflow_id(external_id: str, period_index: int) -> str:
     return f"period-{external_id}-{period_index}"
 
@@ -53,12 +58,21 @@ class PeriodCloseWorkflow:
         self.attempts = 0
         self.idempotency_keys: dict[int, str] = {}
         self.invoice_ids: dict[int, str] = {}
+        self._grace_ended = False
 
     @workflow.run
     async def run(self, input: PeriodCloseInput) -> PeriodClosed:
         grace_ends = input.period_end + timedelta(seconds=input.grace_seconds)
         if grace_ends > workflow.now():
-            await workflow.sleep(grace_ends - workflow.now(), summary="grace for late events")
+            if workflow.patched(END_GRACE_PATCH):
+                with contextlib.suppress(TimeoutError):
+                    await workflow.wait_condition(
+                        lambda: self._grace_ended,
+                        timeout=grace_ends - workflow.now(),
+                        timeout_summary="grace for late events",
+                    )
+            else:
+                await workflow.sleep(grace_ends - workflow.now(), summary="grace for late events")
         statement = await call(
             PeriodActivities.close_period,
             ClosePeriodInput(
@@ -210,6 +224,11 @@ class PeriodCloseWorkflow:
             return intent.id, intent.failure or f"payment {intent.status}"
         await call(PaymentActivities.grant_purchase, PurchaseRef(purchase_id=ticket.purchase_id))
         return intent.id, None
+
+    @workflow.signal
+    def end_grace(self) -> None:
+        """No late event can come any more (the account is closing): close now."""
+        self._grace_ended = True
 
     @workflow.query(name="state")
     def get_state(self) -> StatementSummary | None:

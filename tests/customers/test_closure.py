@@ -6,9 +6,10 @@ from decimal import Decimal
 
 from temporalio.client import WorkflowExecutionStatus
 
-from tests.api.support import event, ledger
+from tests.api.support import create_plan, event, grant, ledger, signup
 from tests.customers.support import closed, closure, stripe_refunds, two_purchases
-from tests.payments.support import assert_invariants, purchase
+from tests.payments.support import assert_invariants, calls, purchase
+from tests.support.plans import calls_plan, plan_code
 from tests.support.stack import Stack
 from tests.support.waiting import eventually
 from tests.workflows.support import workflow
@@ -109,3 +110,36 @@ async def test_closing_twice_or_an_unknown_customer_is_refused_and_changes_nothi
     # Still answered: the customer, its statements and its closure.
     assert (await stack.http.get(f"/v1/customers/{unique_id}")).status_code == 200
     assert (await stack.http.get(f"/v1/customers/{unique_id}/statements")).status_code == 200
+
+
+async def test_a_closure_ends_the_grace_of_a_running_period_close_and_bills_both_periods(
+    stack: Stack, unique_id: str
+) -> None:
+    """A plan change ``now`` leaves a period close sitting out the plan's hour of grace for
+    late events; a closure cannot get late events, so that close runs at once and the
+    final statement follows it."""
+    code = plan_code(unique_id)
+    await create_plan(stack, calls_plan(code, grace_seconds=3600))
+    await create_plan(stack, calls_plan(f"{code}-b", grace_seconds=3600))
+    await signup(stack, unique_id, plan=code)
+    await grant(stack, unique_id, "4", reason="welcome credit")
+    await calls(stack, unique_id, 1)
+    changed = await eventually(
+        lambda: stack.http.post(
+            f"/v1/customers/{unique_id}/plan", json={"plan": f"{code}-b", "effective": "now"}
+        ),
+        until=lambda r: "still signing up" not in r.text,
+        what="the workflow to finish the signup",
+    )
+    assert changed.status_code == 200, changed.text
+
+    response = await stack.http.post(f"/v1/customers/{unique_id}/close", json={"reason": "bye"})
+    assert response.status_code == 202, response.text
+    done = await closed(stack, unique_id, timeout=60)
+    listed = (await stack.http.get(f"/v1/customers/{unique_id}/statements")).json()["data"]
+    assert len(listed) == 2  # the plan change's early statement, then the final one
+    assert done["final_statement"] == max(s["number"] for s in listed)
+    assert done["refunds"] == []  # nothing was bought: the 3 credits left are forfeited
+    voids = [e["amount"] for e in await ledger(stack, unique_id) if e["kind"] == "void"]
+    assert voids == ["-3"]
+    await assert_invariants(stack)
