@@ -21,6 +21,7 @@ LABELS = {
     "grant": "Credits added",
     "expiry": "Credits expired",
     "clawback": "Refund (credits taken back)",
+    "void": "Credits forfeited",
     "adjustment": "Adjustment",
     "true_up": "End-of-period adjustment",
 }
@@ -41,14 +42,20 @@ async def overview(request: Request, account: AccountDep, db: DbDep) -> HTMLResp
         account,
         wallet=wallet,
         grants=grants,
-        cut_off_reason=_cut_off_reason(wallet),
+        cut_off_reason=_cut_off_reason(wallet, str(account.customer.status)),
         next_statement=period_end,
         recharge=recharge,
         has_card=account.customer.payment_method is not None,
     )
 
 
-def _cut_off_reason(wallet: reads.WalletView) -> str | None:
+def _cut_off_reason(wallet: reads.WalletView, status: str) -> str | None:
+    if status == "closing":
+        return "Your account is being closed: unspent credits you bought go back to your card."
+    if status == "closed":
+        return "Your account is closed. Unspent credits you bought went back to your card."
+    if status == "paused":
+        return "Your account is paused. Contact us to resume it."
     if wallet.entitled:
         return None
     if wallet.debt > 0:
