@@ -19,7 +19,9 @@ both runs' histories as ``WorkflowHistory.to_json()``:
   that refuses the first attempt (a retry after a durable sleep).
 
 The ``*_before_periods.json`` files are runs recorded before billing periods existed; they
-are not re-recorded and replay through ``workflow.patched``.
+are not re-recorded and replay through ``workflow.patched``. ``customer_closing.json`` and
+``customer_closed.json`` are the two runs of an account closure with the worker SIGKILLed
+during its refunds (``tests/customers/test_closure_crash.py``), not re-recorded either.
 
 ``tests/workflows/test_replay.py`` replays every file there against the current code. Record
 again only on purpose (a deliberate, versioned workflow change), never to make replay pass.

@@ -11,6 +11,8 @@ from decimal import Decimal
 from typing import Any
 
 from temporalio.common import WorkflowIDConflictPolicy
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.worker import Replayer
 
 from messages.customer import CustomerProfile, CustomerWorkflowInput
 from messages.purchase import PurchaseRequest
@@ -21,6 +23,7 @@ from tests.support.plans import calls_plan, plan_code
 from tests.support.stack import Stack, worker_process
 from tests.support.stripe_proxy import StripeProxy
 from tests.support.waiting import eventually
+from worker.registry import WORKFLOWS
 from workflows.customer import CustomerWorkflow, customer_workflow_id
 
 
@@ -31,6 +34,7 @@ async def test_sigkill_during_the_refunds_refunds_each_purchase_once(
     code = plan_code(unique_id)
     await create_plan(stack, calls_plan(code))
     killed = asyncio.Event()
+    operator = f"closer-{uuid.uuid4().hex[:8]}@ops"
     bought: dict[int, dict[str, Any]] = {}
     with worker_process(stack, task_queue) as first:
         handle = await stack.client.start_workflow(
@@ -77,10 +81,10 @@ async def test_sigkill_during_the_refunds_refunds_each_purchase_once(
         # As the Temporal UI's Send Update form sends it: a name and plain JSON.
         started = await handle.execute_update(
             "close_account",
-            {"reason": "customer asked to leave", "operator": "alice@ops"},
+            {"reason": "customer asked to leave", "operator": operator},
             result_type=dict,
         )
-        assert started["step"] == "payments" and started["requested_by"] == "alice@ops"
+        assert started["step"] == "payments" and started["requested_by"] == operator
         await asyncio.wait_for(killed.wait(), timeout=120)
     proxy.after_upstream = None
     first_refund = await stripe_refunds(stack, bought[20]["payment_intent"])
@@ -100,7 +104,13 @@ async def test_sigkill_during_the_refunds_refunds_each_purchase_once(
     entries = await ledger(stack, unique_id)
     clawbacks = sorted(Decimal(e["amount"]) for e in entries if e["kind"] == "clawback")
     assert clawbacks == [Decimal(-15), Decimal(-10)]
-    audit = await stack.http.get("/v1/audit-log", params={"actor": "operator:alice@ops"})
+    audit = await stack.http.get("/v1/audit-log", params={"actor": f"operator:{operator}"})
     assert audit.status_code == 200, audit.text
     assert [e["action"] for e in audit.json()["entries"]] == ["update close_account"]
     await assert_invariants(stack)
+    # Both runs (the closure started in the first, finished after continue-as-new), crash
+    # and all, replay against the workflow code.
+    replayer = Replayer(workflows=list(WORKFLOWS), data_converter=pydantic_data_converter)
+    first_run = stack.client.get_workflow_handle(handle.id, run_id=handle.first_execution_run_id)
+    for run in (first_run, handle):
+        await replayer.replay_workflow(await run.fetch_history())
