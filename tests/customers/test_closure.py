@@ -6,9 +6,9 @@ from decimal import Decimal
 
 from temporalio.client import WorkflowExecutionStatus
 
-from tests.api.support import create_plan, event, grant, ledger, signup
+from tests.api.support import balance, create_plan, event, grant, ledger, signup
 from tests.customers.support import closed, closure, stripe_refunds, two_purchases
-from tests.payments.support import assert_invariants, calls, purchase
+from tests.payments.support import VISA, assert_invariants, calls, purchase, save_card
 from tests.support.plans import calls_plan, plan_code
 from tests.support.stack import Stack
 from tests.support.waiting import eventually
@@ -142,4 +142,31 @@ async def test_a_closure_ends_the_grace_of_a_running_period_close_and_bills_both
     assert done["refunds"] == []  # nothing was bought: the 3 credits left are forfeited
     voids = [e["amount"] for e in await ledger(stack, unique_id) if e["kind"] == "void"]
     assert voids == ["-3"]
+    await assert_invariants(stack)
+
+
+async def test_closing_an_arrears_account_collects_what_is_owed_on_the_final_statement(
+    stack: Stack, unique_id: str
+) -> None:
+    code = plan_code(unique_id)
+    await create_plan(stack, calls_plan(code, billing="arrears", grace_seconds=3600))
+    await signup(stack, unique_id, plan=code)
+    pm = await save_card(stack, unique_id, VISA)
+    await calls(stack, unique_id, 3)  # 3.00 owed, billed at the period's end
+    assert (await balance(stack, unique_id))["debt"] == "3"
+
+    response = await stack.http.post(f"/v1/customers/{unique_id}/close", json={"reason": "bye"})
+    assert response.status_code == 202, response.text
+    done = await closed(stack, unique_id, timeout=60)
+    statement = await stack.http.get(
+        f"/v1/customers/{unique_id}/statements/{done['final_statement']}"
+    )
+    assert statement.status_code == 200, statement.text
+    final = statement.json()
+    assert (final["amount_due"], final["payment"]["status"]) == ("3", "paid")
+    assert done["refunds"] == []  # the statement's payment only paid the debt
+    after = await balance(stack, unique_id)
+    assert (after["available"], after["debt"]) == ("0", "0")
+    detached = await stack.stripe.client.v1.payment_methods.retrieve_async(pm)
+    assert detached.customer is None
     await assert_invariants(stack)
