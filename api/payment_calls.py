@@ -31,6 +31,7 @@ from messages.customer import PaymentMethodRequest
 from messages.purchase import PaymentPolicy, PurchaseAnswer, PurchaseRequest
 from messages.recharge import AutoRechargeRequest
 from workflows.customer import CustomerWorkflow
+from workflows.refusals import StateConflict, WorkflowBusy
 
 T = TypeVar("T")
 CARD_DECLINED = "CardDeclined"
@@ -68,6 +69,10 @@ async def customer_and_plan(db: Database, external_id: str) -> tuple[Customer, P
     return stored.customer, await plan_of(db, stored.customer)
 
 
+# How long a caller refused with ``workflow_busy`` is told to wait before trying again.
+BUSY_RETRY_SECONDS = 5
+
+
 async def run_update(settings: Settings, call: Awaitable[T]) -> T:
     """Run a workflow update; its refusals become 4xx answers."""
     try:
@@ -77,8 +82,14 @@ async def run_update(settings: Settings, call: Awaitable[T]) -> T:
         while cause is not None and not isinstance(cause, ApplicationError):
             cause = getattr(cause, "cause", None)
         message = cause.message if isinstance(cause, ApplicationError) else str(err)
-        if isinstance(cause, ApplicationError) and cause.type == CARD_DECLINED:
+        kind = cause.type if isinstance(cause, ApplicationError) else None
+        if kind == CARD_DECLINED:
             raise ApiError(402, "card_declined", message) from None
+        if kind == WorkflowBusy.__name__:
+            retry = {"Retry-After": str(BUSY_RETRY_SECONDS)}
+            raise ApiError(409, "workflow_busy", message, headers=retry) from None
+        if kind == StateConflict.__name__:
+            raise ApiError(409, "conflict", message) from None
         raise ApiError(422, "validation_error", message) from None
     except RPCError as err:
         if err.status == RPCStatusCode.NOT_FOUND:

@@ -25,6 +25,7 @@ from workflows.activity_calls import call
 from workflows.customer_log import record
 from workflows.period_close import PeriodCloseWorkflow, period_workflow_id
 from workflows.recharge import RechargeWorkflow, recharge_workflow_id
+from workflows.refusals import StateConflict, WorkflowBusy
 
 with workflow.unsafe.imports_passed_through():
     from activities.closure import ClosureActivities
@@ -48,11 +49,11 @@ HOLDS_POLL = timedelta(seconds=30)
 
 def validate(state: CustomerState, request: CloseAccountRequest) -> None:
     if not state.registered or (state.billing is None and state.status == "pending"):
-        raise ValueError("the customer is still signing up; try again shortly")
+        raise WorkflowBusy("the customer is still signing up; try again shortly")
     if state.status == "closed":
-        raise ValueError("the account is already closed")
+        raise StateConflict("the account is already closed")
     if state.closure is not None:
-        raise ValueError("the account is already closing")
+        raise StateConflict("the account is already closing")
 
 
 async def begin(state: CustomerState, request: CloseAccountRequest) -> ClosureState:

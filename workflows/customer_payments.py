@@ -20,6 +20,7 @@ from workflows.customer_children import start_child
 from workflows.customer_log import record, remember
 from workflows.purchase import PurchaseWorkflow, declined_reason, purchase_workflow_id
 from workflows.recharge import RechargeWorkflow, recharge_workflow_id
+from workflows.refusals import StateConflict, WorkflowBusy
 
 with workflow.unsafe.imports_passed_through():
     from activities.payments import CARD_DECLINED, PaymentActivities
@@ -363,9 +364,9 @@ async def on_refund(state: CustomerState, notice: RefundNotice) -> None:
 
 def require_open(state: CustomerState) -> None:
     if not state.registered or state.stripe_customer_id is None:
-        raise ValueError("the customer is still signing up; try again shortly")
+        raise WorkflowBusy("the customer is still signing up; try again shortly")
     if state.status in ("closing", "closed"):
-        raise ValueError(f"the customer's account is {state.status}")
+        raise StateConflict(f"the customer's account is {state.status}")
 
 
 def _trim(mapping: dict[str, str] | dict[str, PurchaseView]) -> None:

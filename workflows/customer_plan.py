@@ -6,6 +6,7 @@ from temporalio import workflow
 from workflows import customer_periods as periods
 from workflows.activity_calls import call
 from workflows.customer_log import record
+from workflows.refusals import StateConflict, WorkflowBusy
 
 with workflow.unsafe.imports_passed_through():
     from activities.plan_changes import PlanChangeActivities
@@ -48,9 +49,9 @@ async def change_plan(state: CustomerState, request: PlanChangeRequest) -> PlanC
 
 def validate_plan_change(state: CustomerState, request: PlanChangeRequest) -> None:
     if not state.registered or state.billing is None:
-        raise ValueError("the customer is still signing up; try again shortly")
+        raise WorkflowBusy("the customer is still signing up; try again shortly")
     if state.status in ("closing", "closed"):
-        raise ValueError(f"the customer's account is {state.status}")
+        raise StateConflict(f"the customer's account is {state.status}")
     if state.billing.closing is not None:
         # Refused at once rather than waiting: a close may sit out its grace for minutes.
-        raise ValueError("a period close is running; try again once it has finished")
+        raise WorkflowBusy("a period close is running; try again once it has finished")
