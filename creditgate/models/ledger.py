@@ -154,7 +154,8 @@ class OutboxMessage(SQLModel, table=True):
     message_id: str = Field(max_length=100, unique=True)
     customer_id: int = Field(foreign_key="customers.id")
     workflow_id: str = Field(max_length=300)
-    # zero | restored | threshold | balance_low | grant_added
+    # zero | restored | threshold | balance_low | grant_added | paused | resumed |
+    # profile_changed (the customer PATCH route writes it, not the ledger)
     kind: str = Field(sa_type=String(30))
     payload: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
     created_at: datetime = timestamp_field()
