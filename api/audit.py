@@ -1,7 +1,9 @@
 """Every change made through the API goes to the audit log, with who made it and the request id.
 
 A change is a POST, PUT, PATCH or DELETE under ``/v1`` that succeeded (a refused request
-changes nothing). Usage events and holds are not audit entries: the ledger records them. The
+changes nothing), or a POST of a customer's portal session (actor ``portal:<external_id>``,
+set by the portal once the session and its CSRF token are checked). Usage events and holds
+are not audit entries: the ledger records them. The
 entry is written before the response starts, so a client never sees a change its audit entry
 does not have. The request id is the client's ``X-Request-Id`` when it is a plain token, else
 a new one; it is echoed on every response.
@@ -12,6 +14,7 @@ import re
 import uuid
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import parse_qsl
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -23,7 +26,9 @@ from creditgate.infra.db import Database
 _CHANGES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 _NOT_AUDITED = re.compile(r"/v1/events|/v1/customers/[^/]+/holds|/v1/holds/.+|/v1/stripe/.*")
 _REQUEST_ID = re.compile(rb"[A-Za-z0-9._:-]{1,100}")
-_SECRET_FIELDS = frozenset({"key", "secret", "password", "api_key"})
+_SECRET_FIELDS = frozenset({"key", "secret", "password", "api_key", "csrf_token", "client_secret"})
+# ``scope["state"]`` key the portal sets to the signed-in customer's actor.
+PORTAL_ACTOR = "portal_actor"
 _MAX_DETAILS = 4096
 
 
@@ -34,17 +39,25 @@ def request_id(scope: Scope) -> str:
     return f"req_{uuid.uuid4().hex}"
 
 
-def _details(body: bytes) -> dict[str, Any]:
-    """The request's JSON object, secrets masked; nothing for a large or non-object body."""
+def _details(body: bytes, form: bool) -> dict[str, Any]:
+    """The request's JSON object or HTML form fields, secrets masked; nothing for a large
+    body or another kind."""
     if not body or len(body) > _MAX_DETAILS:
         return {}
     try:
-        parsed = json.loads(body)
+        parsed = dict(parse_qsl(body.decode())) if form else json.loads(body)
     except ValueError:
         return {}
     if not isinstance(parsed, dict):
         return {}
     return {k: "***" if k in _SECRET_FIELDS else v for k, v in parsed.items()}
+
+
+def _is_form(scope: Scope) -> bool:
+    return any(
+        name == b"content-type" and value.startswith(b"application/x-www-form-urlencoded")
+        for name, value in scope["headers"]
+    )
 
 
 class AuditTrail:
@@ -58,10 +71,9 @@ class AuditTrail:
             return
         rid = request_id(scope)
         path = route_path(scope)
-        audited = (
-            scope["method"] in _CHANGES
-            and path.startswith("/v1/")
-            and _NOT_AUDITED.fullmatch(path) is None
+        audited = scope["method"] in _CHANGES and (
+            (path.startswith("/v1/") and _NOT_AUDITED.fullmatch(path) is None)
+            or path.startswith("/portal/")
         )
         body = bytearray()
 
@@ -82,18 +94,25 @@ class AuditTrail:
         await self.app(scope, receiving, sending)
 
     async def _record(self, scope: Scope, rid: str, status: int, body: bytes) -> None:
-        principal: Principal | None = scope.get("state", {}).get("principal")
+        state = scope.get("state", {})
+        principal: Principal | None = state.get("principal")
         route = scope.get("route")
         template = getattr(route, "path", None) or route_path(scope)
-        if not template.startswith("/v1/"):
+        if template.startswith("/portal/"):
+            actor = state.get(PORTAL_ACTOR)
+            if actor is None:
+                return  # not a customer's change (the dev-only Stripe.js stand-in)
+        else:
+            actor = principal.name if principal else "anonymous"
+        if not template.startswith(("/v1/", "/portal/")):
             # The route's path within the included ``/v1`` router.
             template = "/v1" + template
         await audit.record(
             self.db(),
-            actor=principal.name if principal else "anonymous",
+            actor=actor,
             action=f"{scope['method']} {template}",
             target=route_path(scope),
             status=status,
             request_id=rid,
-            details=_details(body),
+            details=_details(body, _is_form(scope)),
         )

@@ -97,8 +97,9 @@ class LedgerNotice(BaseModel):
     """One outbox row, signalled by the relay (at least once; ``message_id`` de-duplicates).
 
     ``kind`` is ``zero``, ``restored``, ``threshold``, ``balance_low``, ``grant_added``,
-    ``paused`` or ``resumed``; it stays a plain string so a kind this code does not know yet
-    is ignored, never a failed signal.
+    ``paused``, ``resumed`` or ``profile_changed`` (written by the customer PATCH route); it
+    stays a plain string so a kind this code does not know yet is ignored, never a failed
+    signal.
     """
 
     message_id: str

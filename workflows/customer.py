@@ -21,6 +21,7 @@ from workflows import events
 from workflows import search_attributes as sa
 from workflows.activity_calls import call
 from workflows.customer_log import record, remember
+from workflows.customer_profile import on_profile_changed
 
 with workflow.unsafe.imports_passed_through():
     from activities.customers import CustomerActivities
@@ -320,6 +321,8 @@ class CustomerWorkflow:
                 self.state.status = "cut_off" if payload.get("status") == "cut_off" else "active"
             why = payload.get("reason", self.state.status)
             record(self.state, notice.kind, f"{notice.kind}: {why}")
+        elif notice.kind == "profile_changed":
+            on_profile_changed(self.state, payload)
         else:
             workflow.logger.warning("ignoring ledger notice of unknown kind %r", notice.kind)
         self._publish_search_attributes()

@@ -7,6 +7,7 @@ from urllib.parse import parse_qsl
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import HTMLResponse, Response
 
+from api.audit import PORTAL_ACTOR
 from api.deps import DbDep, SettingsDep
 from api.errors import error_response
 from api.payment_calls import customer_and_plan
@@ -54,6 +55,8 @@ async def posted(request: Request, account: AccountDep) -> Account:
     if supplied is None:
         supplied = (await form_fields(request)).get("csrf_token")
     sessions.check_csrf(account.session, supplied)
+    # Who the audit log names for this change (``api.audit``).
+    request.scope.setdefault("state", {})[PORTAL_ACTOR] = f"portal:{account.external_id}"
     return account
 
 

@@ -34,7 +34,7 @@ from creditgate.infra.settings import Settings
 from creditgate.ledger import customer_list, reads
 from creditgate.ledger.customer_list import CustomerFilter
 from creditgate.ledger.customers import get_customer
-from creditgate.models import Customer
+from creditgate.models import Customer, OutboxMessage
 from creditgate.payments.stripe_gateway import StripeGateway
 from creditgate.plans.catalog import latest_version
 from messages.customer import CustomerProfile, CustomerWorkflowInput, SignupResult
@@ -173,7 +173,8 @@ async def update_customer(
     stored: CustomerDep, body: CustomerUpdate, db: DbDep, settings: SettingsDep
 ) -> CustomerPublic:
     """Change name, email or metadata. A new name or email goes to the Stripe customer first:
-    if Stripe fails, nothing changes."""
+    if Stripe fails, nothing changes. The customer's workflow learns a new name or email from
+    the outbox (a ``profile_changed`` notice written in the same transaction)."""
     customer = stored.customer
     name = customer.name if body.name is None else body.name
     email = customer.email if body.email is None else str(body.email)
@@ -185,6 +186,8 @@ async def update_customer(
             await session.exec(select(Customer).where(Customer.id == customer.id).with_for_update())
         ).one()
         row.name, row.email = name, email
+        if changed and row.status != "closed":
+            session.add(profile_notice(row))
         if "metadata" in body.model_fields_set:
             row.metadata_ = merged(row.metadata_, body.metadata)
         session.add(row)
@@ -192,6 +195,18 @@ async def update_customer(
         updated = await get_customer(session, customer.external_id)
         assert updated is not None
         return CustomerPublic.of(await reads.with_expiry(session, updated))
+
+
+def profile_notice(customer: Customer) -> OutboxMessage:
+    """The outbox row telling the customer's workflow its new name and email."""
+    assert customer.id is not None
+    return OutboxMessage(
+        message_id=f"profile_changed-{uuid.uuid4().hex}",
+        customer_id=customer.id,
+        workflow_id=customer.workflow_id,
+        kind="profile_changed",
+        payload={"name": customer.name, "email": customer.email},
+    )
 
 
 async def update_stripe_customer(settings: Settings, customer: str, name: str, email: str) -> None:

@@ -5,10 +5,10 @@ each with the key's name."""
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, status
+from fastapi import APIRouter, Header, Path, Response, status
 
 from api.deps import DbDep
-from api.schemas.common import ERRORS
+from api.schemas.common import ERROR_CONTENT, ERRORS
 from api.schemas.operators import (
     AdjustmentCreate,
     AdjustmentPublic,
@@ -29,13 +29,33 @@ router = APIRouter(tags=["operator controls"], responses=ERRORS)
     "/customers/{external_id}/adjustments",
     status_code=status.HTTP_201_CREATED,
     response_model=AdjustmentPublic,
+    responses={
+        200: {
+            "model": AdjustmentPublic,
+            "description": "Repeat of an Idempotency-Key: the adjustment booked the first time",
+        },
+        400: {
+            "content": ERROR_CONTENT,
+            "description": "An Idempotency-Key reused for a different adjustment",
+        },
+    },
 )
 async def create_adjustment(
-    external_id: ExternalId, body: AdjustmentCreate, db: DbDep
+    external_id: ExternalId,
+    body: AdjustmentCreate,
+    response: Response,
+    db: DbDep,
+    # Stored as "api:<key>" (200 characters), on the entry and on a credit's grant.
+    idempotency_key: Annotated[str | None, Header(min_length=1, max_length=196)] = None,
 ) -> AdjustmentPublic:
     """A credit (positive) or a debit (negative) with a reason, booked as a ledger entry. A
-    debit that would take the balance below the credit limit's floor is a 409."""
-    adjusted = await operators.adjust(db, external_id, body.amount, body.reason)
+    debit that would take the balance below the credit limit's floor is a 409. An
+    ``Idempotency-Key`` books one adjustment per key: a repeat answers as the first did (200),
+    the same key with another amount or reason is a 400."""
+    reference = f"api:{idempotency_key}" if idempotency_key else None
+    adjusted = await operators.adjust(db, external_id, body.amount, body.reason, reference)
+    if not adjusted.created:
+        response.status_code = status.HTTP_200_OK
     grant_id = adjusted.grant.id if adjusted.grant is not None else None
     return AdjustmentPublic(amount=adjusted.amount, balance=adjusted.balance, grant_id=grant_id)
 

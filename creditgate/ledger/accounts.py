@@ -172,6 +172,7 @@ class Account:
             "hold_id": fields.get("hold_id"),
             "allocations": fields.get("allocations"),
             "description": fields.get("description"),
+            "reference": fields.get("reference"),
         }
         self.writes.entries.append(self.last_entry)
 

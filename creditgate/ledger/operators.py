@@ -4,6 +4,7 @@ the API routes and the customer workflow's operator updates."""
 
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import select, update
 
@@ -11,7 +12,7 @@ from creditgate.infra.db import Database
 from creditgate.ledger import service
 from creditgate.ledger import tables as t
 from creditgate.ledger.accounts import ZERO, Account, entitled_at, expire_due
-from creditgate.ledger.errors import Conflict, LedgerError, NotFound
+from creditgate.ledger.errors import Conflict, IdempotencyMismatch, LedgerError, NotFound
 from creditgate.ledger.grants import GrantSpec, add_grant
 from creditgate.ledger.pausing import paused_reason
 from creditgate.ledger.tables import GrantRow
@@ -51,11 +52,14 @@ async def adjust(
 ) -> Adjusted:
     """A positive ``amount`` is a grant with source ``adjustment`` (it pays debt first); a
     negative one burns grants down like usage and is refused (changing nothing) if the balance
-    would fall below what the credit limit allows. ``reference`` makes a credit once-only."""
+    would fall below what the credit limit allows. ``reference`` makes either once-only: a
+    repeat books nothing and answers as the first did (``created`` False)."""
     if amount == 0:
         raise LedgerError("an adjustment amount may not be zero")
 
     async def work(account: Account) -> Adjusted:
+        if reference is not None and (first := await _booked(account, reference)) is not None:
+            return _repeat(first, amount, reason)  # a repeat answers even once closing
         refuse_if_closed(account)
         await expire_due(account)
         if amount > 0:
@@ -63,7 +67,14 @@ async def adjust(
                 amount, "adjustment", reason=reason, reference=reference, entry_kind="adjustment"
             )
             outcome = await add_grant(account, spec)
-            return Adjusted(amount, account.balance, outcome.grant, outcome.created)
+            if not outcome.created:  # a key booked before entries kept it
+                grant = outcome.grant
+                _same_request(grant.amount, grant.reason, amount, reason)
+                return Adjusted(grant.amount, account.balance, grant, created=False)
+            # The credit's entry keeps the key too, so a repeat answers from the entry.
+            assert account.last_entry is not None
+            account.last_entry["reference"] = reference
+            return Adjusted(amount, account.balance, outcome.grant)
         after = account.balance + amount
         limit = account.credit_limit
         if limit is not None and after < -limit:
@@ -72,10 +83,51 @@ async def adjust(
                 f"credit limit's floor of {-limit:f}"
             )
         allocations = await burn_grants(account, -amount)
-        account.book("adjustment", amount, allocations=allocations, description=reason[:500])
+        account.book(
+            "adjustment",
+            amount,
+            allocations=allocations,
+            description=reason[:500],
+            reference=reference,
+        )
         return Adjusted(amount, account.balance, None)
 
     return await service.in_account(db, work, external_id=external_id)
+
+
+async def _booked(account: Account, reference: str) -> tuple[Any, GrantRow | None] | None:
+    """The entry booked with ``reference`` and its grant (a credit's), if any."""
+    e = t.ledger_entries.c
+    entry = (
+        await account.conn.execute(
+            select(e.amount, e.balance_after, e.grant_id, e.description).where(
+                e.customer_id == account.customer_id, e.reference == reference
+            )
+        )
+    ).first()
+    if entry is None:
+        return None
+    if entry.grant_id is None:
+        return entry, None
+    grant = (
+        await account.conn.execute(select(t.grants).where(t.grants.c.id == entry.grant_id))
+    ).one()
+    return entry, GrantRow.of(grant)
+
+
+def _repeat(first: tuple[Any, GrantRow | None], amount: Decimal, reason: str) -> Adjusted:
+    entry, grant = first
+    booked_reason = grant.reason if grant is not None else entry.description
+    _same_request(entry.amount, booked_reason, amount, reason)
+    return Adjusted(entry.amount, entry.balance_after, grant, created=False)
+
+
+def _same_request(booked: Decimal, booked_reason: str | None, amount: Decimal, reason: str) -> None:
+    if booked != amount or booked_reason != reason[:500]:
+        raise IdempotencyMismatch(
+            "this key was used for a different adjustment (amount or reason); "
+            "use a new key for a new adjustment"
+        )
 
 
 async def void_grant(db: Database, grant_id: int, reason: str) -> Voided:

@@ -4,7 +4,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Index, Integer, String, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Index, Integer, String, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from creditgate.infra.sqltypes import UTCDateTime
@@ -46,7 +46,19 @@ class LedgerEntry(SQLModel, table=True):
     """Append-only. For every wallet, balance = Σ amount (invariant 2)."""
 
     __tablename__ = "ledger_entries"
-    __table_args__ = (Index("ix_ledger_customer_id", "customer_id", "id"),)
+    __table_args__ = (
+        Index("ix_ledger_customer_id", "customer_id", "id"),
+        # Partial: only the few entries with a key (an adjustment's) are indexed, so a usage
+        # debit writes no more index entries than before.
+        Index(
+            "uq_ledger_customer_reference",
+            "customer_id",
+            "reference",
+            unique=True,
+            sqlite_where=text("reference IS NOT NULL"),
+            postgresql_where=text("reference IS NOT NULL"),
+        ),
+    )
 
     id: int | None = Field(default=None, sa_type=BigId, primary_key=True)
     # customers.id, without a FOREIGN KEY (migration 0008): written under the customer's lock.
@@ -63,6 +75,8 @@ class LedgerEntry(SQLModel, table=True):
     allocations: list[dict[str, Any]] | None = Field(default=None, sa_type=JSON)
     description: str | None = Field(default=None, max_length=500)
     created_at: datetime = timestamp_field()
+    # An adjustment's key (an operator update's or an Idempotency-Key): one entry per key.
+    reference: str | None = Field(default=None, max_length=200)
 
 
 class UsageEvent(SQLModel, table=True):
@@ -140,7 +154,8 @@ class OutboxMessage(SQLModel, table=True):
     message_id: str = Field(max_length=100, unique=True)
     customer_id: int = Field(foreign_key="customers.id")
     workflow_id: str = Field(max_length=300)
-    # zero | restored | threshold | balance_low | grant_added
+    # zero | restored | threshold | balance_low | grant_added | paused | resumed |
+    # profile_changed (the customer PATCH route writes it, not the ledger)
     kind: str = Field(sa_type=String(30))
     payload: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
     created_at: datetime = timestamp_field()

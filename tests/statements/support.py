@@ -57,7 +57,14 @@ async def statement_closed(
     async def find() -> Statement | None:
         return await store.get_statement(time_skipping.db, customer_id, number)
 
-    current = await state(time_skipping, external_id)
+    # A query sent while the workflow continues as new after an earlier close is not
+    # answered: ask again until it is.
+    current = await eventually(
+        lambda: state(time_skipping, external_id),
+        lambda s: s is not None and s.billing is not None,
+        timeout=120,
+        what="the customer workflow's billing state",
+    )
     assert current is not None and current.billing is not None
     duration = until_period_closes(current.billing, await time_skipping.env.get_current_time())
     # The test server's sleep call does not always return once the clock has passed (seen
