@@ -6,6 +6,8 @@
 6. at most one auto-recharge attempt is pending per customer, each recharge granted at most
    once, and after a recharge's grant the balance was at least the threshold (less any
    usage recorded after the attempt was priced).
+
+Invariant 10 (closed accounts and their refunds) is ``creditgate.checks.closures``, run here.
 """
 
 from collections import Counter, defaultdict
@@ -14,6 +16,7 @@ from decimal import Decimal
 from sqlalchemy import func
 from sqlmodel import col, select
 
+from creditgate.checks.closures import check_closures
 from creditgate.checks.ledger import Violation
 from creditgate.infra.db import Database
 from creditgate.models import AutoRecharge, Customer, Grant, LedgerEntry, Purchase
@@ -146,4 +149,4 @@ async def check_payments(db: Database, stripe: StripeGateway) -> list[Violation]
                 f"after recharge {purchase.id} the balance {entry.balance_after} "
                 f"is below the threshold {setting.threshold}",
             )
-    return found
+    return found + await check_closures(db, stripe)

@@ -87,8 +87,8 @@ def _check(settings: Settings) -> int:
                     print(violation)
                 print(
                     f"creditgate check: cannot read PaymentIntents from Stripe at "
-                    f"{settings.stripe_api_base} ({err.user_message or err}); invariants 4 "
-                    "and 6 need it",
+                    f"{settings.stripe_api_base} ({err.user_message or err}); invariants 4, "
+                    "6 and 10 need it",
                     file=sys.stderr,
                 )
                 return 2
@@ -99,7 +99,7 @@ def _check(settings: Settings) -> int:
         if violations:
             print(f"creditgate check: {len(violations)} violation(s)", file=sys.stderr)
             return 1
-        print("creditgate check: invariants 2, 3, 4, 5, 6 and 9 hold")
+        print("creditgate check: invariants 2, 3, 4, 5, 6, 9 and 10 hold")
         return 0
 
     return asyncio.run(run())

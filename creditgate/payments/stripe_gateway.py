@@ -46,6 +46,13 @@ def _setup_intent(intent: stripe.SetupIntent) -> SetupIntentRef:
     )
 
 
+@dataclass(frozen=True)
+class RefundRef:
+    id: str
+    amount: int  # minor units
+    purchase: str | None  # the Creditgate purchase it names (an account closure's refunds)
+
+
 class PaymentDeclined(Exception):
     """Stripe refused the card (a business outcome, not an outage)."""
 
@@ -186,6 +193,19 @@ class StripeGateway:
                 err.code or "refund_refused", str(err.user_message or err)
             ) from None
         return refund.id
+
+    async def refunds_of(self, payment_intent: str) -> list[RefundRef]:
+        page = await self.client.v1.refunds.list_async(
+            {"payment_intent": payment_intent, "limit": 100}
+        )
+        return [
+            RefundRef(
+                id=r.id,
+                amount=r.amount,
+                purchase=str(getattr(r.metadata, "creditgate_purchase", "")) or None,
+            )
+            for r in page.data
+        ]
 
     async def customer_cards(self, customer: str) -> list[str]:
         params: dict[str, object] = {"customer": customer, "type": "card", "limit": 100}

@@ -6,6 +6,8 @@ from decimal import Decimal
 
 from temporalio.client import WorkflowExecutionStatus
 
+from creditgate.checks.closures import check_closures
+from creditgate.models import ClosureRefund
 from tests.api.support import balance, create_plan, event, grant, ledger, signup
 from tests.customers.support import closed, closure, stripe_refunds, two_purchases
 from tests.payments.support import VISA, assert_invariants, calls, purchase, save_card
@@ -84,6 +86,21 @@ async def test_closing_refunds_each_purchase_unspent_part_once_and_completes_the
     assert detached.customer is None
     assert await closure(stack, unique_id) == done
     await assert_invariants(stack)
+
+    # The checker compares each refund with Stripe's: a ledger that disagrees is reported.
+    async with stack.db.transaction() as session:
+        row = await session.get(ClosureRefund, first["id"])
+        assert row is not None
+        row.amount = Decimal(14)
+    try:
+        found = await check_closures(stack.db, stack.stripe)
+        assert [(v.invariant, v.customer) for v in found] == [(10, unique_id)]
+    finally:
+        async with stack.db.transaction() as session:
+            row = await session.get(ClosureRefund, first["id"])
+            assert row is not None
+            row.amount = Decimal(15)
+    assert await check_closures(stack.db, stack.stripe) == []
 
 
 async def test_closing_twice_or_an_unknown_customer_is_refused_and_changes_nothing(

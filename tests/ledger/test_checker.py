@@ -204,7 +204,7 @@ async def test_the_check_command_exit_status(
     hold_id = await busy_ledger(ledger)
     clean = await asyncio.to_thread(run_check, ledger.db.url, tmp_path, localstripe.base_url)
     assert clean.returncode == 0, clean.stdout + clean.stderr
-    assert "invariants 2, 3, 4, 5, 6 and 9 hold" in clean.stdout
+    assert "invariants 2, 3, 4, 5, 6, 9 and 10 hold" in clean.stdout
 
     tamper: list[Callable[[], Awaitable[None]]] = [
         lambda: ledger.execute("DELETE FROM ledger_entries WHERE event_id = 'b'"),
