@@ -426,6 +426,11 @@ class CustomerWorkflow:
         A repeated request id answers with the purchase it made."""
         async with self._lock:
             purchase_id, created = await payments.start_purchase(self.state, request)
+        if not created and purchase_id not in self.state.purchases:
+            # A repeat of a request whose purchase is older than the ones kept in state.
+            finished = await payments.finished_purchase(purchase_id)
+            if finished is not None:
+                return PurchaseAnswer(purchase=finished, created=False)
         await workflow.wait_condition(lambda: purchase_id in self.state.purchases)
         return PurchaseAnswer(purchase=self.state.purchases[purchase_id], created=created)
 

@@ -75,6 +75,9 @@ def current_details(state: CustomerState) -> str:
         else recharge.status
     )
     last = state.timeline[-1].message if state.timeline else ""
+    closure = state.closure
+    if closure is not None and closure.step != "done":
+        last = f"closing, step {closure.step} (asked by {closure.requested_by})\n\n{last}"
     return (
         f"**{state.status}** · balance {state.balance or '?'} · "
         f"entitled {'yes' if state.entitled else 'no'} · auto-recharge {auto}\n\n{last}"

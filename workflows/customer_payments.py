@@ -36,6 +36,7 @@ with workflow.unsafe.imports_passed_through():
     from messages.purchase import (
         PurchaseInput,
         PurchaseProgress,
+        PurchaseRef,
         PurchaseRequest,
         PurchaseView,
         RefundInput,
@@ -52,6 +53,8 @@ with workflow.unsafe.imports_passed_through():
 CHILD_RUN_TIMEOUT = timedelta(days=30)
 # Runs from before it dropped a crossing that arrived while auto-recharge settings were saved.
 KEEP_CROSSING_PATCH = "keep-crossing-during-settings-save-v1"
+# Runs from before a repeated request for a purchase no longer kept in state read it back.
+OLD_PURCHASE_PATCH = "repeat-of-a-trimmed-purchase-v1"
 
 # -- purchases -------------------------------------------------------------------------------
 
@@ -88,6 +91,15 @@ async def start_purchase(state: CustomerState, request: PurchaseRequest) -> tupl
             f"for {request.credits:f} credits",
         )
     return purchase_id, created
+
+
+async def finished_purchase(purchase_id: str) -> PurchaseView | None:
+    """A purchase read from the ledger if it has finished (granted or failed); None while it
+    is pending or for runs from before this lookup."""
+    if not workflow.patched(OLD_PURCHASE_PATCH):
+        return None
+    stored = await call(PaymentActivities.read_purchase, PurchaseRef(purchase_id=purchase_id))
+    return None if stored.status == "pending" else stored
 
 
 def validate_purchase(state: CustomerState, request: PurchaseRequest) -> None:

@@ -7,12 +7,13 @@ from decimal import Decimal
 
 from temporalio.client import WorkflowUpdateStage
 
+from messages.customer import CustomerProfile, CustomerState, CustomerWorkflowInput
 from messages.purchase import PurchaseRef, PurchaseRequest, PurchaseView
 from tests.support.waiting import eventually
 from tests.workflows.doubles import DECLINE, declined
 from tests.workflows.units import Units
 from workflows import search_attributes as sa
-from workflows.customer import CustomerWorkflow
+from workflows.customer import CustomerWorkflow, customer_workflow_id
 from workflows.purchase import purchase_workflow_id
 
 TEN = PurchaseRequest(
@@ -117,3 +118,37 @@ async def test_a_retried_post_racing_the_first_one_charges_once(
     assert units.doubles.count("create_payment_intent") == 1
     state = await units.state(unique_id)
     assert list(state.purchase_requests.values()) == [answers[0].purchase.id]
+
+
+async def test_a_repeated_request_whose_purchase_is_no_longer_kept_answers_from_the_ledger(
+    units: Units, unique_id: str
+) -> None:
+    """State keeps the last purchases only; a request repeated after its purchase dropped
+    out (a run carried over with it trimmed) is answered with the stored purchase, and
+    nothing is bought again."""
+    old = PurchaseView(
+        id="pur_old", status="granted", amount=Decimal(10), currency="usd", credits=Decimal(10)
+    )
+    units.doubles.purchases[old.id] = old
+    profile = CustomerProfile(external_id=unique_id, name="Jane Doe", email="j@x.example")
+    carried = CustomerState(
+        profile=profile,
+        status="active",
+        registered=True,
+        signup_acknowledged=True,
+        stripe_customer_id="cus_double",
+        purchase_requests={TEN.request_id: old.id},
+    )
+    handle = await units.client.start_workflow(
+        CustomerWorkflow.run,
+        CustomerWorkflowInput(profile=profile, state=carried),
+        id=customer_workflow_id(unique_id),
+        task_queue=units.task_queue,
+    )
+
+    # (Bounded: without the lookup the update would wait for ever.)
+    again = await asyncio.wait_for(handle.execute_update(CustomerWorkflow.purchase, TEN), 30)
+
+    assert not again.created and again.purchase == old
+    assert units.doubles.count("open_purchase") == 0
+    assert [r.purchase_id for r in units.doubles.calls["read_purchase"]] == [old.id]
