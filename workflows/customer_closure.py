@@ -18,6 +18,7 @@ activity is safe to run again, so a closure resumes where it stopped, whatever c
 from datetime import datetime, timedelta
 
 from temporalio import workflow
+from temporalio.exceptions import ApplicationError
 
 from workflows import customer_periods as periods
 from workflows import events
@@ -48,7 +49,7 @@ HOLDS_POLL = timedelta(seconds=30)
 
 
 def validate(state: CustomerState, request: CloseAccountRequest) -> None:
-    if not state.registered or (state.billing is None and state.status == "pending"):
+    if not state.registered:
         raise WorkflowBusy("the customer is still signing up; try again shortly")
     if state.status == "closed":
         raise StateConflict("the account is already closed")
@@ -58,6 +59,10 @@ def validate(state: CustomerState, request: CloseAccountRequest) -> None:
 
 async def begin(state: CustomerState, request: CloseAccountRequest) -> ClosureState:
     """Called holding the customer workflow's lock."""
+    if state.closure is not None:  # a second close validated before the first took the lock
+        raise ApplicationError(
+            "the account is already closing", type=StateConflict.__name__, non_retryable=True
+        )
     external_id = state.profile.external_id
     await call(
         ClosureActivities.begin_closure,
