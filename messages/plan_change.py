@@ -16,7 +16,10 @@ class PlanChangeRequest(BaseModel):
     plan: str
     version: int | None = None
     effective: PlanChangeEffective = "next_period"
+    # Who sent it from the Temporal UI (its audit log actor is ``operator:<name>``); the API
+    # sends the name of its key as ``api_key`` instead (its audit log has the request).
     operator: str | None = None
+    api_key: str | None = None
 
 
 class SchedulePlanInput(BaseModel):

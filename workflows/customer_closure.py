@@ -20,6 +20,7 @@ from datetime import datetime, timedelta
 from temporalio import workflow
 from temporalio.exceptions import ApplicationError
 
+from workflows import customer_operators as operators
 from workflows import customer_periods as periods
 from workflows import events
 from workflows.activity_calls import call
@@ -30,7 +31,6 @@ from workflows.refusals import StateConflict, WorkflowBusy
 
 with workflow.unsafe.imports_passed_through():
     from activities.closure import ClosureActivities
-    from activities.operators import OperatorActivities
     from creditgate.events.catalogue import EventType, PurchaseRefunded
     from messages.closure import (
         BeginClosureInput,
@@ -42,7 +42,6 @@ with workflow.unsafe.imports_passed_through():
         SettleHoldsInput,
     )
     from messages.customer import CustomerState
-    from messages.operator import AuditRecord
 
 # How often open holds are looked at again while the closure waits for them.
 HOLDS_POLL = timedelta(seconds=30)
@@ -69,16 +68,8 @@ async def begin(state: CustomerState, request: CloseAccountRequest) -> ClosureSt
         BeginClosureInput(external_id=external_id, reason=request.reason),
     )
     if request.operator is not None:
-        await call(
-            OperatorActivities.record_audit,
-            AuditRecord(
-                actor=f"operator:{request.operator}",
-                action="update close_account",
-                target=workflow.info().workflow_id,
-                request_id=f"{workflow.info().workflow_id}:{workflow.uuid4()}",
-                details=request.model_dump(mode="json", exclude={"operator", "api_key"}),
-            ),
-        )
+        details = request.model_dump(mode="json", exclude={"operator", "api_key"})
+        await operators.audit("close_account", request.operator, details)
     now = workflow.now()
     state.closure = ClosureState(
         reason=request.reason,

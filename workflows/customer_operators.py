@@ -41,18 +41,24 @@ async def apply(state: CustomerState, action: str, request: OperatorRequest) -> 
     state.status = result.status  # type: ignore[assignment]
     state.entitled = result.entitled
     state.balance = f"{result.balance:f}"
+    await audit(action, request.operator, details)
+    record(state, f"operator_{action}", _describe(action, request, result))
+    return result
+
+
+async def audit(action: str, operator: str, details: dict[str, Any]) -> None:
+    """The audit log entry of an update sent from the Temporal UI (actor
+    ``operator:<name>``)."""
     await call(
         OperatorActivities.record_audit,
         AuditRecord(
-            actor=f"operator:{request.operator}",
+            actor=f"operator:{operator}",
             action=f"update {action}",
-            target=f"customer-{external_id}",
+            target=workflow.info().workflow_id,
             request_id=workflow.info().workflow_id + ":" + str(workflow.uuid4()),
             details=details,
         ),
     )
-    record(state, f"operator_{action}", _describe(action, request, result))
-    return result
 
 
 def _describe(action: str, request: OperatorRequest, result: OperatorResult) -> str:

@@ -3,6 +3,7 @@ as the one the next period close applies; ``now`` closes the open period early f
 
 from temporalio import workflow
 
+from workflows import customer_operators as operators
 from workflows import customer_periods as periods
 from workflows.activity_calls import call
 from workflows.customer_log import record
@@ -12,6 +13,9 @@ with workflow.unsafe.imports_passed_through():
     from activities.plan_changes import PlanChangeActivities
     from messages.customer import CustomerState
     from messages.plan_change import PlanChangeRequest, PlanChangeResult, SchedulePlanInput
+
+# Runs from before a plan change sent from the Temporal UI was audited.
+AUDIT_PATCH = "audit-plan-change-v1"
 
 
 async def change_plan(state: CustomerState, request: PlanChangeRequest) -> PlanChangeResult:
@@ -31,7 +35,11 @@ async def change_plan(state: CustomerState, request: PlanChangeRequest) -> PlanC
     else:
         index = billing.next_index
         at = periods.period_bounds(billing, index)[1]
-    by = f" by {request.operator}" if request.operator else ""
+    if request.api_key is None and workflow.patched(AUDIT_PATCH):
+        details = request.model_dump(mode="json", exclude={"operator", "api_key"})
+        await operators.audit("change_plan", request.operator or "unnamed", details)
+    who = request.operator or (f"api key {request.api_key}" if request.api_key else None)
+    by = f" by {who}" if who else ""
     record(
         state,
         "plan_change",

@@ -56,7 +56,7 @@ async def change_plan(
                 plan=body.plan,
                 version=body.version,
                 effective=body.effective,
-                operator=operator(request),
+                api_key=operator(request) or "api",
             ),
         ),
     )

@@ -8,11 +8,13 @@ import contextlib
 from datetime import timedelta
 from decimal import Decimal
 
+from sqlmodel import select
 from temporalio.service import RPCError
 
 from creditgate.ledger import service
 from creditgate.ledger.grants import GrantSpec
 from creditgate.ledger.usage import EventIn
+from creditgate.models import AuditEntry
 from creditgate.plans import catalog as plans
 from creditgate.pricing.plan import PlanDefinition
 from creditgate.statements import store
@@ -69,6 +71,13 @@ async def test_a_change_at_period_end_takes_effect_with_that_periods_statement(
         PlanChangeRequest(plan=new, effective="next_period", operator="ops@example.com"),
     )
     assert (change.plan, change.version, change.period_index) == (new, 1, 0)
+    async with time_skipping.db.session() as session:
+        audited = (
+            await session.exec(select(AuditEntry).where(AuditEntry.target == handle.id))
+        ).all()
+    assert [(a.actor, a.action) for a in audited] == [
+        ("operator:ops@example.com", "update change_plan")
+    ]
     assert await plan_of(time_skipping, unique_id) == (f"p-{unique_id}", 1)
 
     first = await statement_closed(time_skipping, unique_id, 1)
