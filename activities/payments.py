@@ -14,7 +14,7 @@ from temporalio.exceptions import ApplicationError
 from creditgate.infra.db import Database
 from creditgate.ledger.customers import get_customer
 from creditgate.ledger.errors import NotFound
-from creditgate.models import AutoRecharge, Purchase
+from creditgate.models import AutoRecharge, Customer, Purchase
 from creditgate.payments import charges, store
 from creditgate.payments.stripe_gateway import PaymentDeclined, PaymentIntentRef, StripeGateway
 from creditgate.plans import catalog as plans
@@ -153,10 +153,15 @@ class PaymentActivities:
         granted = await store.grant_purchase(self.db, purchase.id)
         stored = await store.get_purchase(self.db, purchase.id)
         assert stored is not None
+        async with self.db.session() as session:
+            customer = await session.get(Customer, purchase.customer_id)
+        assert customer is not None
+        closing = customer.status in ("closing", "closed")
         return SettledPayment(
             purchase=purchase_record(stored),
-            customer_workflow_id=await store.workflow_of(self.db, purchase.customer_id),
+            customer_workflow_id=customer.workflow_id,
             created=granted.created,
+            closing_account=customer.external_id if closing else None,
         )
 
     @activity.defn

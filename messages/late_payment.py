@@ -11,3 +11,5 @@ class SettledPayment(BaseModel):
     purchase: PurchaseView
     customer_workflow_id: str
     created: bool  # False when it had been granted already
+    # Set when the customer's account is closing or closed: the payment goes back.
+    closing_account: str | None = None

@@ -4,6 +4,8 @@ timeout, so it could not be cancelled, and the purchase was marked failed; or th
 gone). Started by the Stripe webhook and by the worker's reconciliation; the id makes it one
 per PaymentIntent. It reads the PaymentIntent from Stripe and, if it succeeded, grants its
 purchase: the grant is keyed by the purchase, so whoever grants first, it is granted once.
+A payment to an account that is closing or closed is refunded right after (its unspent
+credits, all of them: nothing can be spent any more), as the closure refunds purchases.
 """
 
 from temporalio import workflow
@@ -11,8 +13,13 @@ from temporalio import workflow
 from workflows.activity_calls import call
 
 with workflow.unsafe.imports_passed_through():
+    from activities.closure import ClosureActivities
     from activities.payments import PaymentActivities
+    from messages.closure import ClosureRefundInput
     from messages.purchase import PurchaseProgress, PurchaseView
+
+# Runs from before a payment to a closing or closed account was refunded.
+CLOSED_ACCOUNT_PATCH = "refund-payment-of-closed-account-v1"
 
 
 def late_payment_workflow_id(payment_intent: str) -> str:
@@ -28,6 +35,14 @@ class LatePaymentWorkflow:
         if settled is None:
             return None
         purchase = settled.purchase
+        if settled.closing_account is not None and workflow.patched(CLOSED_ACCOUNT_PATCH):
+            # Paid after its account started closing: the closure's refund, once, by the
+            # same key (if the closure's own refund step has not made it already).
+            await call(
+                ClosureActivities.refund_unspent,
+                ClosureRefundInput(external_id=settled.closing_account, purchase_id=purchase.id),
+            )
+            return purchase.id
         if purchase.kind == "purchase" and purchase.status == "granted":
             # The customer workflow's view of its purchases follows (its message id is the
             # one the purchase workflow would have used, so it is applied once).

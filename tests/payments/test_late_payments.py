@@ -107,3 +107,38 @@ async def test_reconciliation_grants_a_succeeded_payment_whose_webhook_was_lost(
     await reconciler.reconcile_once()
     assert await available(stack, unique_id) == "8"
     assert (await get_purchase(stack, purchase_id))["payment_intent"] == payment_intent
+
+
+async def test_a_payment_that_succeeds_after_the_account_closed_goes_back_to_the_card(
+    stack: Stack, proxy: StripeProxy, unique_id: str
+) -> None:
+    proxy.faults.drop_next = 1_000
+    purchase_id, payment_intent = await purchase_that_times_out_processing(stack, proxy, unique_id)
+    closing = await stack.http.post(
+        f"/v1/customers/{unique_id}/close", json={"reason": "leaving", "holds": "release"}
+    )
+    assert closing.status_code == 202, closing.text
+    await eventually(
+        lambda: stack.http.get(f"/v1/customers/{unique_id}/closure"),
+        until=lambda r: r.json()["status"] == "closed",
+        timeout=60,
+        what="the account closed",
+    )
+
+    reconciler = Reconciler(stack.db, stack.client, stack.stripe, stack.task_queue)
+    assert await reconciler.reconcile_once() >= 1
+    refunded = await eventually(
+        lambda: stack.http.get(f"/v1/customers/{unique_id}/closure"),
+        until=lambda r: [x["status"] for x in r.json()["refunds"]] == ["succeeded"],
+        timeout=30,
+        what="the late payment refunded",
+    )
+    [refund] = refunded.json()["refunds"]
+    assert (refund["purchase_id"], refund["amount"], refund["credits"]) == (purchase_id, "8", "8")
+    page = await stack.stripe.client.v1.refunds.list_async({"payment_intent": payment_intent})
+    assert [r.amount for r in page.data] == [800]
+    assert await available(stack, unique_id) == "0"
+    await reconciler.reconcile_once()  # another pass refunds nothing more
+    page = await stack.stripe.client.v1.refunds.list_async({"payment_intent": payment_intent})
+    assert len(page.data) == 1
+    await assert_invariants(stack)
