@@ -14,9 +14,11 @@ from typing import Any
 import axe_selenium_python
 import pytest
 from selenium import webdriver
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webelement import WebElement
+from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import WebDriverWait
 
 ARTIFACTS = Path(".creditgate/artifacts/portal")
@@ -56,6 +58,14 @@ class Browser:
 
     def click(self, css: str) -> None:
         self.find(css).click()
+
+    def shows(self, css: str, text: str) -> bool:
+        """Wait until ``css``'s text contains ``text``, across a page load (an element the
+        new page replaced is looked up again); fails the wait if it never does."""
+        WebDriverWait(
+            self.driver, WAIT_SECONDS, ignored_exceptions=(StaleElementReferenceException,)
+        ).until(expected_conditions.text_to_be_present_in_element((By.CSS_SELECTOR, css), text))
+        return True
 
     def exists(self, css: str) -> bool:
         return bool(self.driver.find_elements(By.CSS_SELECTOR, css))

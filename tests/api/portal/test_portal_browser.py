@@ -113,7 +113,7 @@ async def test_saving_a_card_then_turning_on_auto_recharge(
     await step(browser.type, "#threshold", "5")
     await step(browser.type, "#recharge_to", "25")
     await step(browser.click, "#recharge-form button[type=submit]")
-    assert "Auto-recharge settings saved." in await step(browser.body)
+    assert await step(browser.shows, "body", "Auto-recharge settings saved.")
     await step(browser.screenshot, "card-saved")
     settings = (await stack.http.get(f"/v1/customers/{unique_id}/auto-recharge")).json()
     assert (settings["enabled"], settings["threshold"], settings["recharge_to"]) == (
@@ -131,7 +131,7 @@ async def test_saving_a_card_then_turning_on_auto_recharge(
     await step(browser.open, f"{stack.base_url}/portal/card")
     await step(browser.type, "#recharge_to", "1")
     await step(browser.click, "#recharge-form button[type=submit]")
-    assert "greater than threshold" in await step(browser.text, "#recharge-error")
+    assert await step(browser.shows, "#recharge-error", "greater than threshold")
 
 
 async def test_usage_and_statements_pages(stack: Stack, browser: Browser, unique_id: str) -> None:
