@@ -23,6 +23,7 @@ from temporalio.exceptions import ApplicationError
 from workflows import customer_operators as operators
 from workflows import customer_periods as periods
 from workflows import events
+from workflows import search_attributes as sa
 from workflows.activity_calls import call
 from workflows.customer_log import record
 from workflows.period_close import PeriodCloseWorkflow, period_workflow_id
@@ -82,6 +83,7 @@ async def begin(state: CustomerState, request: CloseAccountRequest) -> ClosureSt
     recharge = state.auto_recharge
     recharge.enabled, recharge.wanted, recharge.status = False, False, "disabled"
     recharge.disabled_reason = "account closing"
+    workflow.upsert_search_attributes([sa.AUTO_RECHARGE.value_set("disabled")])
     if recharge.in_flight is not None:
         # A recharge waiting to retry tries now, and finds nothing to charge for a closing
         # customer.

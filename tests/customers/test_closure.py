@@ -16,6 +16,7 @@ from tests.support.plans import calls_plan, plan_code
 from tests.support.stack import Stack
 from tests.support.waiting import eventually
 from tests.workflows.support import workflow
+from workflows import search_attributes as sa
 
 
 async def test_closing_refunds_each_purchase_unspent_part_once_and_completes_the_workflow(
@@ -83,6 +84,8 @@ async def test_closing_refunds_each_purchase_unspent_part_once_and_completes_the
     )
     description = await workflow(stack, unique_id).describe()
     assert description.status == WorkflowExecutionStatus.COMPLETED
+    attrs = description.typed_search_attributes
+    assert (attrs.get(sa.STATUS), attrs.get(sa.ENTITLED)) == ("closed", False)
     detached = await stack.stripe.client.v1.payment_methods.retrieve_async(pm)
     assert detached.customer is None
     assert await closure(stack, unique_id) == done
