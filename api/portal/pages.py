@@ -27,6 +27,9 @@ LABELS = {
 }
 
 
+STATUS_LABELS = {"closing": "Closing.", "closed": "Closed."}
+
+
 @portal.get("/", response_class=HTMLResponse, name="overview")
 async def overview(request: Request, account: AccountDep, db: DbDep) -> HTMLResponse:
     found = await reads.balance(db, account.external_id)
@@ -36,13 +39,16 @@ async def overview(request: Request, account: AccountDep, db: DbDep) -> HTMLResp
         account.customer.period_anchor, account.plan.period, datetime.now(UTC)
     )
     recharge = await store.get_auto_recharge(db, account.external_id)
+    status = str(account.customer.status)
     return page(
         request,
         "overview.html",
         account,
         wallet=wallet,
         grants=grants,
-        cut_off_reason=_cut_off_reason(wallet, str(account.customer.status)),
+        cut_off_reason=_cut_off_reason(wallet, status),
+        status_label=STATUS_LABELS.get(status, "Paused."),
+        can_buy=status not in ("closing", "closed"),
         next_statement=period_end,
         recharge=recharge,
         has_card=account.customer.payment_method is not None,

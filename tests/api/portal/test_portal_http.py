@@ -144,3 +144,23 @@ async def test_the_overview_says_when_auto_recharge_turned_itself_off(
     assert "Your card was declined." in overview.text
     assert 'href="/portal/card">Fix my card</a>' in overview.text
     assert "Paused." in overview.text  # no credits: cut off
+
+
+async def test_a_closed_account_still_opens_and_says_it_is_closed(
+    stack: Stack, unique_id: str
+) -> None:
+    await signup(stack, unique_id)
+    await grant(stack, unique_id, "4")
+    closing = await stack.http.post(f"/v1/customers/{unique_id}/close", json={"reason": "bye"})
+    assert closing.status_code == 202, closing.text
+    await eventually(
+        lambda: stack.http.get(f"/v1/customers/{unique_id}"),
+        until=lambda r: r.json()["status"] == "closed",
+        what="the account closed",
+    )
+    async with open_portal(stack, unique_id) as browser:
+        overview = await browser.get("/portal/")
+    assert overview.status_code == 200
+    assert "Closed." in overview.text and "Your account is closed." in overview.text
+    assert "Buy credits</a>" not in overview.text
+    assert "$0.00" in overview.text  # the promotional credit was forfeited
