@@ -176,6 +176,12 @@ class PaymentActivities:
         return purchase_record(stored)
 
     @activity.defn
+    async def find_purchase(self, input: PurchaseRef) -> PurchaseView | None:
+        """The purchase, or None while its workflow has not stored it yet."""
+        stored = await store.get_purchase(self.db, input.purchase_id)
+        return None if stored is None else purchase_record(stored)
+
+    @activity.defn
     async def prepare_recharge(self, input: PrepareRechargeInput) -> RechargeTicket | None:
         """Price one recharge attempt now; ``None`` when available is above the threshold
         again (credits arrived some other way) and nothing needs charging."""

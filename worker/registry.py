@@ -76,6 +76,7 @@ def activities(
         payments.settle_paid_intent,
         payments.fail_purchase,
         payments.read_purchase,
+        payments.find_purchase,
         payments.prepare_recharge,
         payments.attach_payment_method,
         payments.save_auto_recharge,

@@ -44,6 +44,8 @@ with workflow.unsafe.imports_passed_through():
     )
     from messages.customer import CustomerState
 
+# Closures from before their workflows showed auto-recharge off in the search attributes.
+RECHARGE_ATTRIBUTE_PATCH = "closure-recharge-attribute-v1"
 # How often open holds are looked at again while the closure waits for them.
 HOLDS_POLL = timedelta(seconds=30)
 
@@ -83,7 +85,8 @@ async def begin(state: CustomerState, request: CloseAccountRequest) -> ClosureSt
     recharge = state.auto_recharge
     recharge.enabled, recharge.wanted, recharge.status = False, False, "disabled"
     recharge.disabled_reason = "account closing"
-    workflow.upsert_search_attributes([sa.AUTO_RECHARGE.value_set("disabled")])
+    if workflow.patched(RECHARGE_ATTRIBUTE_PATCH):
+        workflow.upsert_search_attributes([sa.AUTO_RECHARGE.value_set("disabled")])
     if recharge.in_flight is not None:
         # A recharge waiting to retry tries now, and finds nothing to charge for a closing
         # customer.

@@ -95,11 +95,12 @@ async def start_purchase(state: CustomerState, request: PurchaseRequest) -> tupl
 
 async def finished_purchase(purchase_id: str) -> PurchaseView | None:
     """A purchase read from the ledger if it has finished (granted or failed); None while it
-    is pending or for runs from before this lookup."""
+    is pending, not stored yet (its workflow has just started) or for runs from before this
+    lookup."""
     if not workflow.patched(OLD_PURCHASE_PATCH):
         return None
-    stored = await call(PaymentActivities.read_purchase, PurchaseRef(purchase_id=purchase_id))
-    return None if stored.status == "pending" else stored
+    stored = await call(PaymentActivities.find_purchase, PurchaseRef(purchase_id=purchase_id))
+    return None if stored is None or stored.status == "pending" else stored
 
 
 def validate_purchase(state: CustomerState, request: PurchaseRequest) -> None:

@@ -213,6 +213,13 @@ class Doubles:
         )
         return result
 
+    @activity.defn(name="find_purchase")
+    async def find_purchase(self, input: PurchaseRef) -> PurchaseView | None:
+        result: PurchaseView | None = await self._answer(
+            "find_purchase", input, lambda: self.purchases.get(input.purchase_id)
+        )
+        return result
+
     @activity.defn(name="refund_purchase")
     async def refund_purchase(self, input: RefundInput) -> RefundResult | None:
         result: RefundResult | None = await self._answer("refund_purchase", input, lambda: None)
@@ -275,6 +282,7 @@ class Doubles:
             self.cancel_payment_intent,
             self.grant_purchase,
             self.fail_purchase,
+            self.find_purchase,
             self.read_purchase,
             self.refund_purchase,
             self.prepare_recharge,

@@ -151,4 +151,4 @@ async def test_a_repeated_request_whose_purchase_is_no_longer_kept_answers_from_
 
     assert not again.created and again.purchase == old
     assert units.doubles.count("open_purchase") == 0
-    assert [r.purchase_id for r in units.doubles.calls["read_purchase"]] == [old.id]
+    assert [r.purchase_id for r in units.doubles.calls["find_purchase"]] == [old.id]
