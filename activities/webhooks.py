@@ -11,7 +11,7 @@ from temporalio.exceptions import ApplicationError
 
 from creditgate.events.envelope import envelope
 from creditgate.infra.db import Database
-from creditgate.webhooks import deliveries, signing
+from creditgate.webhooks import addresses, deliveries, signing
 from creditgate.webhooks.endpoints import signing_secrets
 from messages.webhooks import (
     DELIVERY_FAILED,
@@ -27,9 +27,12 @@ JSON = "application/json"
 
 
 class WebhookActivities:
-    def __init__(self, db: Database, timeout_seconds: float) -> None:
+    def __init__(
+        self, db: Database, timeout_seconds: float, allow_private_networks: bool = False
+    ) -> None:
         self.db = db
         self.timeout = timeout_seconds
+        self.allow_private_networks = allow_private_networks
 
     @activity.defn
     async def next_webhook_delivery(self, stream: StreamRef) -> NextDelivery:
@@ -49,7 +52,9 @@ class WebhookActivities:
         headers = signing.headers(
             found.event.event_id, now, body, signing_secrets(found.endpoint, now)
         )
-        outcome = await self._post(found.endpoint.url, body, headers)
+        outcome = await self._checked(found.endpoint.url) or await self._post(
+            found.endpoint.url, body, headers
+        )
         await deliveries.record(self.db, found.delivery, outcome, input.final)
         if outcome.delivered:
             return AttemptResult(outcome="delivered")
@@ -64,6 +69,16 @@ class WebhookActivities:
         raise ApplicationError(
             outcome.error or "not delivered", outcome.status_code, type=kind, non_retryable=True
         )
+
+    async def _checked(self, url: str) -> deliveries.Outcome | None:
+        """A failed attempt when the host (resolved again: its DNS may have changed since the
+        endpoint was saved) is not public. httpx resolves once more to connect, so a name
+        answering differently within that moment still gets through: the check narrows DNS
+        rebinding, a network egress policy closes it."""
+        if self.allow_private_networks:
+            return None
+        refused = await addresses.refusal(url, min(self.timeout, addresses.RESOLVE_TIMEOUT_SECONDS))
+        return None if refused is None else deliveries.Outcome(None, f"not sent: {refused}")
 
     async def _post(self, url: str, body: str, headers: dict[str, str]) -> deliveries.Outcome:
         try:

@@ -198,6 +198,24 @@ def test_production_accepts_a_configuration_without_development_defaults(
 
 
 @pytest.mark.parametrize(
+    ("env", "variable", "allowed"),
+    [
+        ({}, None, True),
+        (PRODUCTION, None, False),
+        (PRODUCTION, "true", True),
+        ({}, "false", False),
+    ],
+)
+def test_private_webhook_networks_are_allowed_in_development_only_unless_set(
+    monkeypatch: pytest.MonkeyPatch, env: dict[str, str], variable: str | None, allowed: bool
+) -> None:
+    set_env(monkeypatch, env)
+    if variable is not None:
+        monkeypatch.setenv("CREDITGATE_WEBHOOK_ALLOW_PRIVATE_NETWORKS", variable)
+    assert Settings().webhook_allow_private_networks is allowed
+
+
+@pytest.mark.parametrize(
     ("variable", "dev_value"),
     [
         ("CREDITGATE_API_KEY", "cg_dev_key"),

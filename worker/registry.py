@@ -51,7 +51,9 @@ def activities(
     migrations = PlanMigrationActivities(db)
     plan_changes = PlanChangeActivities(db)
     events = EventActivities(db)
-    webhooks = WebhookActivities(db, settings.webhook_timeout_seconds)
+    webhooks = WebhookActivities(
+        db, settings.webhook_timeout_seconds, bool(settings.webhook_allow_private_networks)
+    )
     return [
         events.record_event,
         webhooks.next_webhook_delivery,

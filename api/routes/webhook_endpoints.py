@@ -25,7 +25,7 @@ from api.schemas.webhooks import (
 )
 from creditgate.infra.settings import Settings
 from creditgate.values.identifiers import ExternalId
-from creditgate.webhooks import deliveries, endpoints
+from creditgate.webhooks import addresses, deliveries, endpoints
 
 router = APIRouter(tags=["webhooks"], responses=ERRORS)
 PREFIX = "/webhook-endpoints"
@@ -33,7 +33,16 @@ Limit = Annotated[int, Query(ge=1, le=500)]
 StartingAfter = Annotated[str | None, Query(max_length=40, pattern=r"^[A-Za-z0-9_-]+$")]
 
 
-def _checked_url(url: HttpUrl, settings: Settings) -> str:
+async def _checked_url(url: HttpUrl, settings: Settings) -> str:
+    if not settings.webhook_allow_private_networks:
+        refused = await addresses.refusal(str(url))
+        if refused is not None:
+            raise ApiError(
+                422,
+                "invalid_url",
+                f"webhook endpoints must be on the public internet: {refused} "
+                "(CREDITGATE_WEBHOOK_ALLOW_PRIVATE_NETWORKS allows private networks)",
+            )
     if url.scheme != "https" and settings.env == "production" and not settings.webhook_allow_http:
         raise ApiError(
             422,
@@ -50,7 +59,7 @@ async def create_endpoint(
 ) -> EndpointWithSecret:
     """Register an endpoint for the given event types (``*``: all). The answer carries its
     signing secret (Standard Webhooks, ``whsec_…``), shown this once."""
-    url = _checked_url(body.url, settings)
+    url = await _checked_url(body.url, settings)
     created = await endpoints.create(db, url, body.event_types, body.description)
     return EndpointWithSecret.with_secret(created)
 
@@ -80,7 +89,7 @@ async def update_endpoint(
     """Change the URL, event types or description; ``enabled: false`` stops deliveries (the
     backlog is kept), ``enabled: true`` sends the backlog."""
     changes = endpoints.EndpointChanges(
-        url=_checked_url(body.url, settings) if body.url is not None else None,
+        url=await _checked_url(body.url, settings) if body.url is not None else None,
         event_types=body.event_types,
         description=body.description,
         enabled=body.enabled,

@@ -115,6 +115,10 @@ class Settings(BaseSettings):
     webhook_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
     # In production, endpoints must be https unless this is set (e.g. a private network).
     webhook_allow_http: bool = False
+    # Endpoints on loopback, private, link-local or other non-public addresses (checked when
+    # an endpoint is saved and again before each delivery). Unset: allowed in development
+    # (receivers on 127.0.0.1), refused in production.
+    webhook_allow_private_networks: bool | None = None
 
     @model_validator(mode="after")
     def _refuse_empty_secrets(self) -> "Settings":
@@ -137,6 +141,12 @@ class Settings(BaseSettings):
             )
         if not self.stripe_js_url:
             self.stripe_js_url = STANDIN_STRIPE_JS_PATH if self.uses_localstripe else STRIPE_JS_URL
+        return self
+
+    @model_validator(mode="after")
+    def _fill_private_networks(self) -> "Settings":
+        if self.webhook_allow_private_networks is None:
+            self.webhook_allow_private_networks = self.env != "production"
         return self
 
     @model_validator(mode="after")

@@ -175,14 +175,17 @@ def _production(**overrides: Any) -> Settings:
     )
 
 
-def test_production_takes_only_https_unless_http_is_allowed() -> None:
+async def test_production_takes_only_https_unless_http_is_allowed() -> None:
+    # Public addresses: production also refuses private networks.
     with pytest.raises(ApiError) as refused:
-        _checked_url(HttpUrl("http://hooks.example.com/x"), _production())
+        await _checked_url(HttpUrl("http://93.184.216.34/x"), _production())
     assert refused.value.status == 422
-    assert _checked_url(HttpUrl("https://hooks.example.com/x"), _production())
+    assert await _checked_url(HttpUrl("https://93.184.216.34/x"), _production())
     allowed = _production(webhook_allow_http=True)
-    assert _checked_url(HttpUrl("http://hooks.internal/x"), allowed) == "http://hooks.internal/x"
-    assert _checked_url(HttpUrl("http://localhost:9/x"), Settings()) == "http://localhost:9/x"
+    assert (
+        await _checked_url(HttpUrl("http://93.184.216.34/x"), allowed) == "http://93.184.216.34/x"
+    )
+    assert await _checked_url(HttpUrl("http://localhost:9/x"), Settings()) == "http://localhost:9/x"
 
 
 def test_the_default_retry_schedule_spans_at_least_three_days() -> None:
