@@ -197,7 +197,7 @@ def webhook_abuse(abuse: Abuse) -> list[Check]:
 
 
 def clients_saw_no_bug(stats: Stats, load: Load) -> Check:
-    internal = {k: n for k, n in stats.server_errors.items() if k.startswith("500")}
+    internal = {k: n for k, n in stats.retried_answers.items() if k.startswith("500")}
     return Check(
         "no 500 answer and no unexpected 4xx",
         not internal and not load.unexpected,

@@ -25,8 +25,9 @@ class Stats:
     requests: int = 0
     # Why a request was sent again: "connection" (refused, reset, timed out) or the status.
     retries: Counter[str] = field(default_factory=Counter)
-    # Every 5xx answer: "500 internal_error on POST /v1/customers".
-    server_errors: Counter[str] = field(default_factory=Counter)
+    # Every answer sent again (a 5xx, a 409 workflow_busy): "500 internal_error on POST
+    # /v1/customers".
+    retried_answers: Counter[str] = field(default_factory=Counter)
 
 
 def _retry_after(response: httpx.Response) -> float | None:
@@ -77,7 +78,8 @@ class RetryingClient:
             await self._http.aclose()
 
     async def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        """The first answer below 500; connection errors and 5xx are sent again."""
+        """The first answer below 500; connection errors, 5xx and 409 ``workflow_busy`` (a
+        customer workflow still finishing a signup a crash interrupted) are sent again."""
         deadline = time.monotonic() + self.give_up_seconds
         attempt = 0
         while True:
@@ -89,10 +91,11 @@ class RetryingClient:
             except httpx.TransportError as err:
                 cause = f"connection ({type(err).__name__})"
             else:
-                if response.status_code < 500:
+                busy = response.status_code == 409 and _error_type(response) == "workflow_busy"
+                if response.status_code < 500 and not busy:
                     return response
                 cause = str(response.status_code)
-                self.stats.server_errors[
+                self.stats.retried_answers[
                     f"{response.status_code} {_error_type(response)} on {method} {_route(path)}"
                 ] += 1
                 wait = _retry_after(response)

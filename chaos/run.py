@@ -59,7 +59,7 @@ class Outcome:
 
     def report(self, seconds: float) -> str:
         retries = ", ".join(f"{n} after {why}" for why, n in self.stats.retries.most_common())
-        errors = ", ".join(f"{n}× {what}" for what, n in self.stats.server_errors.most_common())
+        errors = ", ".join(f"{n}× {what}" for what, n in self.stats.retried_answers.most_common())
         kills = ", ".join(f"{name} {n}×" for name, n in sorted(self.kills.items()))
         hits = ", ".join(
             f"{what}: {'yes' if hit else 'NO'}" for what, hit in self.mid_flight.items()
@@ -69,7 +69,7 @@ class Outcome:
             f"chaos: {'PASSED' if self.ok else 'FAILED'} in {seconds:.0f}s",
             f"  kills (SIGKILL): {kills}; killed while in flight: {hits}",
             f"  requests: {self.stats.requests}; sent again: {retries or 'none'}",
-            f"  5xx answers: {errors or 'none'}",
+            f"  answers sent again (5xx, busy): {errors or 'none'}",
             "  faults:",
             *(f"    {line}" for line in self.faults),
             "  checks:",
