@@ -77,7 +77,7 @@ async def events_body(ingest: IngestBatcher, events: list[EventIn]) -> bytes:
     """The events debited, as ``EventBatchResult`` JSON (the route's and the hot path's); a
     batch whose every event was refused because its customer is paused or closed is a 402."""
     results = await ingest.submit(events)
-    refused = batch_refusal([r.reason if r.status == "rejected" else None for r in results])
+    refused = batch_refusal(results)
     if refused is not None:
         raise refused
     return results_json(results)

@@ -263,15 +263,3 @@ async def finish(db: Database, external_id: str, forfeited: Decimal) -> Finished
         return Finished(account.now, account.balance)
 
     return await service.in_account(db, work, external_id=external_id)
-
-
-async def customer_status(db: Database, external_id: str) -> str:
-    async with db.read_engine.connect() as conn:
-        status = (
-            await conn.execute(
-                select(t.customers.c.status).where(t.customers.c.external_id == external_id)
-            )
-        ).scalar_one_or_none()
-    if status is None:
-        raise NotFound(f"no customer with external_id {external_id!r}")
-    return str(status)

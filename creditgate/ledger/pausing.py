@@ -2,11 +2,14 @@
 (``creditgate.ledger.operators.pause``), or closing and closed (``creditgate.ledger.closure``).
 Their new usage events are rejected and their holds refused."""
 
+from collections.abc import Sequence
+
 from sqlalchemy import select
 
 from creditgate.ledger import tables as t
 from creditgate.ledger.accounts import Account
 from creditgate.ledger.errors import LedgerError
+from creditgate.ledger.usage import UsageResult
 
 # The start of a refused event's reason (the events route answers 402 when every event of a
 # batch was refused for one of them).
@@ -48,13 +51,16 @@ async def refuse_usage(account: Account) -> None:
         raise CustomerClosed(why) if why.startswith(CLOSED) else CustomerPaused(why)
 
 
-def batch_refusal(reasons: list[str | None]) -> LedgerError | None:
-    """The 402 for a batch whose every event was refused for its customer's status."""
+def batch_refusal(results: Sequence[UsageResult]) -> LedgerError | None:
+    """The 402 for a batch whose every event was refused for its customer's status; None
+    from the first event that was not (a debited batch costs one look)."""
+    reasons: list[str] = []
+    for result in results:
+        reason = result.reason or ""
+        if result.status != "rejected" or not reason.startswith((PAUSED, CLOSED)):
+            return None
+        reasons.append(reason)
     if not reasons:
         return None
-    if all((r or "").startswith(PAUSED) for r in reasons):
-        return CustomerPaused(reasons[0] or PAUSED)
-    if all((r or "").startswith((PAUSED, CLOSED)) for r in reasons):
-        first = next(r for r in reasons if (r or "").startswith(CLOSED))
-        return CustomerClosed(first or CLOSED)
-    return None
+    closed = next((r for r in reasons if r.startswith(CLOSED)), None)
+    return CustomerClosed(closed) if closed else CustomerPaused(reasons[0])

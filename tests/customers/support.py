@@ -43,8 +43,7 @@ async def closed(stack: Stack, external_id: str, timeout: float = 90) -> dict[st
     )
 
 
-async def stripe_refunds(stack: Stack, payment_intent: str) -> list[tuple[int, str]]:
-    """Every refund Stripe holds for the PaymentIntent: (amount in cents, idempotency-keyed
-    metadata purchase)."""
-    page = await stack.stripe.client.v1.refunds.list_async({"payment_intent": payment_intent})
-    return [(r.amount, str(getattr(r.metadata, "creditgate_purchase", ""))) for r in page.data]
+async def stripe_refunds(stack: Stack, payment_intent: str) -> list[tuple[int, str | None]]:
+    """Every refund Stripe holds for the PaymentIntent: (amount in cents, the purchase it
+    names)."""
+    return [(r.amount, r.purchase) for r in await stack.stripe.refunds_of(payment_intent)]
